@@ -1,0 +1,146 @@
+//! The flat `Conn` value: one conntrack entry as the rest of nfctd sees it.
+
+use std::net::{IpAddr, Ipv4Addr};
+
+/// Address family of a connection (the netfilter `nfgen_family`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Family {
+    /// AF_INET
+    Ipv4,
+    /// AF_INET6
+    Ipv6,
+}
+
+impl Family {
+    /// The kernel's address family number.
+    pub fn af(self) -> u8 {
+        match self {
+            Family::Ipv4 => libc::AF_INET as u8,
+            Family::Ipv6 => libc::AF_INET6 as u8,
+        }
+    }
+
+    /// The family of a kernel address family number, if it is one we serve.
+    pub fn from_af(af: u8) -> Option<Family> {
+        match i32::from(af) {
+            libc::AF_INET => Some(Family::Ipv4),
+            libc::AF_INET6 => Some(Family::Ipv6),
+            _ => None,
+        }
+    }
+
+    /// `ipv4` or `ipv6`, as the API spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Family::Ipv4 => "ipv4",
+            Family::Ipv6 => "ipv6",
+        }
+    }
+
+    /// The family of an address.
+    pub fn of(addr: &IpAddr) -> Family {
+        match addr {
+            IpAddr::V4(_) => Family::Ipv4,
+            IpAddr::V6(_) => Family::Ipv6,
+        }
+    }
+}
+
+/// One direction of a connection: addresses and layer-4 identifiers.
+///
+/// For ICMP and ICMPv6, `sport`/`dport` are 0 and the `icmp_*` fields are set;
+/// for protocols without ports everything but the addresses is 0.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Tuple {
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    pub sport: u16,
+    pub dport: u16,
+    pub icmp_type: u8,
+    pub icmp_code: u8,
+    pub icmp_id: u16,
+}
+
+impl Default for Tuple {
+    fn default() -> Self {
+        Tuple {
+            src: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            dst: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            sport: 0,
+            dport: 0,
+            icmp_type: 0,
+            icmp_code: 0,
+            icmp_id: 0,
+        }
+    }
+}
+
+/// Per-direction byte and packet counters (present only with `nf_conntrack_acct=1`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Counters {
+    pub orig_packets: u64,
+    pub orig_bytes: u64,
+    pub repl_packets: u64,
+    pub repl_bytes: u64,
+}
+
+impl Counters {
+    /// Bytes in both directions.
+    pub fn total_bytes(&self) -> u64 {
+        self.orig_bytes.saturating_add(self.repl_bytes)
+    }
+}
+
+/// One conntrack entry.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Conn {
+    /// CTA_ID: the kernel's id for this entry (unique among live entries).
+    pub id: u32,
+    pub family: Family,
+    /// IPPROTO_* number of the original tuple.
+    pub l4proto: u8,
+    /// Protocol state number (TCP_CONNTRACK_*, SCTP_CONNTRACK_*, CT_DCCP_*),
+    /// `None` for protocols without a state machine.
+    pub proto_state: Option<u8>,
+    pub orig: Tuple,
+    pub reply: Tuple,
+    /// CTA_STATUS bits (IPS_*), see [`crate::status`].
+    pub status: u32,
+    pub mark: u32,
+    /// Seconds left before the entry expires, as the kernel reported it.
+    pub timeout: u32,
+    pub zone: u16,
+    /// CTA_USE: the kernel's reference count.
+    pub use_count: u32,
+    pub counters: Option<Counters>,
+    /// Start time in nanoseconds since the epoch (CLOCK_REALTIME), only with
+    /// `nf_conntrack_timestamp=1`.
+    pub start_ns: Option<u64>,
+    /// CTA_LABELS, boxed because almost no entry has them.
+    pub labels: Option<Box<[u8; 16]>>,
+    /// CTA_SECMARK (0 when absent).
+    pub secmark: u32,
+}
+
+impl Conn {
+    /// A connection with the given identity and every other field empty.
+    pub fn new(id: u32, family: Family, l4proto: u8, orig: Tuple, reply: Tuple) -> Conn {
+        Conn {
+            id,
+            family,
+            l4proto,
+            proto_state: None,
+            orig,
+            reply,
+            status: 0,
+            mark: 0,
+            timeout: 0,
+            zone: 0,
+            use_count: 0,
+            counters: None,
+            start_ns: None,
+            labels: None,
+            secmark: 0,
+        }
+    }
+}

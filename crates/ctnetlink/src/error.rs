@@ -1,0 +1,91 @@
+//! Errors of the conntrack netlink layer: kernel refusals with their errno in words,
+//! socket failures, event overflow, and malformed messages.
+
+use std::io;
+
+/// A message or attribute the decoder could not make sense of.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DecodeError {
+    #[error("attribute {kind} claims {len} bytes but {available} remain")]
+    BadAttribute { kind: u16, len: usize, available: usize },
+    #[error("attribute {kind} has a {len}-byte payload, too short for its type")]
+    BadPayload { kind: u16, len: usize },
+    #[error("netlink message claims {len} bytes but {available} remain")]
+    BadMessage { len: usize, available: usize },
+    #[error("conntrack message without {0}")]
+    Missing(&'static str),
+    #[error("unsupported address family {0}")]
+    Family(u8),
+}
+
+/// Everything that can go wrong talking to ctnetlink.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The entry does not exist (ENOENT), e.g. it expired, or its id no longer matches.
+    #[error("no such connection")]
+    NotFound,
+    /// The kernel refused without CAP_NET_ADMIN over the network namespace.
+    #[error("permission denied by the kernel: opening ctnetlink needs CAP_NET_ADMIN over the network namespace (try `nfctd demo`, which needs no root)")]
+    PermissionDenied,
+    /// The kernel answered with another errno.
+    #[error("the kernel refused {op}: {} (errno {errno})", errno_words(*errno))]
+    Kernel { op: &'static str, errno: i32 },
+    /// The event socket's receive buffer overflowed (ENOBUFS): events were lost.
+    #[error("conntrack event buffer overflowed: events were lost")]
+    Overflow,
+    /// A dump was interrupted by table changes (NLM_F_DUMP_INTR); retry it.
+    #[error("conntrack dump was interrupted by concurrent table changes")]
+    Interrupted,
+    #[error("netlink socket: {0}")]
+    Io(#[from] io::Error),
+    #[error("malformed netlink message: {0}")]
+    Decode(#[from] DecodeError),
+}
+
+impl Error {
+    /// The error for a negative errno returned in an NLMSG_ERROR.
+    pub fn from_errno(op: &'static str, errno: i32) -> Error {
+        match errno {
+            libc::ENOENT => Error::NotFound,
+            libc::EPERM | libc::EACCES => Error::PermissionDenied,
+            _ => Error::Kernel { op, errno },
+        }
+    }
+
+    /// The error of a failed socket call, keeping EPERM distinct.
+    pub fn from_io(e: io::Error) -> Error {
+        match e.raw_os_error() {
+            Some(libc::EPERM) | Some(libc::EACCES) => Error::PermissionDenied,
+            Some(libc::ENOBUFS) => Error::Overflow,
+            _ => Error::Io(e),
+        }
+    }
+}
+
+/// The errno's description, as strerror gives it ("No such file or directory").
+pub fn errno_words(errno: i32) -> String {
+    let text = io::Error::from_raw_os_error(errno).to_string();
+    // io::Error renders "Message (os error N)"; keep the message.
+    match text.rfind(" (os error") {
+        Some(cut) => text[..cut].to_string(),
+        None => text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kernel_errors_are_in_words() {
+        let e = Error::from_errno("update", libc::EBUSY);
+        assert_eq!(
+            e.to_string(),
+            "the kernel refused update: Device or resource busy (errno 16)"
+        );
+        assert!(matches!(Error::from_errno("delete", libc::ENOENT), Error::NotFound));
+        assert!(Error::from_errno("dump", libc::EPERM).to_string().contains("CAP_NET_ADMIN"));
+    }
+}

@@ -1,0 +1,82 @@
+//! Splits a received netlink datagram into messages, without copying and
+//! without trusting the lengths it claims.
+
+use crate::error::DecodeError;
+
+/// One netlink message inside a datagram.
+#[derive(Debug, Clone, Copy)]
+pub struct Frame<'a> {
+    pub msg_type: u16,
+    pub flags: u16,
+    pub seq: u32,
+    /// Everything after the 16-byte netlink header.
+    pub payload: &'a [u8],
+}
+
+impl Frame<'_> {
+    /// The ctnetlink message number (low byte of the type) for subsystem messages.
+    pub fn ct_msg(&self) -> u8 {
+        (self.msg_type & 0xff) as u8
+    }
+
+    /// The errno carried by an NLMSG_ERROR (0 for an ACK).
+    pub fn error_code(&self) -> Result<i32, DecodeError> {
+        let b: [u8; 4] = self
+            .payload
+            .get(..4)
+            .and_then(|b| b.try_into().ok())
+            .ok_or(DecodeError::BadPayload { kind: 0, len: self.payload.len() })?;
+        Ok(-i32::from_ne_bytes(b))
+    }
+}
+
+/// Iterates over the messages of one datagram.
+#[derive(Debug, Clone)]
+pub struct Frames<'a> {
+    buf: &'a [u8],
+}
+
+impl<'a> Frames<'a> {
+    pub fn new(buf: &'a [u8]) -> Frames<'a> {
+        Frames { buf }
+    }
+}
+
+impl<'a> Iterator for Frames<'a> {
+    type Item = Result<Frame<'a>, DecodeError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.buf.len() < 16 {
+            return None;
+        }
+        let b = self.buf;
+        let len = u32::from_ne_bytes([b[0], b[1], b[2], b[3]]) as usize;
+        if len < 16 || len > b.len() {
+            self.buf = &[];
+            return Some(Err(DecodeError::BadMessage { len, available: b.len() }));
+        }
+        let frame = Frame {
+            msg_type: u16::from_ne_bytes([b[4], b[5]]),
+            flags: u16::from_ne_bytes([b[6], b[7]]),
+            seq: u32::from_ne_bytes([b[8], b[9], b[10], b[11]]),
+            payload: &b[16..len],
+        };
+        let aligned = (len + 3) & !3;
+        self.buf = b.get(aligned..).unwrap_or(&[]);
+        Some(Ok(frame))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lying_length_ends_the_walk_with_an_error() {
+        let mut buf = vec![0u8; 20];
+        buf[0] = 200; // claims 200 bytes
+        let frames: Vec<_> = Frames::new(&buf).collect();
+        assert_eq!(frames.len(), 1);
+        assert!(frames[0].is_err());
+    }
+}

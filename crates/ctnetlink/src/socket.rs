@@ -1,0 +1,267 @@
+//! The blocking request socket: dumps, lookups, creates, deletes, updates, statistics.
+
+use std::io;
+
+use netlink_sys::{protocols::NETLINK_NETFILTER, Socket, SocketAddr};
+
+use crate::conn::Conn;
+use crate::consts::*;
+use crate::decode::decode_conn;
+use crate::error::{DecodeError, Error};
+use crate::frame::{Frame, Frames};
+use crate::request::{self, Change, ConnKey};
+use crate::stats::{self, Stats};
+
+/// Receive buffer for one datagram: dumps come in skbs of up to 32 KiB,
+/// and a bigger buffer lets one recv carry more of them.
+const RECV_BUF: usize = 256 * 1024;
+
+/// What a finished dump reports besides the entries.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct DumpSummary {
+    pub entries: usize,
+    /// Messages that could not be decoded and were skipped.
+    pub malformed: usize,
+}
+
+/// A ctnetlink socket for requests. Not shared between threads; open one per user.
+#[derive(Debug)]
+pub struct CtSocket {
+    sock: Socket,
+    seq: u32,
+    buf: Vec<u8>,
+}
+
+impl CtSocket {
+    /// Opens a ctnetlink socket in the calling thread's network namespace.
+    pub fn open() -> Result<CtSocket, Error> {
+        let mut sock = Socket::new(NETLINK_NETFILTER).map_err(Error::from_io)?;
+        sock.bind_auto().map_err(Error::from_io)?;
+        sock.connect(&SocketAddr::new(0, 0)).map_err(Error::from_io)?;
+        // Best effort: a larger buffer lets the kernel fill more per recv.
+        let _ = sock.set_rx_buf_sz(1 << 20);
+        let mut s = CtSocket { sock, seq: 0, buf: vec![0; RECV_BUF] };
+        // Opening works without privileges; the first request is where the
+        // kernel checks CAP_NET_ADMIN, so ask now and fail early and clearly.
+        s.global_counts()?;
+        Ok(s)
+    }
+
+    fn next_seq(&mut self) -> u32 {
+        self.seq = self.seq.wrapping_add(1);
+        self.seq
+    }
+
+    fn send(&self, bytes: &[u8]) -> Result<(), Error> {
+        self.sock.send(bytes, 0).map_err(Error::from_io)?;
+        Ok(())
+    }
+
+    /// Receives datagrams and hands each message of sequence `seq` to `on_frame`
+    /// until it returns `Done`, an error message arrives, or NLMSG_DONE ends a dump.
+    fn receive(
+        &mut self,
+        op: &'static str,
+        seq: u32,
+        mut on_frame: impl FnMut(&Frame<'_>) -> Step,
+    ) -> Result<bool, Error> {
+        let mut interrupted = false;
+        loop {
+            let n = loop {
+                match self.sock.recv(&mut &mut self.buf[..], 0) {
+                    Ok(n) => break n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(Error::from_io(e)),
+                }
+            };
+            for frame in Frames::new(&self.buf[..n]) {
+                let frame = frame?;
+                if frame.seq != seq {
+                    continue; // a late answer to an earlier request
+                }
+                interrupted |= frame.flags & NLM_F_DUMP_INTR != 0;
+                match frame.msg_type {
+                    NLMSG_ERROR => {
+                        let code = frame.error_code()?;
+                        if code != 0 {
+                            return Err(Error::from_errno(op, code));
+                        }
+                        return Ok(interrupted);
+                    }
+                    NLMSG_DONE => return Ok(interrupted),
+                    NLMSG_NOOP | NLMSG_OVERRUN => {}
+                    _ => {
+                        if on_frame(&frame) == Step::Done {
+                            return Ok(interrupted);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Dumps the whole table (all families), handing each entry to `each`.
+    /// Messages that fail to decode are counted in the summary and skipped.
+    pub fn dump(
+        &mut self,
+        mut each: impl FnMut(Conn),
+    ) -> Result<DumpSummary, Error> {
+        let seq = self.next_seq();
+        self.send(&request::dump(seq))?;
+        let mut summary = DumpSummary::default();
+        self.receive("dump", seq, |frame| {
+            match decode_conn(frame.payload) {
+                Ok(conn) => {
+                    summary.entries += 1;
+                    each(conn);
+                }
+                Err(_) => summary.malformed += 1,
+            }
+            Step::More
+        })?;
+        Ok(summary)
+    }
+
+    /// Dumps the whole table into a vector.
+    pub fn dump_all(&mut self) -> Result<Vec<Conn>, Error> {
+        let mut all = Vec::new();
+        self.dump(|c| all.push(c))?;
+        Ok(all)
+    }
+
+    /// Looks one entry up by tuple and id. `Error::NotFound` if it is gone.
+    pub fn get(&mut self, key: &ConnKey) -> Result<Conn, Error> {
+        let seq = self.next_seq();
+        self.send(&request::get(key, seq))?;
+        let mut found: Option<Result<Conn, DecodeError>> = None;
+        self.receive("get", seq, |frame| {
+            found = Some(decode_conn(frame.payload));
+            Step::More // the ACK follows
+        })?;
+        match found {
+            Some(Ok(conn)) if conn.id == key.id => Ok(conn),
+            Some(Ok(_)) | None => Err(Error::NotFound),
+            Some(Err(e)) => Err(e.into()),
+        }
+    }
+
+    /// Deletes one entry by tuple and id. `Error::NotFound` if it is gone or its
+    /// id no longer matches (the tuple was reused by a newer entry).
+    pub fn delete(&mut self, key: &ConnKey) -> Result<(), Error> {
+        let seq = self.next_seq();
+        self.send(&request::delete(key, seq))?;
+        self.receive("delete", seq, |_| Step::More).map(|_| ())
+    }
+
+    /// Changes the mark or timeout of one entry, addressed by tuple and id.
+    ///
+    /// The kernel's update path ignores CTA_ID, so the entry is looked up by
+    /// tuple and id first: a newer entry that reused the tuple is refused as
+    /// `NotFound` instead of being changed.
+    pub fn update(&mut self, key: &ConnKey, change: Change) -> Result<Conn, Error> {
+        self.get(key)?;
+        let seq = self.next_seq();
+        self.send(&request::update(key, change, seq))?;
+        self.receive("update", seq, |_| Step::More)?;
+        self.get(key)
+    }
+
+    /// Creates one entry (for tests, the demo and benchmarks).
+    pub fn create(&mut self, conn: &Conn) -> Result<(), Error> {
+        let seq = self.next_seq();
+        self.send(&request::create(conn, seq))?;
+        self.receive("create", seq, |_| Step::More).map(|_| ())
+    }
+
+    /// Creates many entries, pipelining requests; returns how many the kernel refused
+    /// and the first refusal.
+    pub fn create_many(&mut self, conns: &[Conn]) -> Result<(usize, Option<Error>), Error> {
+        self.pipeline("create", conns, request::create)
+    }
+
+    /// Deletes many entries by key, pipelining requests; returns how many failed and the first failure.
+    pub fn delete_many(&mut self, keys: &[ConnKey]) -> Result<(usize, Option<Error>), Error> {
+        self.pipeline("delete", keys, request::delete)
+    }
+
+    /// Sends requests in batches that fit the socket buffer and collects every ACK.
+    fn pipeline<T>(
+        &mut self,
+        op: &'static str,
+        items: &[T],
+        encode: fn(&T, u32) -> Vec<u8>,
+    ) -> Result<(usize, Option<Error>), Error> {
+        const BATCH: usize = 64;
+        let (mut failed, mut first) = (0usize, None);
+        for chunk in items.chunks(BATCH) {
+            let first_seq = self.seq.wrapping_add(1);
+            let mut batch = Vec::with_capacity(chunk.len() * 160);
+            for item in chunk {
+                let seq = self.next_seq();
+                batch.extend_from_slice(&encode(item, seq));
+            }
+            self.send(&batch)?;
+            let mut acks = 0;
+            while acks < chunk.len() {
+                let n = loop {
+                    match self.sock.recv(&mut &mut self.buf[..], 0) {
+                        Ok(n) => break n,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                        Err(e) => return Err(Error::from_io(e)),
+                    }
+                };
+                for frame in Frames::new(&self.buf[..n]) {
+                    let frame = frame?;
+                    let in_batch = frame.seq.wrapping_sub(first_seq) < chunk.len() as u32;
+                    if frame.msg_type != NLMSG_ERROR || !in_batch {
+                        continue;
+                    }
+                    acks += 1;
+                    let code = frame.error_code()?;
+                    if code != 0 {
+                        failed += 1;
+                        first.get_or_insert(Error::from_errno(op, code));
+                    }
+                }
+            }
+        }
+        Ok((failed, first))
+    }
+
+    /// Entry count and table limit.
+    pub fn global_counts(&mut self) -> Result<(u32, u32), Error> {
+        let seq = self.next_seq();
+        self.send(&request::stats_global(seq))?;
+        let mut counts = Ok((0, 0));
+        self.receive("stats", seq, |frame| {
+            counts = stats::decode_global(frame.payload);
+            Step::Done
+        })?;
+        Ok(counts?)
+    }
+
+    /// Kernel statistics: per-CPU counters summed, plus table size and limit.
+    pub fn stats(&mut self) -> Result<Stats, Error> {
+        let (entries, max_entries) = self.global_counts()?;
+        let seq = self.next_seq();
+        self.send(&request::stats_cpu(seq))?;
+        let mut total = Stats { entries, max_entries, ..Stats::default() };
+        let mut bad = None;
+        self.receive("stats", seq, |frame| {
+            if let Err(e) = stats::add_cpu(&mut total, frame.payload) {
+                bad = Some(e);
+            }
+            Step::More
+        })?;
+        match bad {
+            Some(e) => Err(e.into()),
+            None => Ok(total),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    More,
+    Done,
+}

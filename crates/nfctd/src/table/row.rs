@@ -1,0 +1,90 @@
+//! One mirrored connection (`Row`) and a consistent, shareable view of the table (`Snapshot`).
+
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use ctnetlink::Conn;
+
+/// Milliseconds on the mirror's monotonic clock (since the process started).
+pub type Millis = u64;
+
+/// The mirror's monotonic clock: cheap to read, never goes backwards.
+#[derive(Debug, Clone, Copy)]
+pub struct Clock {
+    epoch: Instant,
+}
+
+impl Clock {
+    pub fn new() -> Clock {
+        Clock { epoch: Instant::now() }
+    }
+
+    pub fn now(&self) -> Millis {
+        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+}
+
+impl Default for Clock {
+    fn default() -> Self {
+        Clock::new()
+    }
+}
+
+/// A connection as the mirror knows it: the kernel's view plus what the mirror
+/// derived over time (expiry deadline, first sight, byte rate).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    pub conn: Conn,
+    /// When the kernel's timeout runs out, on the mirror clock.
+    pub deadline: Millis,
+    /// Unix seconds when the entry started: the kernel's start timestamp when
+    /// timestamps are on, else when the mirror first saw it.
+    pub started_unix: u64,
+    /// Bytes per second, both directions, over the last observed interval.
+    pub rate: f64,
+    /// Total bytes and mirror time of the last counter observation, for the next rate.
+    pub sampled_bytes: u64,
+    pub sampled_at: Millis,
+}
+
+impl Row {
+    /// Seconds left before expiry at mirror time `now`.
+    pub fn timeout_at(&self, now: Millis) -> u32 {
+        u32::try_from(self.deadline.saturating_sub(now) / 1000).unwrap_or(u32::MAX)
+    }
+
+    /// Seconds since the entry started, at wall time `now_unix`.
+    pub fn age_at(&self, now_unix: u64) -> u64 {
+        now_unix.saturating_sub(self.started_unix)
+    }
+}
+
+/// An immutable view of the whole table at one moment. Cheap to clone (an `Arc`)
+/// and to keep: frozen sessions hold one while the mirror moves on.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub rows: Arc<Vec<Arc<Row>>>,
+    /// Mirror time the view was taken at (timeouts are computed against it).
+    pub at: Millis,
+    /// Wall-clock time the view was taken at.
+    pub taken: SystemTime,
+}
+
+impl Snapshot {
+    pub fn empty() -> Snapshot {
+        Snapshot { rows: Arc::new(Vec::new()), at: 0, taken: SystemTime::now() }
+    }
+
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// Unix seconds of `taken`.
+    pub fn taken_unix(&self) -> u64 {
+        self.taken.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    }
+}
