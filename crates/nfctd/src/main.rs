@@ -1,1 +1,7 @@
-fn main(){}
+//! nfctd: serves the Linux Netfilter connection-tracking table over the network.
+
+mod table;
+mod value;
+mod xmlrpc;
+
+fn main() {}
