@@ -13,7 +13,9 @@ use crate::Error;
 
 /// Number of threads of the calling process.
 pub(crate) fn thread_count() -> usize {
-    std::fs::read_dir("/proc/self/task").map(|d| d.count()).unwrap_or(1)
+    std::fs::read_dir("/proc/self/task")
+        .map(|d| d.count())
+        .unwrap_or(1)
 }
 
 fn require_single_thread(op: &'static str) -> Result<(), Error> {
@@ -32,7 +34,8 @@ fn require_single_thread(op: &'static str) -> Result<(), Error> {
 pub fn enter_private() -> Result<(), Error> {
     require_single_thread("enter_private")?;
     let (uid, gid) = (geteuid(), getegid());
-    unshare(CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNET).map_err(|errno| Error::Unshare { errno })?;
+    unshare(CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNET)
+        .map_err(|errno| Error::Unshare { errno })?;
     let write = |file: &'static str, text: String| {
         std::fs::write(file, text).map_err(|source| Error::IdMap { file, source })
     };
@@ -50,14 +53,26 @@ pub fn enter_private() -> Result<(), Error> {
 /// needs it, and a network-namespace switch would only move the calling thread.
 pub fn join(path: &Path) -> Result<(), Error> {
     require_single_thread("join")?;
-    let open_err = |source| Error::Open { path: path.to_owned(), source };
+    let open_err = |source| Error::Open {
+        path: path.to_owned(),
+        source,
+    };
     let net = File::open(path).map_err(open_err)?;
     match setns(&net, CloneFlags::CLONE_NEWNET) {
         Ok(()) => return Ok(()),
         Err(Errno::EPERM) => {}
-        Err(errno) => return Err(Error::Setns { kind: "CLONE_NEWNET", path: path.to_owned(), errno }),
+        Err(errno) => {
+            return Err(Error::Setns {
+                kind: "CLONE_NEWNET",
+                path: path.to_owned(),
+                errno,
+            })
+        }
     }
-    let user = owning_userns(&net).map_err(|errno| Error::GetUserns { path: path.to_owned(), errno })?;
+    let user = owning_userns(&net).map_err(|errno| Error::GetUserns {
+        path: path.to_owned(),
+        errno,
+    })?;
     setns(&user, CloneFlags::CLONE_NEWUSER).map_err(|errno| Error::Setns {
         kind: "CLONE_NEWUSER (the user namespace owning it)",
         path: path.to_owned(),

@@ -22,7 +22,10 @@ pub enum Error {
 
     /// Writing `/proc/self/{setgroups,uid_map,gid_map}` failed.
     #[error("writing {file} failed: {source}")]
-    IdMap { file: &'static str, source: io::Error },
+    IdMap {
+        file: &'static str,
+        source: io::Error,
+    },
 
     /// Opening a namespace file or a `/proc/sys` file failed.
     #[error("opening {} failed: {source}", .path.display())]
@@ -30,7 +33,11 @@ pub enum Error {
 
     /// `setns()` into the namespace at `path` failed.
     #[error("setns({kind}) into {} failed: {errno}", .path.display())]
-    Setns { kind: &'static str, path: PathBuf, errno: Errno },
+    Setns {
+        kind: &'static str,
+        path: PathBuf,
+        errno: Errno,
+    },
 
     /// `ioctl(NS_GET_USERNS)` on a network-namespace file failed.
     #[error("ioctl(NS_GET_USERNS) on {} failed: {errno}", .path.display())]
@@ -42,7 +49,11 @@ pub enum Error {
 
     /// Sending or receiving on a netlink socket failed.
     #[error("netlink {op} for {what} failed: {errno}")]
-    NetlinkIo { op: &'static str, what: String, errno: Errno },
+    NetlinkIo {
+        op: &'static str,
+        what: String,
+        errno: Errno,
+    },
 
     /// The kernel's netlink answer was not what the protocol promises.
     #[error("netlink answer for {what} is malformed: {detail}")]
@@ -58,11 +69,18 @@ pub enum Error {
 
     /// Reading or writing a sysctl failed.
     #[error("sysctl {name} {op} failed: {source}")]
-    Sysctl { name: String, op: &'static str, source: io::Error },
+    Sysctl {
+        name: String,
+        op: &'static str,
+        source: io::Error,
+    },
 
     /// Spawning a helper process (the namespace holder or the fd factory) failed.
     #[error("spawning the {what} failed: {source}")]
-    Spawn { what: &'static str, source: io::Error },
+    Spawn {
+        what: &'static str,
+        source: io::Error,
+    },
 
     /// A step inside the fd-factory child (which runs inside the namespace) failed.
     #[error("{step} inside the namespace failed: {errno}")]
@@ -80,7 +98,9 @@ fn unshare_hint(errno: Errno) -> &'static str {
             " (are unprivileged user namespaces disabled? see kernel.unprivileged_userns_clone / \
              user.max_user_namespaces / kernel.apparmor_restrict_unprivileged_userns)"
         }
-        Errno::ENOSPC | Errno::EUSERS => " (user.max_user_namespaces or user.max_net_namespaces reached)",
+        Errno::ENOSPC | Errno::EUSERS => {
+            " (user.max_user_namespaces or user.max_net_namespaces reached)"
+        }
         _ => "",
     }
 }
@@ -95,9 +115,9 @@ impl Error {
             | Error::Netlink { errno, .. }
             | Error::NetlinkIo { errno, .. }
             | Error::Factory { errno, .. } => Some(*errno),
-            Error::IdMap { source, .. } | Error::Open { source, .. } | Error::Sysctl { source, .. } => {
-                source.raw_os_error().map(Errno::from_raw)
-            }
+            Error::IdMap { source, .. }
+            | Error::Open { source, .. }
+            | Error::Sysctl { source, .. } => source.raw_os_error().map(Errno::from_raw),
             _ => None,
         }
     }

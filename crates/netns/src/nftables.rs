@@ -68,12 +68,33 @@ pub fn enable_conntrack(nfnl_sock: &OwnedFd) -> Result<(), Error> {
     req.end();
 
     let create = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE;
-    add_table(&mut req, create, NFT_MSG_NEWTABLE, "adding nftables table inet nfctd");
-    add_table(&mut req, NLM_F_REQUEST | NLM_F_ACK, NFT_MSG_DELTABLE, "deleting the old nftables table inet nfctd");
-    add_table(&mut req, create, NFT_MSG_NEWTABLE, "re-adding nftables table inet nfctd");
+    add_table(
+        &mut req,
+        create,
+        NFT_MSG_NEWTABLE,
+        "adding nftables table inet nfctd",
+    );
+    add_table(
+        &mut req,
+        NLM_F_REQUEST | NLM_F_ACK,
+        NFT_MSG_DELTABLE,
+        "deleting the old nftables table inet nfctd",
+    );
+    add_table(
+        &mut req,
+        create,
+        NFT_MSG_NEWTABLE,
+        "re-adding nftables table inet nfctd",
+    );
 
-    req.begin(msg_type(NFT_MSG_NEWCHAIN), create, &inet(), "adding nftables chain inet nfctd out (hook output)");
-    req.attr_str(NFTA_CHAIN_TABLE, TABLE).attr_str(NFTA_CHAIN_NAME, CHAIN);
+    req.begin(
+        msg_type(NFT_MSG_NEWCHAIN),
+        create,
+        &inet(),
+        "adding nftables chain inet nfctd out (hook output)",
+    );
+    req.attr_str(NFTA_CHAIN_TABLE, TABLE)
+        .attr_str(NFTA_CHAIN_NAME, CHAIN);
     req.nest(NFTA_CHAIN_HOOK)
         .attr_be32(NFTA_HOOK_HOOKNUM, NF_INET_LOCAL_OUT)
         .attr_be32(NFTA_HOOK_PRIORITY, 0)
@@ -82,8 +103,14 @@ pub fn enable_conntrack(nfnl_sock: &OwnedFd) -> Result<(), Error> {
     req.end();
 
     let what = "adding nftables rule `ct state new,established counter`";
-    req.begin(msg_type(NFT_MSG_NEWRULE), create | NLM_F_APPEND, &inet(), what);
-    req.attr_str(NFTA_RULE_TABLE, TABLE).attr_str(NFTA_RULE_CHAIN, CHAIN);
+    req.begin(
+        msg_type(NFT_MSG_NEWRULE),
+        create | NLM_F_APPEND,
+        &inet(),
+        what,
+    );
+    req.attr_str(NFTA_RULE_TABLE, TABLE)
+        .attr_str(NFTA_RULE_CHAIN, CHAIN);
     req.nest(NFTA_RULE_EXPRESSIONS);
     rule_expressions(&mut req);
     req.nest_end();
@@ -96,24 +123,40 @@ pub fn enable_conntrack(nfnl_sock: &OwnedFd) -> Result<(), Error> {
 
 /// ct state → reg1; reg1 = reg1 & (new|established); reg1 != 0; counter.
 fn rule_expressions(req: &mut Request) {
-    req.nest(NFTA_LIST_ELEM).attr_str(NFTA_EXPR_NAME, "ct").nest(NFTA_EXPR_DATA);
-    req.attr_be32(NFTA_CT_DREG, NFT_REG_1).attr_be32(NFTA_CT_KEY, NFT_CT_STATE);
+    req.nest(NFTA_LIST_ELEM)
+        .attr_str(NFTA_EXPR_NAME, "ct")
+        .nest(NFTA_EXPR_DATA);
+    req.attr_be32(NFTA_CT_DREG, NFT_REG_1)
+        .attr_be32(NFTA_CT_KEY, NFT_CT_STATE);
     req.nest_end().nest_end();
 
-    req.nest(NFTA_LIST_ELEM).attr_str(NFTA_EXPR_NAME, "bitwise").nest(NFTA_EXPR_DATA);
+    req.nest(NFTA_LIST_ELEM)
+        .attr_str(NFTA_EXPR_NAME, "bitwise")
+        .nest(NFTA_EXPR_DATA);
     req.attr_be32(NFTA_BITWISE_SREG, NFT_REG_1)
         .attr_be32(NFTA_BITWISE_DREG, NFT_REG_1)
         .attr_be32(NFTA_BITWISE_LEN, 4);
-    req.nest(NFTA_BITWISE_MASK).attr(NFTA_DATA_VALUE, &CT_STATE_NEW_ESTABLISHED.to_ne_bytes()).nest_end();
-    req.nest(NFTA_BITWISE_XOR).attr(NFTA_DATA_VALUE, &0u32.to_ne_bytes()).nest_end();
+    req.nest(NFTA_BITWISE_MASK)
+        .attr(NFTA_DATA_VALUE, &CT_STATE_NEW_ESTABLISHED.to_ne_bytes())
+        .nest_end();
+    req.nest(NFTA_BITWISE_XOR)
+        .attr(NFTA_DATA_VALUE, &0u32.to_ne_bytes())
+        .nest_end();
     req.nest_end().nest_end();
 
-    req.nest(NFTA_LIST_ELEM).attr_str(NFTA_EXPR_NAME, "cmp").nest(NFTA_EXPR_DATA);
-    req.attr_be32(NFTA_CMP_SREG, NFT_REG_1).attr_be32(NFTA_CMP_OP, NFT_CMP_NEQ);
-    req.nest(NFTA_CMP_DATA).attr(NFTA_DATA_VALUE, &0u32.to_ne_bytes()).nest_end();
+    req.nest(NFTA_LIST_ELEM)
+        .attr_str(NFTA_EXPR_NAME, "cmp")
+        .nest(NFTA_EXPR_DATA);
+    req.attr_be32(NFTA_CMP_SREG, NFT_REG_1)
+        .attr_be32(NFTA_CMP_OP, NFT_CMP_NEQ);
+    req.nest(NFTA_CMP_DATA)
+        .attr(NFTA_DATA_VALUE, &0u32.to_ne_bytes())
+        .nest_end();
     req.nest_end().nest_end();
 
-    req.nest(NFTA_LIST_ELEM).attr_str(NFTA_EXPR_NAME, "counter").nest_end();
+    req.nest(NFTA_LIST_ELEM)
+        .attr_str(NFTA_EXPR_NAME, "counter")
+        .nest_end();
 }
 
 fn add_table(req: &mut Request, flags: u16, ty: u16, what: &str) {

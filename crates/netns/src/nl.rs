@@ -10,12 +10,14 @@ use crate::Error;
 
 pub(crate) const NLM_F_REQUEST: u16 = libc::NLM_F_REQUEST as u16;
 pub(crate) const NLM_F_ACK: u16 = libc::NLM_F_ACK as u16;
+#[cfg(test)]
 pub(crate) const NLM_F_DUMP: u16 = libc::NLM_F_DUMP as u16;
 pub(crate) const NLM_F_REPLACE: u16 = libc::NLM_F_REPLACE as u16;
 pub(crate) const NLM_F_CREATE: u16 = libc::NLM_F_CREATE as u16;
 pub(crate) const NLM_F_APPEND: u16 = libc::NLM_F_APPEND as u16;
 const NLA_F_NESTED: u16 = libc::NLA_F_NESTED as u16;
 const NLMSG_ERROR: u16 = libc::NLMSG_ERROR as u16;
+#[cfg(test)]
 pub(crate) const NLMSG_DONE: u16 = libc::NLMSG_DONE as u16;
 const NLMSG_HDRLEN: usize = 16;
 
@@ -45,7 +47,13 @@ impl Request {
 
     /// Starts a message; when `flags` holds NLM_F_ACK, `what` names it in errors.
     /// `fixed` is the family header (ifinfomsg, nfgenmsg, ...) that follows the nlmsghdr.
-    pub(crate) fn begin(&mut self, ty: u16, flags: u16, fixed: &[u8], what: impl Into<String>) -> u32 {
+    pub(crate) fn begin(
+        &mut self,
+        ty: u16,
+        flags: u16,
+        fixed: &[u8],
+        what: impl Into<String>,
+    ) -> u32 {
         let seq = SEQ.fetch_add(1, Ordering::Relaxed);
         self.msg_start = self.buf.len();
         self.buf.extend_from_slice(&0u32.to_ne_bytes()); // length, patched by end()
@@ -97,7 +105,8 @@ impl Request {
     pub(crate) fn nest(&mut self, ty: u16) -> &mut Self {
         self.nests.push(self.buf.len());
         self.buf.extend_from_slice(&0u16.to_ne_bytes());
-        self.buf.extend_from_slice(&(ty | NLA_F_NESTED).to_ne_bytes());
+        self.buf
+            .extend_from_slice(&(ty | NLA_F_NESTED).to_ne_bytes());
         self
     }
 
@@ -109,6 +118,7 @@ impl Request {
         self
     }
 
+    #[cfg(test)]
     pub(crate) fn bytes(&self) -> &[u8] {
         &self.buf
     }
@@ -121,12 +131,19 @@ impl Request {
     pub(crate) fn transact(&self, sock: &OwnedFd) -> Result<(), Error> {
         let first_what = || self.acked.first().map(|a| a.1.clone()).unwrap_or_default();
         let fd = sock.as_raw_fd();
-        let sent = send(fd, &self.buf, MsgFlags::empty())
-            .map_err(|errno| Error::NetlinkIo { op: "send", what: first_what(), errno })?;
+        let sent = send(fd, &self.buf, MsgFlags::empty()).map_err(|errno| Error::NetlinkIo {
+            op: "send",
+            what: first_what(),
+            errno,
+        })?;
         if sent != self.buf.len() {
-            return Err(Error::NetlinkProtocol { what: first_what(), detail: format!("short send ({sent} bytes)") });
+            return Err(Error::NetlinkProtocol {
+                what: first_what(),
+                detail: format!("short send ({sent} bytes)"),
+            });
         }
-        let mut pending: Vec<(u32, &str)> = self.acked.iter().map(|(s, w)| (*s, w.as_str())).collect();
+        let mut pending: Vec<(u32, &str)> =
+            self.acked.iter().map(|(s, w)| (*s, w.as_str())).collect();
         let mut first_err: Option<Error> = None;
         let mut buf = vec![0u8; 64 * 1024];
         while !pending.is_empty() {
@@ -134,23 +151,39 @@ impl Request {
                 Ok(n) => n,
                 Err(Errno::EINTR) => continue,
                 Err(Errno::EAGAIN) => break,
-                Err(errno) => return Err(Error::NetlinkIo { op: "recv", what: first_what(), errno }),
+                Err(errno) => {
+                    return Err(Error::NetlinkIo {
+                        op: "recv",
+                        what: first_what(),
+                        errno,
+                    })
+                }
             };
             for (ty, seq, payload) in Messages::new(&buf[..n]) {
                 if ty != NLMSG_ERROR {
                     continue;
                 }
-                let Some(pos) = pending.iter().position(|p| p.0 == seq) else { continue };
+                let Some(pos) = pending.iter().position(|p| p.0 == seq) else {
+                    continue;
+                };
                 let (_, what) = pending.swap_remove(pos);
-                let code = payload.get(..4).map(|b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]]));
+                let code = payload
+                    .get(..4)
+                    .map(|b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]]));
                 match code {
                     Some(0) => {}
                     Some(e) if first_err.is_none() => {
-                        first_err = Some(Error::Netlink { what: what.to_owned(), errno: Errno::from_raw(-e) });
+                        first_err = Some(Error::Netlink {
+                            what: what.to_owned(),
+                            errno: Errno::from_raw(-e),
+                        });
                     }
                     Some(_) => {}
                     None => {
-                        return Err(Error::NetlinkProtocol { what: what.to_owned(), detail: "short NLMSG_ERROR".into() })
+                        return Err(Error::NetlinkProtocol {
+                            what: what.to_owned(),
+                            detail: "short NLMSG_ERROR".into(),
+                        })
                     }
                 }
             }
@@ -159,7 +192,10 @@ impl Request {
             return Err(e);
         }
         if let Some((_, what)) = pending.first() {
-            return Err(Error::NetlinkProtocol { what: (*what).to_owned(), detail: "the kernel sent no ACK".into() });
+            return Err(Error::NetlinkProtocol {
+                what: (*what).to_owned(),
+                detail: "the kernel sent no ACK".into(),
+            });
         }
         Ok(())
     }
@@ -196,6 +232,7 @@ impl<'a> Iterator for Messages<'a> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -207,7 +244,10 @@ mod tests {
         r.end();
         let b = r.bytes();
         assert_eq!(b.len(), 16 + 4 + 4 + 8);
-        assert_eq!(u32::from_ne_bytes([b[0], b[1], b[2], b[3]]) as usize, b.len());
+        assert_eq!(
+            u32::from_ne_bytes([b[0], b[1], b[2], b[3]]) as usize,
+            b.len()
+        );
         assert_eq!(&b[16..20], &[1, 2, 3, 0]);
         assert_eq!(u16::from_ne_bytes([b[20], b[21]]), 12); // nest covers its header + "ab\0" + pad
         assert_eq!(u16::from_ne_bytes([b[22], b[23]]), 4 | NLA_F_NESTED);

@@ -21,7 +21,12 @@ const IFA_F_NODAD: u32 = 0x02;
 /// refusal names the address.
 pub fn setup_loopback(route_sock: &OwnedFd, addrs: &[(IpAddr, u8)]) -> Result<(), Error> {
     let mut req = Request::new();
-    req.begin(libc::RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK, &ifinfomsg_up(), "bringing up lo (RTM_NEWLINK)");
+    req.begin(
+        libc::RTM_NEWLINK,
+        NLM_F_REQUEST | NLM_F_ACK,
+        &ifinfomsg_up(),
+        "bringing up lo (RTM_NEWLINK)",
+    );
     req.end();
     for &(addr, prefix) in addrs {
         let max = if addr.is_ipv4() { 32 } else { 128 };
@@ -61,7 +66,11 @@ fn ifaddrmsg(addr: IpAddr, prefix: u8) -> [u8; 8] {
         IpAddr::V4(_) => (libc::AF_INET, 0),
         IpAddr::V6(_) => (libc::AF_INET6, IFA_F_NODAD as u8),
     };
-    let scope = if addr.is_loopback() { libc::RT_SCOPE_HOST } else { libc::RT_SCOPE_UNIVERSE };
+    let scope = if addr.is_loopback() {
+        libc::RT_SCOPE_HOST
+    } else {
+        libc::RT_SCOPE_UNIVERSE
+    };
     let mut m = [0u8; 8];
     m[0] = family as u8;
     m[1] = prefix;

@@ -8,11 +8,23 @@ use crate::Error;
 /// /proc/sys path, refusing anything that could escape /proc/sys.
 pub(crate) fn path(name: &str) -> Result<PathBuf, Error> {
     let bad = || Error::InvalidSysctlName(name.to_owned());
-    let rel = if name.contains('/') { name.to_owned() } else { name.replace('.', "/") };
-    if rel.is_empty() || rel.starts_with('/') || rel.split('/').any(|c| c.is_empty() || c == "." || c == "..") {
+    let rel = if name.contains('/') {
+        name.to_owned()
+    } else {
+        name.replace('.', "/")
+    };
+    if rel.is_empty()
+        || rel.starts_with('/')
+        || rel
+            .split('/')
+            .any(|c| c.is_empty() || c == "." || c == "..")
+    {
         return Err(bad());
     }
-    if !rel.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-./@:+".contains(&b)) {
+    if !rel
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"_-./@:+".contains(&b))
+    {
         return Err(bad());
     }
     Ok(PathBuf::from("/proc/sys").join(rel))
@@ -21,27 +33,48 @@ pub(crate) fn path(name: &str) -> Result<PathBuf, Error> {
 /// Writes a sysctl of the current namespace, e.g. `set_sysctl("net/netfilter/nf_conntrack_acct", "1")`.
 pub fn set_sysctl(name: &str, value: &str) -> Result<(), Error> {
     let p = path(name)?;
-    std::fs::write(&p, value).map_err(|source| Error::Sysctl { name: name.to_owned(), op: "write", source })
+    std::fs::write(&p, value).map_err(|source| Error::Sysctl {
+        name: name.to_owned(),
+        op: "write",
+        source,
+    })
 }
 
 /// Reads a sysctl of the current namespace, trailing newline removed.
 pub fn sysctl(name: &str) -> Result<String, Error> {
     let p = path(name)?;
-    let s = std::fs::read_to_string(&p).map_err(|source| Error::Sysctl { name: name.to_owned(), op: "read", source })?;
+    let s = std::fs::read_to_string(&p).map_err(|source| Error::Sysctl {
+        name: name.to_owned(),
+        op: "read",
+        source,
+    })?;
     Ok(s.trim_end_matches('\n').to_owned())
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
     #[test]
     fn names() {
-        assert_eq!(path("net/netfilter/nf_conntrack_acct").ok(), Some("/proc/sys/net/netfilter/nf_conntrack_acct".into()));
-        assert_eq!(path("net.ipv4.ip_forward").ok(), Some("/proc/sys/net/ipv4/ip_forward".into()));
-        assert_eq!(path("net/ipv4/conf/eth0.100/forwarding").ok(), Some("/proc/sys/net/ipv4/conf/eth0.100/forwarding".into()));
+        assert_eq!(
+            path("net/netfilter/nf_conntrack_acct").ok(),
+            Some("/proc/sys/net/netfilter/nf_conntrack_acct".into())
+        );
+        assert_eq!(
+            path("net.ipv4.ip_forward").ok(),
+            Some("/proc/sys/net/ipv4/ip_forward".into())
+        );
+        assert_eq!(
+            path("net/ipv4/conf/eth0.100/forwarding").ok(),
+            Some("/proc/sys/net/ipv4/conf/eth0.100/forwarding".into())
+        );
         for bad in ["", "/etc/passwd", "net/../../etc", "net//x", "net/a b"] {
-            assert!(matches!(path(bad), Err(Error::InvalidSysctlName(_))), "{bad}");
+            assert!(
+                matches!(path(bad), Err(Error::InvalidSysctlName(_))),
+                "{bad}"
+            );
         }
     }
 }
