@@ -177,3 +177,90 @@ fn decode_timestamp(buf: &[u8]) -> Result<Option<u64>, DecodeError> {
     }
     Ok(None)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn hex(s: &str) -> Vec<u8> {
+        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+    }
+
+    /// Dump answers captured in a private namespace (acct=1, timestamp=1) after:
+    /// conntrack -I -s 192.0.2.1 -d 198.51.100.2 -p tcp --sport 40000 --dport 443
+    ///   --state ESTABLISHED -t 120 -m 2147483649 -u ASSURED,SEEN_REPLY
+    /// (the conntrack tool stored mark 6), netlink header removed.
+    const TCP_V4: &str = "02000000340001801400018008000100c000020108000200c63364021c0002800500010006000000060002009c4000000600030001bb0000340002801400018008000100c633640208000200c00002011c00028005000100060000000600020001bb0000060003009c400000080003000000000e080008000000000608000c009c63b91b08000b00000000010800070000000077300004802c000180050001000300000005000200000000000500030000000000060004000a000000060005000a0000001c0009800c00010000000000000000000c00020000000000000000001c000a800c00010000000000000000000c0002000000000000000000100014800c00010018eb9b53935810bb1c001880080001000000000008000200000000000800030000000000";
+    /// conntrack -I -s 2001:db8::1 -d 2001:db8::2 -p udp --sport 5353 --dport 53 -t 30
+    const UDP_V6: &str = "0a0000004c0001802c0001801400030020010db80000000000000000000000011400040020010db80000000000000000000000021c00028005000100110000000600020014e9000006000300003500004c0002802c0001801400030020010db80000000000000000000000021400040020010db80000000000000000000000011c000280050001001100000006000200003500000600030014e900000800030000000008080008000000000008000c0060e7593008000b0000000001080007000000001d1c0009800c00010000000000000000000c00020000000000000000001c000a800c00010000000000000000000c0002000000000000000000100014800c00010018eb9b5393842bff1c001880080001000000000008000200000000000800030000000000";
+
+    #[test]
+    fn decodes_a_captured_tcp_v4_entry() {
+        let c = decode_conn(&hex(TCP_V4)).unwrap();
+        assert_eq!(c.family, Family::Ipv4);
+        assert_eq!(c.l4proto, IPPROTO_TCP);
+        assert_eq!(c.orig.src.to_string(), "192.0.2.1");
+        assert_eq!(c.orig.dst.to_string(), "198.51.100.2");
+        assert_eq!((c.orig.sport, c.orig.dport), (40000, 443));
+        assert_eq!((c.reply.sport, c.reply.dport), (443, 40000));
+        assert_eq!(c.reply.src.to_string(), "198.51.100.2");
+        assert_eq!(c.proto_state, Some(3)); // ESTABLISHED
+        assert_eq!(c.status, 0x0e); // SEEN_REPLY | ASSURED | CONFIRMED
+        assert_eq!(c.mark, 6);
+        assert_eq!(c.timeout, 119);
+        assert_eq!(c.use_count, 1);
+        assert_eq!(c.id, 0x9c63_b91b);
+        assert_eq!(c.counters, Some(Counters::default()));
+        assert!(c.start_ns.is_some());
+    }
+
+    #[test]
+    fn decodes_a_captured_udp_v6_entry() {
+        let c = decode_conn(&hex(UDP_V6)).unwrap();
+        assert_eq!(c.family, Family::Ipv6);
+        assert_eq!(c.l4proto, IPPROTO_UDP);
+        assert_eq!(c.orig.src.to_string(), "2001:db8::1");
+        assert_eq!(c.reply.src.to_string(), "2001:db8::2");
+        assert_eq!((c.orig.sport, c.orig.dport), (5353, 53));
+        assert_eq!(c.proto_state, None);
+        assert_eq!(c.timeout, 29);
+    }
+
+    #[test]
+    fn every_truncation_is_an_error_or_a_shorter_entry_never_a_panic() {
+        for capture in [TCP_V4, UDP_V6] {
+            let bytes = hex(capture);
+            for cut in 0..bytes.len() {
+                let _ = decode_conn(&bytes[..cut]);
+            }
+            assert!(decode_conn(&bytes[..3]).is_err());
+        }
+    }
+
+    #[test]
+    fn corrupted_lengths_are_errors() {
+        let mut bytes = hex(TCP_V4);
+        bytes[4] = 0xff; // CTA_TUPLE_ORIG claims 255 bytes... still inside; make it overrun
+        bytes[5] = 0x7f;
+        assert!(decode_conn(&bytes).is_err());
+        let mut bytes = hex(UDP_V6);
+        bytes[0] = 99; // unknown family
+        assert_eq!(decode_conn(&bytes), Err(DecodeError::Family(99)));
+    }
+
+    proptest! {
+        #[test]
+        fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
+            let _ = decode_conn(&bytes);
+        }
+
+        #[test]
+        fn flipped_bytes_in_a_capture_never_panic(pos in 0usize..200, value in any::<u8>()) {
+            let mut bytes = hex(TCP_V4);
+            let at = pos % bytes.len();
+            bytes[at] = value;
+            let _ = decode_conn(&bytes);
+        }
+    }
+}

@@ -39,7 +39,15 @@ impl EventSocket {
     /// network namespace, asking for a receive buffer of `rcvbuf` bytes (forced
     /// past rmem_max when we have CAP_NET_ADMIN, else as large as allowed).
     pub fn subscribe(rcvbuf: usize) -> Result<EventSocket, Error> {
-        let mut sock = Socket::new(NETLINK_NETFILTER).map_err(Error::from_io)?;
+        Self::subscribe_on(Socket::new(NETLINK_NETFILTER).map_err(Error::from_io)?, rcvbuf)
+    }
+
+    /// Subscribes on a NETLINK_NETFILTER socket created elsewhere (another namespace).
+    pub fn subscribe_fd(fd: std::os::fd::OwnedFd, rcvbuf: usize) -> Result<EventSocket, Error> {
+        Self::subscribe_on(crate::fd::adopt(fd), rcvbuf)
+    }
+
+    fn subscribe_on(mut sock: Socket, rcvbuf: usize) -> Result<EventSocket, Error> {
         sock.bind_auto().map_err(Error::from_io)?;
         if setsockopt(&sock, sockopt::RcvBufForce, &rcvbuf).is_err() {
             setsockopt(&sock, sockopt::RcvBuf, &rcvbuf)

@@ -10,6 +10,7 @@ pub mod consts;
 mod decode;
 mod error;
 mod events;
+mod fd;
 mod frame;
 pub mod names;
 mod request;

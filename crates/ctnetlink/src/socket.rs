@@ -35,7 +35,16 @@ pub struct CtSocket {
 impl CtSocket {
     /// Opens a ctnetlink socket in the calling thread's network namespace.
     pub fn open() -> Result<CtSocket, Error> {
-        let mut sock = Socket::new(NETLINK_NETFILTER).map_err(Error::from_io)?;
+        Self::with_socket(Socket::new(NETLINK_NETFILTER).map_err(Error::from_io)?)
+    }
+
+    /// Uses a NETLINK_NETFILTER socket created elsewhere, e.g. inside another
+    /// network namespace; requests then act on that namespace's table.
+    pub fn from_fd(fd: std::os::fd::OwnedFd) -> Result<CtSocket, Error> {
+        Self::with_socket(crate::fd::adopt(fd))
+    }
+
+    fn with_socket(mut sock: Socket) -> Result<CtSocket, Error> {
         sock.bind_auto().map_err(Error::from_io)?;
         sock.connect(&SocketAddr::new(0, 0)).map_err(Error::from_io)?;
         // Best effort: a larger buffer lets the kernel fill more per recv.

@@ -1,7 +1,108 @@
 //! nfctd: serves the Linux Netfilter connection-tracking table over the network.
+//! This file wires the parts together: configuration, namespaces, the mirror,
+//! the service and the HTTP server, and maps failures to exit codes.
 
+mod config;
+mod demo;
+mod http;
+mod service;
 mod table;
 mod value;
 mod xmlrpc;
 
-fn main() {}
+use std::net::TcpListener;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use clap::Parser;
+
+use config::{Cli, Config, LogFormat, Source};
+use service::{Service, Settings};
+use table::{Mirror, MirrorConfig};
+
+fn main() -> ExitCode {
+    let config = match Config::from_cli(Cli::parse()) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("nfctd: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    init_logging(config.log_format);
+    match run(config) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("nfctd: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("NFCTD_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+fn run(config: Config) -> anyhow::Result<()> {
+    // Listeners are bound first, in the daemon's own namespace: a namespace
+    // joined below changes where new sockets live, not these.
+    let listeners = config
+        .listen
+        .iter()
+        .map(|addr| TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr}")))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+
+    // Namespaces can only be entered while the process has one thread.
+    match &config.source {
+        Source::Own => {}
+        Source::Netns(path) => {
+            netns::join(path).with_context(|| format!("cannot enter --netns {}", path.display()))?
+        }
+        Source::Demo => demo::enter().context("cannot set up the demo namespace")?,
+    }
+
+    let ignore = config.ignore.clone();
+    let mirror = Mirror::start(MirrorConfig {
+        resync_interval: config.resync_interval,
+        hidden: Arc::new(move |conn: &ctnetlink::Conn| {
+            ignore.iter().any(|cidr| cidr.contains(&conn.orig.src) || cidr.contains(&conn.orig.dst))
+        }),
+        event_buffer: 32 * 1024 * 1024,
+    })
+    .context("cannot read the connection-tracking table")?;
+    tracing::info!(entries = mirror.snapshot().len(), "table mirror is live");
+
+    if config.source == Source::Demo {
+        demo::start_traffic().context("cannot start the demo traffic")?;
+    }
+
+    let service = Service::new(
+        mirror,
+        Settings { session_timeout: config.session_timeout, uid_mask: config.uid_mask, max_page: config.max_page },
+    );
+    for listener in &listeners {
+        tracing::info!("listening on http://{}/", listener.local_addr()?);
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    runtime.block_on(http::serve(http::app(service), listeners, shutdown_signal()))?;
+    tracing::info!("shut down");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+        tracing::error!("cannot install signal handlers; stop with SIGKILL");
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = int.recv() => {}
+        _ = term.recv() => {}
+    }
+}

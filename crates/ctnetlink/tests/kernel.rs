@@ -1,0 +1,226 @@
+//! ctnetlink against the real kernel, each test in its own private user+net
+//! namespace: what is injected is what a dump returns; deletes and updates hit
+//! exactly the entry named by tuple and id; events and overflow are reported.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use ctnetlink::consts::*;
+use ctnetlink::names::{IPS_ASSURED, IPS_CONFIRMED, IPS_SEEN_REPLY};
+use ctnetlink::{Change, Conn, CtSocket, Error, EventKind, EventSocket, Family, Tuple};
+use netns::Sandbox;
+
+fn sandbox(acct: bool) -> (Sandbox, CtSocket) {
+    let sb = Sandbox::create().expect("private namespace");
+    if acct {
+        sb.set_sysctl("net/netfilter/nf_conntrack_acct", "1").unwrap();
+        sb.set_sysctl("net/netfilter/nf_conntrack_timestamp", "1").unwrap();
+    }
+    let ct = CtSocket::from_fd(sb.netfilter_socket().unwrap()).unwrap();
+    (sb, ct)
+}
+
+/// `n` distinct entries over TCP, UDP, ICMP, ICMPv6 and SCTP, both families.
+fn synthetic(n: usize) -> Vec<Conn> {
+    (0..n)
+        .map(|i| {
+            let v6 = i % 3 == 2;
+            let (src, dst, family): (IpAddr, IpAddr, Family) = if v6 {
+                (
+                    Ipv6Addr::new(0x2001, 0xdb8, 0, 1, 0, 0, (i >> 16) as u16, i as u16).into(),
+                    Ipv6Addr::new(0x2001, 0xdb8, 0, 2, 0, 0, 0, 1).into(),
+                    Family::Ipv6,
+                )
+            } else {
+                (Ipv4Addr::from(0xc633_6400u32 + (i as u32 % 250)).into(), Ipv4Addr::new(203, 0, 113, 9).into(), Family::Ipv4)
+            };
+            let l4proto = match i % 5 {
+                0 | 1 => IPPROTO_TCP,
+                2 => IPPROTO_UDP,
+                3 => IPPROTO_SCTP,
+                _ if v6 => IPPROTO_ICMPV6,
+                _ => IPPROTO_ICMP,
+            };
+            let sport = 1024 + (i % 60000) as u16;
+            let dport = 443 + (i / 60000) as u16;
+            let (mut orig, mut reply) = (
+                Tuple { src, dst, sport, dport, ..Tuple::default() },
+                Tuple { src: dst, dst: src, sport: dport, dport: sport, ..Tuple::default() },
+            );
+            if matches!(l4proto, IPPROTO_ICMP | IPPROTO_ICMPV6) {
+                let (req, ans) = if v6 { (128, 129) } else { (8, 0) };
+                orig = Tuple { sport: 0, dport: 0, icmp_type: req, icmp_id: i as u16, ..orig };
+                reply = Tuple { sport: 0, dport: 0, icmp_type: ans, icmp_id: i as u16, ..reply };
+            }
+            let mut c = Conn::new(0, family, l4proto, orig, reply);
+            c.timeout = 300 + (i % 100) as u32;
+            c.mark = (i as u32).wrapping_mul(2_654_435_761);
+            c.status = IPS_CONFIRMED | if i % 2 == 0 { IPS_SEEN_REPLY | IPS_ASSURED } else { 0 };
+            if l4proto == IPPROTO_TCP {
+                c.proto_state = Some(3);
+            }
+            c
+        })
+        .collect()
+}
+
+type Identity = (Family, u8, Tuple);
+
+fn identity(c: &Conn) -> Identity {
+    (c.family, c.l4proto, c.orig)
+}
+
+fn by_identity(conns: Vec<Conn>) -> HashMap<Identity, Conn> {
+    conns.into_iter().map(|c| (identity(&c), c)).collect()
+}
+
+fn assert_dump_matches(injected: &[Conn], dumped: &HashMap<Identity, Conn>, acct: bool) {
+    assert_eq!(dumped.len(), injected.len());
+    for want in injected {
+        let got = dumped.get(&identity(want)).unwrap_or_else(|| panic!("missing {:?}", want.orig));
+        assert_eq!(got.reply, want.reply, "{:?}", want.orig);
+        assert_eq!(got.mark, want.mark);
+        assert!(got.timeout <= want.timeout && got.timeout + 5 >= want.timeout, "timeout {} vs {}", got.timeout, want.timeout);
+        assert_eq!(got.status & (IPS_SEEN_REPLY | IPS_ASSURED), want.status & (IPS_SEEN_REPLY | IPS_ASSURED));
+        assert_ne!(got.status & IPS_CONFIRMED, 0);
+        assert_eq!(got.zone, 0);
+        assert_ne!(got.id, 0);
+        if want.l4proto == IPPROTO_TCP {
+            assert_eq!(got.proto_state, Some(3));
+        }
+        if want.l4proto == IPPROTO_SCTP {
+            assert!(got.proto_state.is_some(), "SCTP has a state");
+        }
+        assert_eq!(got.counters.is_some(), acct, "counters exist only with accounting");
+        assert_eq!(got.start_ns.is_some(), acct, "start time exists only with timestamps");
+    }
+}
+
+#[test]
+fn dump_equals_what_was_injected_without_accounting() {
+    let (_sb, mut ct) = sandbox(false);
+    let injected = synthetic(500);
+    let (failed, first) = ct.create_many(&injected).unwrap();
+    assert_eq!(failed, 0, "{first:?}");
+    assert_dump_matches(&injected, &by_identity(ct.dump_all().unwrap()), false);
+    assert_eq!(ct.stats().unwrap().entries, 500);
+}
+
+#[test]
+fn dump_equals_what_was_injected_with_accounting_and_timestamps() {
+    let (_sb, mut ct) = sandbox(true);
+    let injected = synthetic(300);
+    assert_eq!(ct.create_many(&injected).unwrap().0, 0);
+    let dumped = by_identity(ct.dump_all().unwrap());
+    assert_dump_matches(&injected, &dumped, true);
+    for c in dumped.values() {
+        assert_eq!(c.counters.map(|k| k.total_bytes()), Some(0), "no traffic went through");
+    }
+}
+
+#[test]
+fn delete_removes_exactly_one_and_a_wrong_id_removes_none() {
+    let (_sb, mut ct) = sandbox(false);
+    assert_eq!(ct.create_many(&synthetic(50)).unwrap().0, 0);
+    let before = ct.dump_all().unwrap();
+    let victim = &before[17];
+
+    let mut wrong = victim.key();
+    wrong.id = wrong.id.wrapping_add(1);
+    assert!(matches!(ct.delete(&wrong), Err(Error::NotFound)));
+    assert_eq!(ct.dump_all().unwrap().len(), 50, "a wrong id must not delete anything");
+
+    ct.delete(&victim.key()).unwrap();
+    let after = ct.dump_all().unwrap();
+    assert_eq!(after.len(), 49);
+    assert!(after.iter().all(|c| c.id != victim.id));
+    // Gone is reported distinctly, not as a generic failure.
+    assert!(matches!(ct.delete(&victim.key()), Err(Error::NotFound)));
+    assert!(matches!(ct.get(&victim.key()), Err(Error::NotFound)));
+}
+
+#[test]
+fn a_reused_tuple_is_not_touched() {
+    let (_sb, mut ct) = sandbox(false);
+    let spec = synthetic(2);
+    ct.create(&spec[0]).unwrap();
+    let old = ct.dump_all().unwrap().remove(0);
+    ct.delete(&old.key()).unwrap();
+    // The kernel's id hashes the entry's address with its tuple: take the freed
+    // slot with another entry first, so the tuple's new entry gets a new id.
+    ct.create(&spec[1]).unwrap();
+    ct.create(&spec[0]).unwrap();
+    let new = ct.dump_all().unwrap().into_iter().find(|c| c.orig == old.orig).unwrap();
+    assert_ne!(new.id, old.id);
+    assert!(matches!(ct.delete(&old.key()), Err(Error::NotFound)));
+    assert!(matches!(ct.update(&old.key(), Change::Mark(1)), Err(Error::NotFound)));
+    let still: Vec<_> = ct.dump_all().unwrap().into_iter().filter(|c| c.orig == old.orig).collect();
+    assert_eq!(still.len(), 1);
+    assert_eq!(still[0].mark, new.mark, "the newer entry keeps its mark");
+}
+
+#[test]
+fn mark_and_timeout_updates_show_in_a_fresh_dump() {
+    let (_sb, mut ct) = sandbox(false);
+    assert_eq!(ct.create_many(&synthetic(10)).unwrap().0, 0);
+    let target = ct.dump_all().unwrap().remove(4);
+    let changed = ct.update(&target.key(), Change::Mark(0xfedc_ba98)).unwrap();
+    assert_eq!(changed.mark, 0xfedc_ba98);
+    ct.update(&target.key(), Change::Timeout(4321)).unwrap();
+    let fresh = ct.dump_all().unwrap();
+    let got = fresh.iter().find(|c| c.id == target.id).unwrap();
+    assert_eq!(got.mark, 0xfedc_ba98);
+    assert!(got.timeout <= 4321 && got.timeout >= 4315, "{}", got.timeout);
+    let others_unchanged = fresh.iter().filter(|c| c.id != target.id).all(|c| c.mark != 0xfedc_ba98);
+    assert!(others_unchanged);
+}
+
+#[test]
+fn events_report_new_and_destroy() {
+    let (sb, mut ct) = sandbox(false);
+    let mut events = EventSocket::subscribe_fd(sb.netfilter_socket().unwrap(), 1 << 20).unwrap();
+    let spec = synthetic(1);
+    ct.create(&spec[0]).unwrap();
+    let made = ct.dump_all().unwrap().remove(0);
+    ct.delete(&made.key()).unwrap();
+    let mut seen = Vec::new();
+    for _ in 0..100 {
+        events.recv(|e| seen.push(e.unwrap())).unwrap();
+        if seen.len() >= 2 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert_eq!(seen.iter().map(|e| e.kind).collect::<Vec<_>>(), [EventKind::New, EventKind::Destroy]);
+    assert!(seen.iter().all(|e| e.conn.id == made.id && e.conn.orig == made.orig));
+}
+
+#[test]
+fn event_overflow_is_its_own_error() {
+    let (sb, mut ct) = sandbox(false);
+    // The smallest buffer the kernel allows cannot hold thousands of events.
+    let mut events = EventSocket::subscribe_fd(sb.netfilter_socket().unwrap(), 4096).unwrap();
+    assert_eq!(ct.create_many(&synthetic(3000)).unwrap().0, 0);
+    let mut result = Ok(0);
+    for _ in 0..10_000 {
+        result = events.recv(|_| {});
+        if result.is_err() {
+            break;
+        }
+    }
+    assert!(matches!(result, Err(Error::Overflow)), "{result:?}");
+}
+
+#[test]
+fn kernel_refusals_are_typed_with_the_errno_in_words() {
+    let (_sb, mut ct) = sandbox(false);
+    let spec = synthetic(1);
+    ct.create(&spec[0]).unwrap();
+    match ct.create(&spec[0]) {
+        Err(e @ Error::Kernel { errno, .. }) => {
+            assert_eq!(errno, libc::EEXIST);
+            assert!(e.to_string().contains("File exists"), "{e}");
+        }
+        other => panic!("expected EEXIST, got {other:?}"),
+    }
+}

@@ -1,0 +1,305 @@
+//! The command line and the TOML config file: parsing, merging (command line
+//! wins), defaults and validation. Every error names the option.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use serde::Deserialize;
+
+use crate::table::query::Cidr;
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8020";
+pub const DEFAULT_IGNORE: [&str; 2] = ["127.0.0.0/8", "::1/128"];
+
+#[derive(Debug, Parser)]
+#[command(name = "nfctd", version, about = "Serves the Linux Netfilter connection-tracking table over XML-RPC (pyctd-compatible)")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub options: Options,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve a private, self-made network namespace with live synthetic traffic; needs no root.
+    Demo {
+        #[command(flatten)]
+        options: Options,
+    },
+}
+
+/// The daemon's options; each may also be set in the `--config` TOML file.
+#[derive(Debug, Default, Args, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Options {
+    /// TOML file with any of these options (kebab-case keys); the command line wins.
+    #[arg(long, value_name = "FILE")]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+    /// Where HTTP is served (repeatable) [default: 127.0.0.1:8020].
+    #[arg(long, value_name = "ADDR:PORT")]
+    #[serde(default)]
+    pub listen: Vec<SocketAddr>,
+    /// Authentication backend; only `none` exists in this version (every session is admin, as in pyctd).
+    #[arg(long, value_name = "none")]
+    pub auth: Option<String>,
+    /// Allow --auth none on a non-loopback listen address.
+    #[arg(long)]
+    #[serde(default)]
+    pub allow_remote_without_auth: bool,
+    /// Idle session expiry in seconds, sliding [default: 300].
+    #[arg(long, value_name = "SECS")]
+    pub session_timeout: Option<u64>,
+    /// Show uid = (mark & MASK) >> (trailing zeros of MASK) and its user name (decimal or 0x hex).
+    #[arg(long, value_name = "MASK")]
+    pub uid_mask: Option<String>,
+    /// Hide connections whose original source or destination lies here (repeatable) [default: 127.0.0.0/8, ::1/128].
+    #[arg(long, value_name = "CIDR")]
+    #[serde(default)]
+    pub ignore: Vec<String>,
+    /// Drop the default --ignore prefixes.
+    #[arg(long)]
+    #[serde(default)]
+    pub no_default_ignore: bool,
+    /// Watch another network namespace: NAME (/run/netns/NAME) or a path like /proc/PID/ns/net.
+    #[arg(long, value_name = "NAME|PATH")]
+    pub netns: Option<String>,
+    /// Full reconciliation dump period in seconds; 0 disables [default: 30; demo: 5].
+    #[arg(long, value_name = "SECS")]
+    pub resync_interval: Option<u64>,
+    /// Largest `length` that `view` accepts [default: 10000].
+    #[arg(long, value_name = "N")]
+    pub max_page: Option<usize>,
+    /// Log format on stderr: text or json [default: text].
+    #[arg(long, value_name = "text|json")]
+    pub log_format: Option<String>,
+}
+
+/// A bad option: the message names it. Exit code 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+fn bad(option: &str, why: impl std::fmt::Display) -> ConfigError {
+    ConfigError(format!("invalid {option}: {why}"))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Where the table comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// The daemon's own network namespace.
+    Own,
+    /// Another namespace, joined at start.
+    Netns(PathBuf),
+    /// A private namespace made by `nfctd demo`.
+    Demo,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub source: Source,
+    pub listen: Vec<SocketAddr>,
+    pub session_timeout: Duration,
+    pub uid_mask: Option<u32>,
+    pub ignore: Vec<Cidr>,
+    pub resync_interval: Option<Duration>,
+    pub max_page: usize,
+    pub log_format: LogFormat,
+}
+
+impl Config {
+    /// Validates the parsed command line, merged over the config file if one is given.
+    pub fn from_cli(cli: Cli) -> Result<Config, ConfigError> {
+        let (demo, cli_options) = match cli.command {
+            Some(Command::Demo { options }) => (true, merge_cli(cli.options, options)),
+            None => (false, cli.options),
+        };
+        let file = match &cli_options.config {
+            Some(path) => read_file(path)?,
+            None => Options::default(),
+        };
+        let o = merge(cli_options, file);
+
+        let listen = if o.listen.is_empty() {
+            vec![DEFAULT_LISTEN.parse().map_err(|e| bad("--listen", e))?]
+        } else {
+            o.listen
+        };
+        match o.auth.as_deref() {
+            None | Some("none") => {}
+            Some(other) => {
+                return Err(bad("--auth", format!("{other:?}: this version supports only `none`")))
+            }
+        }
+        if !o.allow_remote_without_auth {
+            if let Some(addr) = listen.iter().find(|a| !a.ip().is_loopback()) {
+                return Err(bad(
+                    "--listen",
+                    format!("{addr} is not a loopback address and --auth is none: anyone who can reach it could kill connections; add --allow-remote-without-auth to accept that"),
+                ));
+            }
+        }
+        let session_timeout = match o.session_timeout {
+            Some(0) => return Err(bad("--session-timeout", "must be at least 1 second")),
+            Some(s) => Duration::from_secs(s),
+            None => Duration::from_secs(300),
+        };
+        let uid_mask = o.uid_mask.as_deref().map(parse_mask).transpose()?;
+        let mut ignore = Vec::new();
+        if !o.no_default_ignore {
+            for cidr in DEFAULT_IGNORE {
+                ignore.push(cidr.parse::<Cidr>().map_err(|e| bad("--ignore", e))?);
+            }
+        }
+        for text in &o.ignore {
+            ignore.push(text.parse::<Cidr>().map_err(|e| bad("--ignore", format!("{text:?}: {e}")))?);
+        }
+        let source = match (demo, o.netns) {
+            (true, Some(_)) => return Err(bad("--netns", "cannot be combined with `demo`, which makes its own namespace")),
+            (true, None) => Source::Demo,
+            (false, Some(name)) => Source::Netns(netns_path(&name)?),
+            (false, None) => Source::Own,
+        };
+        let default_resync = if source == Source::Demo { 5 } else { 30 };
+        let resync_interval = match o.resync_interval.unwrap_or(default_resync) {
+            0 => None,
+            s => Some(Duration::from_secs(s)),
+        };
+        let max_page = match o.max_page {
+            Some(0) => return Err(bad("--max-page", "must be at least 1")),
+            Some(n) => n,
+            None => 10_000,
+        };
+        let log_format = match o.log_format.as_deref() {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => return Err(bad("--log-format", format!("{other:?}: expected text or json"))),
+        };
+        Ok(Config { source, listen, session_timeout, uid_mask, ignore, resync_interval, max_page, log_format })
+    }
+}
+
+/// Options given after `demo` win over those given before it.
+fn merge_cli(before: Options, after: Options) -> Options {
+    merge(after, before)
+}
+
+/// Field by field: `high` wins where it says something.
+fn merge(high: Options, low: Options) -> Options {
+    Options {
+        config: high.config.or(low.config),
+        listen: if high.listen.is_empty() { low.listen } else { high.listen },
+        auth: high.auth.or(low.auth),
+        allow_remote_without_auth: high.allow_remote_without_auth || low.allow_remote_without_auth,
+        session_timeout: high.session_timeout.or(low.session_timeout),
+        uid_mask: high.uid_mask.or(low.uid_mask),
+        ignore: if high.ignore.is_empty() { low.ignore } else { high.ignore },
+        no_default_ignore: high.no_default_ignore || low.no_default_ignore,
+        netns: high.netns.or(low.netns),
+        resync_interval: high.resync_interval.or(low.resync_interval),
+        max_page: high.max_page.or(low.max_page),
+        log_format: high.log_format.or(low.log_format),
+    }
+}
+
+fn read_file(path: &Path) -> Result<Options, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| bad("--config", format!("{}: {e}", path.display())))?;
+    toml::from_str(&text).map_err(|e| bad("--config", format!("{}: {}", path.display(), e.message())))
+}
+
+fn parse_mask(text: &str) -> Result<u32, ConfigError> {
+    let parsed = match text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+        Some(hex) => u32::from_str_radix(hex, 16),
+        None => text.parse(),
+    };
+    match parsed {
+        Ok(0) => Err(bad("--uid-mask", "must not be 0")),
+        Ok(mask) => Ok(mask),
+        Err(_) => Err(bad("--uid-mask", format!("{text:?} is not a 32-bit number (decimal or 0x hex)"))),
+    }
+}
+
+fn netns_path(name: &str) -> Result<PathBuf, ConfigError> {
+    let path = if name.contains('/') { PathBuf::from(name) } else { Path::new("/run/netns").join(name) };
+    if !path.exists() {
+        return Err(bad("--netns", format!("{} does not exist", path.display())));
+    }
+    Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Config, ConfigError> {
+        let cli = Cli::try_parse_from(std::iter::once("nfctd").chain(args.iter().copied()))
+            .map_err(|e| ConfigError(e.to_string()))?;
+        Config::from_cli(cli)
+    }
+
+    #[test]
+    fn defaults_follow_the_spec() {
+        let c = parse(&[]).unwrap();
+        assert_eq!(c.listen, vec!["127.0.0.1:8020".parse().unwrap()]);
+        assert_eq!(c.session_timeout, Duration::from_secs(300));
+        assert_eq!(c.resync_interval, Some(Duration::from_secs(30)));
+        assert_eq!(c.max_page, 10_000);
+        assert_eq!(c.ignore.len(), 2);
+        assert_eq!(c.source, Source::Own);
+    }
+
+    #[test]
+    fn errors_name_the_option() {
+        for (args, option) in [
+            (&["--uid-mask", "zz"][..], "--uid-mask"),
+            (&["--uid-mask", "0"], "--uid-mask"),
+            (&["--ignore", "10.0.0.0/33"], "--ignore"),
+            (&["--listen", "0.0.0.0:8020"], "--listen"),
+            (&["--max-page", "0"], "--max-page"),
+            (&["--log-format", "xml"], "--log-format"),
+            (&["--auth", "pam"], "--auth"),
+            (&["--netns", "/nonexistent/ns"], "--netns"),
+        ] {
+            let err = parse(args).unwrap_err().to_string();
+            assert!(err.contains(option), "{args:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn remote_listen_needs_explicit_consent_without_auth() {
+        let c = parse(&["--listen", "0.0.0.0:8020", "--allow-remote-without-auth"]).unwrap();
+        assert_eq!(c.listen.len(), 1);
+    }
+
+    #[test]
+    fn command_line_wins_over_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nfctd.toml");
+        std::fs::write(&path, "max-page = 50\nsession-timeout = 9\nuid-mask = \"0xff00\"\n").unwrap();
+        let c = parse(&["--config", path.to_str().unwrap(), "--max-page", "70"]).unwrap();
+        assert_eq!(c.max_page, 70);
+        assert_eq!(c.session_timeout, Duration::from_secs(9));
+        assert_eq!(c.uid_mask, Some(0xff00));
+        std::fs::write(&path, "colour = 1\n").unwrap();
+        let err = parse(&["--config", path.to_str().unwrap()]).unwrap_err().to_string();
+        assert!(err.contains("--config") && err.contains("colour"), "{err}");
+    }
+
+    #[test]
+    fn demo_defaults_to_fast_resync_and_refuses_netns() {
+        let c = parse(&["demo"]).unwrap();
+        assert_eq!(c.source, Source::Demo);
+        assert_eq!(c.resync_interval, Some(Duration::from_secs(5)));
+        assert!(parse(&["demo", "--netns", "/proc/self/ns/net"]).is_err());
+    }
+}

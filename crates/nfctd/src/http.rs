@@ -1,0 +1,98 @@
+//! The HTTP surface: routes (`POST /RPC2`, `POST /`, `GET /healthz`), body
+//! limit and request timeout, and serving on already-bound listeners.
+
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
+
+use crate::service::Service;
+use crate::xmlrpc::{self, dispatch, Limits};
+
+/// Largest request body accepted (XML-RPC calls are small; a bigger body is refused with 413).
+pub const MAX_BODY: usize = 1024 * 1024;
+/// A request that takes longer is answered 408 and its work abandoned.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The router, over a service; tests drive it in-process.
+pub fn app(service: Service) -> Router {
+    Router::new()
+        .route("/RPC2", post(xmlrpc_call))
+        .route("/", post(xmlrpc_call))
+        .route("/healthz", get(healthz))
+        .layer(DefaultBodyLimit::disable())
+        .layer(RequestBodyLimitLayer::new(MAX_BODY))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
+        .with_state(service)
+}
+
+async fn healthz(State(service): State<Service>) -> Response {
+    if service.mirror().is_live() {
+        (StatusCode::OK, "ok\n").into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "table mirror is not live\n").into_response()
+    }
+}
+
+async fn xmlrpc_call(State(service): State<Service>, body: Bytes) -> Response {
+    // Parsing, kernel requests and sorting big tables all block: keep them off the executor.
+    let answer = tokio::task::spawn_blocking(move || {
+        let limits = Limits { max_body: MAX_BODY, ..Limits::default() };
+        match xmlrpc::parse_call(&body, &limits) {
+            Ok(call) => match dispatch::dispatch(&service, &call) {
+                Ok(value) => xmlrpc::render_response(&value),
+                Err(fault) => {
+                    if fault.code == -32603 {
+                        tracing::error!(method = %call.name, error = %fault.message, "internal error");
+                    }
+                    xmlrpc::render_fault(fault.code, &fault.message)
+                }
+            },
+            Err(e) => xmlrpc::render_fault(e.fault_code(), &e.to_string()),
+        }
+    })
+    .await;
+    match answer {
+        Ok(xml) => ([(header::CONTENT_TYPE, "text/xml")], xml).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "request handler failed");
+            let xml = xmlrpc::render_fault(-32603, "internal error");
+            ([(header::CONTENT_TYPE, "text/xml")], xml).into_response()
+        }
+    }
+}
+
+/// Serves `app` on every listener until `shutdown` resolves.
+pub async fn serve(
+    app: Router,
+    listeners: Vec<std::net::TcpListener>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut servers = Vec::new();
+    for listener in listeners {
+        listener.set_nonblocking(true)?;
+        let listener = tokio::net::TcpListener::from_std(listener)?;
+        let mut stop = stop_rx.clone();
+        let app = app.clone();
+        servers.push(tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                })
+                .await
+        }));
+    }
+    shutdown.await;
+    let _ = stop_tx.send(true);
+    for server in servers {
+        server.await.map_err(std::io::Error::other)??;
+    }
+    Ok(())
+}

@@ -1,0 +1,52 @@
+//! The one error type of the API: every front renders it (XML-RPC as a fault
+//! with SPEC's code, JSON as a status and body).
+
+/// A refused or failed API call. Messages name the argument and never repeat a request body.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ApiError {
+    #[error("authentication failed")]
+    AuthFailed,
+    #[error("unknown or expired session")]
+    BadSession,
+    #[error("permission denied: {0}")]
+    Denied(String),
+    #[error("invalid argument: {0}")]
+    Invalid(String),
+    #[error("no such connection: {0}")]
+    NoSuchConnection(String),
+    #[error("the kernel refused the operation: {0}")]
+    Kernel(String),
+    #[error("too many failed logins; retry later")]
+    TooManyLogins,
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// The fault code of SPEC section 4.
+    pub fn code(&self) -> i32 {
+        match self {
+            ApiError::AuthFailed => 1,
+            ApiError::BadSession => 2,
+            ApiError::Denied(_) => 3,
+            ApiError::Invalid(_) => 4,
+            ApiError::NoSuchConnection(_) => 5,
+            ApiError::Kernel(_) => 6,
+            ApiError::TooManyLogins => 7,
+            ApiError::Internal(_) => -32603,
+        }
+    }
+
+    pub fn invalid(argument: &str, why: impl std::fmt::Display) -> ApiError {
+        ApiError::Invalid(format!("{argument}: {why}"))
+    }
+}
+
+impl From<ctnetlink::Error> for ApiError {
+    fn from(e: ctnetlink::Error) -> ApiError {
+        match e {
+            ctnetlink::Error::NotFound => ApiError::NoSuchConnection("it is gone from the kernel table".into()),
+            other => ApiError::Kernel(other.to_string()),
+        }
+    }
+}

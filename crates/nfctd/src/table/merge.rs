@@ -1,0 +1,81 @@
+//! How one kernel observation of a connection updates its mirrored row:
+//! deadline, start time and byte rate. Pure; the mirror calls it.
+
+use std::sync::Arc;
+
+use ctnetlink::Conn;
+
+use super::row::{Millis, Row};
+
+/// Counter samples closer together than this do not replace the rate: a dump
+/// right after an event would otherwise give a wild rate from a tiny interval.
+const MIN_RATE_INTERVAL: Millis = 1000;
+
+/// The row for `conn` observed at mirror time `now` (wall time `now_unix`),
+/// carrying over what only earlier observations know.
+pub fn observe(previous: Option<&Arc<Row>>, mut conn: Conn, now: Millis, now_unix: u64) -> Row {
+    let deadline = now.saturating_add(u64::from(conn.timeout) * 1000);
+    let Some(prev) = previous else {
+        let bytes = conn.counters.map(|c| c.total_bytes()).unwrap_or(0);
+        let started_unix = conn.start_ns.map(|ns| ns / 1_000_000_000).unwrap_or(now_unix);
+        return Row { conn, deadline, started_unix, rate: 0.0, sampled_bytes: bytes, sampled_at: now };
+    };
+    // Events carry counters and timestamps only sometimes: keep what we knew.
+    if conn.counters.is_none() {
+        conn.counters = prev.conn.counters;
+    }
+    if conn.start_ns.is_none() {
+        conn.start_ns = prev.conn.start_ns;
+    }
+    let started_unix = conn.start_ns.map(|ns| ns / 1_000_000_000).unwrap_or(prev.started_unix);
+    let bytes = conn.counters.map(|c| c.total_bytes()).unwrap_or(0);
+    let elapsed = now.saturating_sub(prev.sampled_at);
+    let (rate, sampled_bytes, sampled_at) = if elapsed >= MIN_RATE_INTERVAL {
+        let delta = bytes.saturating_sub(prev.sampled_bytes) as f64;
+        (delta * 1000.0 / elapsed as f64, bytes, now)
+    } else {
+        (prev.rate, prev.sampled_bytes, prev.sampled_at)
+    };
+    Row { conn, deadline, started_unix, rate, sampled_bytes, sampled_at }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ctnetlink::{Counters, Family, Tuple};
+
+    fn conn(bytes: u64, timeout: u32) -> Conn {
+        let mut c = Conn::new(1, Family::Ipv4, 6, Tuple::default(), Tuple::default());
+        c.timeout = timeout;
+        c.counters = Some(Counters { orig_bytes: bytes, ..Counters::default() });
+        c
+    }
+
+    #[test]
+    fn rate_is_bytes_per_second_over_the_observed_interval() {
+        let first = Arc::new(observe(None, conn(1000, 60), 10_000, 100));
+        assert_eq!(first.rate, 0.0);
+        assert_eq!(first.deadline, 70_000);
+        let second = observe(Some(&first), conn(5000, 50), 12_000, 102);
+        assert_eq!(second.rate, 2000.0);
+        assert_eq!(second.started_unix, 100);
+    }
+
+    #[test]
+    fn close_samples_keep_the_previous_rate_and_missing_counters_are_kept() {
+        let first = Arc::new(observe(None, conn(1000, 60), 10_000, 100));
+        let second = Arc::new(observe(Some(&first), conn(9000, 60), 13_000, 103));
+        let mut without = conn(0, 30);
+        without.counters = None;
+        let third = observe(Some(&second), without, 13_100, 103);
+        assert_eq!(third.rate, second.rate);
+        assert_eq!(third.conn.counters, second.conn.counters);
+    }
+
+    #[test]
+    fn kernel_start_timestamp_wins_over_first_sight() {
+        let mut c = conn(0, 10);
+        c.start_ns = Some(50 * 1_000_000_000);
+        assert_eq!(observe(None, c, 0, 100).started_unix, 50);
+    }
+}

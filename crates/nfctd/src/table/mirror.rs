@@ -1,0 +1,423 @@
+//! The live mirror of the kernel table: initial dump, event application,
+//! periodic reconciliation, expiry checks, overflow recovery, and publication
+//! of snapshots. One thread owns the rows; readers get published snapshots.
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::os::fd::AsFd;
+use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use ctnetlink::{Conn, CtSocket, EventKind, EventSocket};
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+
+use super::merge::observe;
+use super::row::{Clock, Millis, Row, Snapshot};
+
+/// Which connections the mirror keeps out of sight (`--ignore`).
+pub type Hidden = Arc<dyn Fn(&Conn) -> bool + Send + Sync>;
+
+/// How the mirror runs.
+#[derive(Clone)]
+pub struct MirrorConfig {
+    /// Full reconciliation period; `None` disables it.
+    pub resync_interval: Option<Duration>,
+    pub hidden: Hidden,
+    /// Event socket receive buffer, bytes.
+    pub event_buffer: usize,
+}
+
+impl std::fmt::Debug for MirrorConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MirrorConfig")
+            .field("resync_interval", &self.resync_interval)
+            .field("event_buffer", &self.event_buffer)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Counters about the mirror's own work, for `stats` and metrics.
+#[derive(Debug, Default)]
+pub struct MirrorCounters {
+    pub events: AtomicU64,
+    pub resyncs: AtomicU64,
+    pub overflows: AtomicU64,
+    pub malformed: AtomicU64,
+    pub expiry_checks: AtomicU64,
+}
+
+/// What a reconciliation found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResyncReport {
+    pub entries: usize,
+    pub added: usize,
+    pub removed: usize,
+}
+
+enum Command {
+    Resync(Sender<Result<ResyncReport, String>>),
+    Forget(u32, Sender<()>),
+    Observe(Box<Conn>, Sender<()>),
+}
+
+struct Shared {
+    clock: Clock,
+    published: Mutex<Snapshot>,
+    live: AtomicBool,
+    counters: MirrorCounters,
+    commands: Mutex<Sender<Command>>,
+    waker: UnixStream,
+}
+
+/// A cheap handle to the mirror; clone it freely.
+#[derive(Clone)]
+pub struct Mirror {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Mirror {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Mirror").field("live", &self.is_live()).finish_non_exhaustive()
+    }
+}
+
+/// Why the mirror could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum MirrorError {
+    #[error(transparent)]
+    Kernel(#[from] ctnetlink::Error),
+    #[error("cannot start the mirror thread: {0}")]
+    Thread(#[from] std::io::Error),
+}
+
+impl Mirror {
+    /// Subscribes to events, dumps the table, and starts the mirror thread, all in
+    /// the calling thread's network namespace. Subscribing before the dump means
+    /// no change between the two is lost.
+    pub fn start(config: MirrorConfig) -> Result<Mirror, MirrorError> {
+        let events = EventSocket::subscribe(config.event_buffer)?;
+        let requests = CtSocket::open()?;
+        let (tx, rx) = mpsc::channel();
+        let (waker, wake_rx) = UnixStream::pair()?;
+        waker.set_nonblocking(true)?;
+        wake_rx.set_nonblocking(true)?;
+        let clock = Clock::new();
+        let shared = Arc::new(Shared {
+            clock,
+            published: Mutex::new(Snapshot::empty()),
+            live: AtomicBool::new(false),
+            counters: MirrorCounters::default(),
+            commands: Mutex::new(tx),
+            waker,
+        });
+        let mut worker = Worker {
+            config,
+            clock,
+            rows: HashMap::default(),
+            events,
+            requests,
+            commands: rx,
+            wake_rx,
+            shared: Arc::clone(&shared),
+            dirty: false,
+            last_publish: 0,
+        };
+        worker.resync()?;
+        worker.publish();
+        shared.live.store(true, Ordering::Release);
+        std::thread::Builder::new().name("mirror".into()).spawn(move || worker.run())?;
+        Ok(Mirror { shared })
+    }
+
+    /// The latest published view of the table.
+    pub fn snapshot(&self) -> Snapshot {
+        lock(&self.shared.published).clone()
+    }
+
+    /// Now on the mirror's clock, the one row deadlines are measured on.
+    pub fn now(&self) -> Millis {
+        self.shared.clock.now()
+    }
+
+    /// Whether the mirror is following the kernel (false after an unrecovered failure).
+    pub fn is_live(&self) -> bool {
+        self.shared.live.load(Ordering::Acquire)
+    }
+
+    pub fn counters(&self) -> &MirrorCounters {
+        &self.shared.counters
+    }
+
+    /// Forces a full reconciliation with the kernel and waits for it. Blocking.
+    pub fn resync(&self) -> Result<ResyncReport, String> {
+        let (tx, rx) = mpsc::channel();
+        self.send(Command::Resync(tx))?;
+        rx.recv().map_err(|_| "the mirror thread stopped".to_string())?
+    }
+
+    /// Drops one entry at once (after it was deleted in the kernel). Blocking.
+    pub fn forget(&self, id: u32) {
+        let (tx, rx) = mpsc::channel();
+        if self.send(Command::Forget(id, tx)).is_ok() {
+            let _ = rx.recv();
+        }
+    }
+
+    /// Records a fresh kernel view of one entry at once (after a change). Blocking.
+    pub fn observe(&self, conn: Conn) {
+        let (tx, rx) = mpsc::channel();
+        if self.send(Command::Observe(Box::new(conn), tx)).is_ok() {
+            let _ = rx.recv();
+        }
+    }
+
+    fn send(&self, command: Command) -> Result<(), String> {
+        lock(&self.shared.commands).send(command).map_err(|_| "the mirror thread stopped".to_string())?;
+        // A full waker buffer already means a wake-up is pending.
+        let _ = (&self.shared.waker).write(&[1]);
+        Ok(())
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic while holding the lock cannot leave a half-written Snapshot or
+    // Sender behind (both are replaced whole), so poisoning is safe to ignore.
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Publish at most this often while events stream in.
+const PUBLISH_EVERY: Millis = 100;
+/// How often rows past their deadline are checked against the kernel.
+const EXPIRY_EVERY: Millis = 1000;
+/// More expired rows than this are cheaper to settle with one full dump.
+const EXPIRY_LOOKUP_LIMIT: usize = 256;
+/// Datagrams read before applying and checking commands again.
+const EVENT_BATCH: usize = 64;
+
+struct Worker {
+    config: MirrorConfig,
+    clock: Clock,
+    rows: HashMap<u32, Arc<Row>>,
+    events: EventSocket,
+    requests: CtSocket,
+    commands: Receiver<Command>,
+    wake_rx: UnixStream,
+    shared: Arc<Shared>,
+    dirty: bool,
+    last_publish: Millis,
+}
+
+fn now_unix() -> u64 {
+    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+impl Worker {
+    fn run(mut self) {
+        let mut next_resync = self.config.resync_interval.map(|d| self.clock.now() + millis(d));
+        let mut next_expiry = self.clock.now() + EXPIRY_EVERY;
+        loop {
+            let now = self.clock.now();
+            let mut wait = next_expiry.saturating_sub(now);
+            if let Some(at) = next_resync {
+                wait = wait.min(at.saturating_sub(now));
+            }
+            if self.dirty {
+                wait = wait.min((self.last_publish + PUBLISH_EVERY).saturating_sub(now));
+            }
+            self.wait(wait);
+
+            if let Err(e) = self.drain_events() {
+                self.recover(&e);
+            }
+            while let Ok(command) = self.commands.try_recv() {
+                self.handle(command);
+            }
+            let now = self.clock.now();
+            if now >= next_expiry {
+                self.check_expired();
+                next_expiry = self.clock.now() + EXPIRY_EVERY;
+            }
+            if let (Some(at), Some(every)) = (next_resync, self.config.resync_interval) {
+                if now >= at {
+                    if let Err(e) = self.resync() {
+                        tracing::warn!(error = %e, "periodic reconciliation failed");
+                    }
+                    next_resync = Some(self.clock.now() + millis(every));
+                }
+            }
+            if self.dirty && self.clock.now() >= self.last_publish + PUBLISH_EVERY {
+                self.publish();
+            }
+        }
+    }
+
+    fn wait(&mut self, ms: Millis) {
+        let timeout = PollTimeout::try_from(ms.min(60_000) as i32).unwrap_or(PollTimeout::MAX);
+        let mut fds = [
+            PollFd::new(self.events.as_fd(), PollFlags::POLLIN),
+            PollFd::new(self.wake_rx.as_fd(), PollFlags::POLLIN),
+        ];
+        let _ = poll(&mut fds, timeout);
+        let mut sink = [0u8; 64];
+        while matches!((&self.wake_rx).read(&mut sink), Ok(n) if n > 0) {}
+    }
+
+    fn drain_events(&mut self) -> Result<(), ctnetlink::Error> {
+        loop {
+            let mut batch = Vec::new();
+            let mut malformed = 0;
+            let mut datagrams = 0;
+            while datagrams < EVENT_BATCH {
+                let n = self.events.recv(|event| match event {
+                    Ok(e) => batch.push(e),
+                    Err(_) => malformed += 1,
+                })?;
+                if n == 0 {
+                    break;
+                }
+                datagrams += 1;
+            }
+            let counters = &self.shared.counters;
+            counters.malformed.fetch_add(malformed, Ordering::Relaxed);
+            counters.events.fetch_add(batch.len() as u64, Ordering::Relaxed);
+            let done = datagrams < EVENT_BATCH;
+            let now = self.clock.now();
+            let unix = now_unix();
+            for event in batch {
+                match event.kind {
+                    EventKind::Destroy => self.remove(event.conn.id),
+                    EventKind::New | EventKind::Update => self.upsert(event.conn, now, unix),
+                }
+            }
+            if done {
+                return Ok(());
+            }
+            // Keep commands and publication flowing during an event storm.
+            while let Ok(command) = self.commands.try_recv() {
+                self.handle(command);
+            }
+            if self.dirty && self.clock.now() >= self.last_publish + PUBLISH_EVERY {
+                self.publish();
+            }
+        }
+    }
+
+    fn recover(&mut self, error: &ctnetlink::Error) {
+        if matches!(error, ctnetlink::Error::Overflow) {
+            self.shared.counters.overflows.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!("conntrack events were lost (receive buffer overflow): resynchronising");
+        } else {
+            tracing::error!(error = %error, "conntrack event socket failed: resynchronising");
+        }
+        if let Err(e) = self.resync() {
+            tracing::error!(error = %e, "resynchronisation failed; the table may be stale");
+            self.shared.live.store(false, Ordering::Release);
+        }
+    }
+
+    fn handle(&mut self, command: Command) {
+        match command {
+            Command::Resync(reply) => {
+                let result = self.resync().map_err(|e| e.to_string());
+                let _ = reply.send(result);
+            }
+            Command::Forget(id, reply) => {
+                self.remove(id);
+                self.publish();
+                let _ = reply.send(());
+            }
+            Command::Observe(conn, reply) => {
+                self.upsert(*conn, self.clock.now(), now_unix());
+                self.publish();
+                let _ = reply.send(());
+            }
+        }
+    }
+
+    fn upsert(&mut self, conn: Conn, now: Millis, unix: u64) {
+        if (self.config.hidden)(&conn) {
+            return;
+        }
+        let id = conn.id;
+        let row = observe(self.rows.get(&id), conn, now, unix);
+        self.rows.insert(id, Arc::new(row));
+        self.dirty = true;
+    }
+
+    fn remove(&mut self, id: u32) {
+        if self.rows.remove(&id).is_some() {
+            self.dirty = true;
+        }
+    }
+
+    /// Replaces the rows with a fresh dump, keeping what earlier observations
+    /// knew (rates, first sight). Events queued meanwhile are applied after it.
+    fn resync(&mut self) -> Result<ResyncReport, ctnetlink::Error> {
+        let mut fresh = Vec::with_capacity(self.rows.len() + 1024);
+        let summary = self.requests.dump(|conn| fresh.push(conn))?;
+        self.shared.counters.malformed.fetch_add(summary.malformed as u64, Ordering::Relaxed);
+        let now = self.clock.now();
+        let unix = now_unix();
+        let mut rows = HashMap::with_capacity(fresh.len());
+        let mut added = 0;
+        for conn in fresh {
+            if (self.config.hidden)(&conn) {
+                continue;
+            }
+            let previous = self.rows.get(&conn.id);
+            added += usize::from(previous.is_none());
+            rows.insert(conn.id, Arc::new(observe(previous, conn, now, unix)));
+        }
+        let removed = self.rows.keys().filter(|id| !rows.contains_key(id)).count();
+        self.rows = rows;
+        self.dirty = true;
+        self.shared.counters.resyncs.fetch_add(1, Ordering::Relaxed);
+        self.shared.live.store(true, Ordering::Release);
+        self.publish();
+        Ok(ResyncReport { entries: self.rows.len(), added, removed })
+    }
+
+    /// Rows whose timeout ran out may be gone (their DESTROY can be missing) or
+    /// refreshed by traffic (the kernel sends no event for that): ask the kernel.
+    fn check_expired(&mut self) {
+        self.shared.counters.expiry_checks.fetch_add(1, Ordering::Relaxed);
+        let now = self.clock.now();
+        let expired: Vec<Arc<Row>> =
+            self.rows.values().filter(|row| row.deadline <= now).cloned().collect();
+        if expired.is_empty() {
+            return;
+        }
+        if expired.len() > EXPIRY_LOOKUP_LIMIT {
+            if let Err(e) = self.resync() {
+                tracing::warn!(error = %e, "reconciliation of expired entries failed");
+            }
+            return;
+        }
+        let unix = now_unix();
+        for row in expired {
+            match self.requests.get(&row.conn.key()) {
+                Ok(conn) => self.upsert(conn, self.clock.now(), unix),
+                Err(ctnetlink::Error::NotFound) => self.remove(row.conn.id),
+                Err(e) => {
+                    tracing::warn!(error = %e, "expiry lookup failed");
+                    return;
+                }
+            }
+        }
+    }
+
+    fn publish(&mut self) {
+        let rows: Vec<Arc<Row>> = self.rows.values().cloned().collect();
+        let snapshot = Snapshot { rows: Arc::new(rows), at: self.clock.now(), taken: SystemTime::now() };
+        *lock(&self.shared.published) = snapshot;
+        self.dirty = false;
+        self.last_publish = self.clock.now();
+    }
+}
+
+fn millis(d: Duration) -> Millis {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}

@@ -1,0 +1,429 @@
+//! The XML-RPC method table: turns a decoded call into a service call, checks
+//! parameter counts and types (-32602), and answers the `system.*` introspection.
+
+use crate::service::{ApiError, Service, ViewRequest};
+use crate::value::Value;
+
+use super::MethodCall;
+
+/// An XML-RPC fault: code and message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fault {
+    pub code: i32,
+    pub message: String,
+}
+
+impl From<ApiError> for Fault {
+    fn from(e: ApiError) -> Fault {
+        Fault {
+            code: e.code(),
+            message: e.to_string(),
+        }
+    }
+}
+
+fn params_fault(message: String) -> Fault {
+    Fault {
+        code: -32602,
+        message,
+    }
+}
+
+/// One method: name, signatures (return type first), help text.
+struct Method {
+    name: &'static str,
+    signatures: &'static [&'static [&'static str]],
+    help: &'static str,
+}
+
+const METHODS: &[Method] = &[
+    Method { name: "login", signatures: &[&["string"], &["string", "string", "string"]], help: "login() or login(user, password) -> session id." },
+    Method { name: "logout", signatures: &[&["boolean", "string"]], help: "logout(sid) -> true; ends the session." },
+    Method {
+        name: "view",
+        signatures: &[&["struct", "string", "struct", "string", "string", "int", "int"]],
+        help: "view(sid, filters, order_by, order_dir, start, length) -> {total, start, length, table_size, autorefresh, snapshot, connections}.",
+    },
+    Method { name: "kill", signatures: &[&["struct", "string", "array"]], help: "kill(sid, ids) -> {killed, missing}; deletes connections by id (int, i8 or decimal string)." },
+    Method { name: "kill_matching", signatures: &[&["struct", "string", "struct"]], help: "kill_matching(sid, filters) -> {killed}; refuses an empty filter struct." },
+    Method {
+        name: "change",
+        signatures: &[&["boolean", "string", "string", "string", "int"], &["boolean", "string", "string", "int", "int"]],
+        help: "change(sid, field_name, id, value) -> true; field_name is mark or timeout (32-bit unsigned).",
+    },
+    Method { name: "refresh", signatures: &[&["boolean", "string"]], help: "refresh(sid) -> true; new frozen snapshot, or a full reconciliation when autorefresh is on." },
+    Method {
+        name: "set_autorefresh",
+        signatures: &[&["boolean", "string", "int"], &["boolean", "string", "boolean"]],
+        help: "set_autorefresh(sid, on) -> true; off freezes the session's view for stable paging.",
+    },
+    Method { name: "stats", signatures: &[&["struct", "string"]], help: "stats(sid) -> table size and limit, counts by protocol and state, kernel counters." },
+    Method { name: "system.listMethods", signatures: &[&["array"]], help: "system.listMethods() -> the method names." },
+    Method { name: "system.methodHelp", signatures: &[&["string", "string"]], help: "system.methodHelp(name) -> help text." },
+    Method { name: "system.methodSignature", signatures: &[&["array", "string"]], help: "system.methodSignature(name) -> array of signatures." },
+    Method { name: "system.multicall", signatures: &[&["array", "array"]], help: "system.multicall([{methodName, params}, ...]) -> [[result] or fault struct, ...]." },
+    Method { name: "system.getCapabilities", signatures: &[&["struct"]], help: "system.getCapabilities() -> the specifications this server follows." },
+];
+
+/// Most calls one `system.multicall` may carry.
+const MAX_MULTICALL: usize = 1000;
+
+fn find(name: &str) -> Option<&'static Method> {
+    METHODS.iter().find(|m| m.name == name)
+}
+
+/// Runs one call. Blocking (kernel requests): call it off the async executor.
+pub fn dispatch(service: &Service, call: &MethodCall) -> Result<Value, Fault> {
+    let method = find(&call.name).ok_or_else(|| Fault {
+        code: -32601,
+        message: format!("unknown method {:?}", call.name),
+    })?;
+    let p = Params {
+        method: method.name,
+        values: &call.params,
+    };
+    match method.name {
+        "login" => {
+            p.between(0, 2)?;
+            Ok(Value::Str(service.login(&call.params)?))
+        }
+        "logout" => {
+            p.count(1)?;
+            service.logout(p.str(0, "session id")?)?;
+            Ok(Value::Bool(true))
+        }
+        "view" => {
+            p.count(6)?;
+            let filters = p.filters(1)?;
+            let req = ViewRequest {
+                filters,
+                order_by: p.opt_str(2, "order_by")?,
+                order_dir: p.opt_str(3, "order_dir")?,
+                start: p.opt_int(4, "start")?,
+                length: p.opt_int(5, "length")?,
+            };
+            Ok(service.view(p.str(0, "session id")?, &req)?)
+        }
+        "kill" => {
+            p.count(2)?;
+            let ids = match &call.params[1] {
+                Value::Array(items) => items
+                    .iter()
+                    .map(connection_id)
+                    .collect::<Result<Vec<_>, _>>()?,
+                single @ (Value::Int(_) | Value::Str(_)) => vec![connection_id(single)?],
+                other => {
+                    return Err(params_fault(format!(
+                        "kill: parameter 2 (ids) must be an array, got {}",
+                        other.type_name()
+                    )))
+                }
+            };
+            let killed = service.kill(p.str(0, "session id")?, &ids)?;
+            Ok(Value::Struct(vec![
+                ("killed".into(), Value::Int(killed.killed as i64)),
+                (
+                    "missing".into(),
+                    Value::Array(
+                        killed
+                            .missing
+                            .iter()
+                            .map(|id| Value::Str(id.to_string()))
+                            .collect(),
+                    ),
+                ),
+            ]))
+        }
+        "kill_matching" => {
+            p.count(2)?;
+            let killed = service.kill_matching(p.str(0, "session id")?, p.filters(1)?)?;
+            Ok(Value::Struct(vec![(
+                "killed".into(),
+                Value::Int(killed as i64),
+            )]))
+        }
+        "change" => {
+            p.count(4)?;
+            let field = p.str(1, "field_name")?;
+            let id = connection_id(&call.params[2])?;
+            let value = match &call.params[3] {
+                Value::Int(v) => *v,
+                Value::Str(s) => s.trim().parse::<i64>().map_err(|_| {
+                    Fault::from(ApiError::invalid("field_value", "not a decimal integer"))
+                })?,
+                other => {
+                    return Err(params_fault(format!(
+                        "change: parameter 4 (field_value) must be an int, got {}",
+                        other.type_name()
+                    )))
+                }
+            };
+            service.change(p.str(0, "session id")?, field, id, value)?;
+            Ok(Value::Bool(true))
+        }
+        "refresh" => {
+            p.count(1)?;
+            service.refresh(p.str(0, "session id")?)?;
+            Ok(Value::Bool(true))
+        }
+        "set_autorefresh" => {
+            p.count(2)?;
+            let on = match &call.params[1] {
+                Value::Bool(b) => *b,
+                Value::Int(0) => false,
+                Value::Int(1) => true,
+                Value::Int(n) => {
+                    return Err(
+                        ApiError::invalid("refresh", format!("must be 0 or 1, got {n}")).into(),
+                    )
+                }
+                other => {
+                    return Err(params_fault(format!(
+                        "set_autorefresh: parameter 2 must be an int or boolean, got {}",
+                        other.type_name()
+                    )))
+                }
+            };
+            service.set_autorefresh(p.str(0, "session id")?, on)?;
+            Ok(Value::Bool(true))
+        }
+        "stats" => {
+            p.count(1)?;
+            Ok(service.stats(p.str(0, "session id")?)?)
+        }
+        "system.listMethods" => {
+            p.count(0)?;
+            Ok(Value::Array(
+                METHODS.iter().map(|m| Value::str(m.name)).collect(),
+            ))
+        }
+        "system.methodHelp" => {
+            p.count(1)?;
+            let name = p.str(0, "method name")?;
+            let m = find(name).ok_or_else(|| Fault {
+                code: -32601,
+                message: format!("unknown method {:?}", clip(name)),
+            })?;
+            Ok(Value::str(m.help))
+        }
+        "system.methodSignature" => {
+            p.count(1)?;
+            let name = p.str(0, "method name")?;
+            let m = find(name).ok_or_else(|| Fault {
+                code: -32601,
+                message: format!("unknown method {:?}", clip(name)),
+            })?;
+            Ok(Value::Array(
+                m.signatures
+                    .iter()
+                    .map(|s| Value::Array(s.iter().map(|t| Value::str(*t)).collect()))
+                    .collect(),
+            ))
+        }
+        "system.multicall" => {
+            p.count(1)?;
+            multicall(service, &call.params[0])
+        }
+        "system.getCapabilities" => {
+            p.count(0)?;
+            Ok(capabilities())
+        }
+        _ => Err(Fault {
+            code: -32601,
+            message: format!("unknown method {:?}", call.name),
+        }),
+    }
+}
+
+fn multicall(service: &Service, calls: &Value) -> Result<Value, Fault> {
+    let Value::Array(calls) = calls else {
+        return Err(params_fault(format!(
+            "system.multicall: parameter 1 must be an array, got {}",
+            calls.type_name()
+        )));
+    };
+    if calls.len() > MAX_MULTICALL {
+        return Err(params_fault(format!(
+            "system.multicall: at most {MAX_MULTICALL} calls, got {}",
+            calls.len()
+        )));
+    }
+    let results = calls
+        .iter()
+        .map(|member| {
+            let outcome = member_call(member).and_then(|call| {
+                if call.name == "system.multicall" {
+                    return Err(Fault {
+                        code: -32600,
+                        message: "system.multicall cannot be nested".into(),
+                    });
+                }
+                dispatch(service, &call)
+            });
+            match outcome {
+                Ok(value) => Value::Array(vec![value]),
+                Err(fault) => fault_struct(&fault),
+            }
+        })
+        .collect();
+    Ok(Value::Array(results))
+}
+
+fn member_call(member: &Value) -> Result<MethodCall, Fault> {
+    let name = match member.member("methodName") {
+        Some(Value::Str(name)) => name.clone(),
+        _ => {
+            return Err(params_fault(
+                "system.multicall: each call needs a string methodName".into(),
+            ))
+        }
+    };
+    let params = match member.member("params") {
+        Some(Value::Array(params)) => params.clone(),
+        None => Vec::new(),
+        Some(_) => {
+            return Err(params_fault(
+                "system.multicall: params must be an array".into(),
+            ))
+        }
+    };
+    Ok(MethodCall { name, params })
+}
+
+/// A fault as the struct `system.multicall` puts in a failed call's slot.
+pub fn fault_struct(fault: &Fault) -> Value {
+    Value::Struct(vec![
+        ("faultCode".into(), Value::Int(i64::from(fault.code))),
+        ("faultString".into(), Value::Str(fault.message.clone())),
+    ])
+}
+
+fn capabilities() -> Value {
+    let spec = |url: &str, version: i64| {
+        Value::Struct(vec![
+            ("specUrl".into(), Value::str(url)),
+            ("specVersion".into(), Value::Int(version)),
+        ])
+    };
+    Value::Struct(vec![
+        ("xmlrpc".into(), spec("http://www.xmlrpc.com/spec", 1)),
+        (
+            "system.multicall".into(),
+            spec("http://www.xmlrpc.com/discuss/msgReader$1208", 1),
+        ),
+        (
+            "introspection".into(),
+            spec(
+                "http://xmlrpc-c.sourceforge.net/xmlrpc-c/introspection.html",
+                1,
+            ),
+        ),
+        (
+            "nil".into(),
+            spec("http://ontosys.com/xml-rpc/extensions.php", 20010516),
+        ),
+        (
+            "faults_interop".into(),
+            spec(
+                "http://xmlrpc-epi.sourceforge.net/specs/rfc.fault_codes.php",
+                20010516,
+            ),
+        ),
+    ])
+}
+
+/// A connection id: `<int>`, `<i8>` or a decimal string, within u32.
+fn connection_id(value: &Value) -> Result<u32, Fault> {
+    let parsed = match value {
+        Value::Int(n) => u32::try_from(*n).ok(),
+        Value::Str(s) => s.trim().parse::<u32>().ok(),
+        other => {
+            return Err(params_fault(format!(
+                "connection id must be an int or a decimal string, got {}",
+                other.type_name()
+            )))
+        }
+    };
+    parsed.ok_or_else(|| {
+        ApiError::invalid("id", "not a connection id (a decimal number 0..4294967295)").into()
+    })
+}
+
+/// Positional parameter access with -32602 faults that say which parameter.
+struct Params<'a> {
+    method: &'static str,
+    values: &'a [Value],
+}
+
+impl<'a> Params<'a> {
+    fn count(&self, n: usize) -> Result<(), Fault> {
+        self.between(n, n)
+    }
+
+    fn between(&self, lo: usize, hi: usize) -> Result<(), Fault> {
+        let got = self.values.len();
+        if got < lo || got > hi {
+            let want = if lo == hi {
+                lo.to_string()
+            } else {
+                format!("{lo} to {hi}")
+            };
+            return Err(params_fault(format!(
+                "{} takes {want} parameters, got {got}",
+                self.method
+            )));
+        }
+        Ok(())
+    }
+
+    fn wrong(&self, index: usize, what: &str, want: &str) -> Fault {
+        let got = self
+            .values
+            .get(index)
+            .map(Value::type_name)
+            .unwrap_or("nothing");
+        params_fault(format!(
+            "{}: parameter {} ({what}) must be {want}, got {got}",
+            self.method,
+            index + 1
+        ))
+    }
+
+    fn str(&self, index: usize, what: &str) -> Result<&'a str, Fault> {
+        match self.values.get(index) {
+            Some(Value::Str(s)) => Ok(s),
+            _ => Err(self.wrong(index, what, "a string")),
+        }
+    }
+
+    /// A string, with `<nil/>` meaning empty.
+    fn opt_str(&self, index: usize, what: &str) -> Result<&'a str, Fault> {
+        match self.values.get(index) {
+            Some(Value::Str(s)) => Ok(s),
+            Some(Value::Nil) => Ok(""),
+            _ => Err(self.wrong(index, what, "a string")),
+        }
+    }
+
+    /// An int, with `<nil/>` meaning 0.
+    fn opt_int(&self, index: usize, what: &str) -> Result<i64, Fault> {
+        match self.values.get(index) {
+            Some(Value::Int(n)) => Ok(*n),
+            Some(Value::Nil) => Ok(0),
+            _ => Err(self.wrong(index, what, "an int")),
+        }
+    }
+
+    /// The filters struct; `<nil/>` means no filter.
+    fn filters(&self, index: usize) -> Result<&'a [(String, Value)], Fault> {
+        match self.values.get(index) {
+            Some(Value::Struct(members)) => Ok(members),
+            Some(Value::Nil) => Ok(&[]),
+            _ => Err(self.wrong(index, "filters", "a struct")),
+        }
+    }
+}
+
+fn clip(text: &str) -> String {
+    text.chars().take(64).collect()
+}
