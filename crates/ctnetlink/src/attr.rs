@@ -45,7 +45,9 @@ impl<'a> Iterator for Attrs<'a> {
 }
 
 pub fn be_u8(kind: u16, p: &[u8]) -> Result<u8, DecodeError> {
-    p.first().copied().ok_or(DecodeError::BadPayload { kind, len: p.len() })
+    p.first()
+        .copied()
+        .ok_or(DecodeError::BadPayload { kind, len: p.len() })
 }
 
 pub fn be_u16(kind: u16, p: &[u8]) -> Result<u16, DecodeError> {
@@ -75,7 +77,9 @@ mod tests {
     #[test]
     fn walks_aligned_attributes_and_stops_on_truncation() {
         // attr 1: len 5 (one byte + 3 pad), attr 2: len 8, then a truncated header claiming 12.
-        let buf = [5, 0, 1, 0, 7, 0, 0, 0, 8, 0, 2, 0, 1, 2, 3, 4, 12, 0, 3, 0, 9];
+        let buf = [
+            5, 0, 1, 0, 7, 0, 0, 0, 8, 0, 2, 0, 1, 2, 3, 4, 12, 0, 3, 0, 9,
+        ];
         let items: Vec<_> = Attrs::new(&buf).collect();
         assert_eq!(items.len(), 3);
         assert_eq!(items[0].as_ref().ok(), Some(&(1, &[7u8][..])));

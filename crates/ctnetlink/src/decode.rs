@@ -11,8 +11,12 @@ use crate::error::DecodeError;
 /// Decodes the payload of an IPCTNL_MSG_CT_NEW/DELETE message (everything after
 /// the netlink header). Unknown attributes are skipped; malformed ones are errors.
 pub fn decode_conn(payload: &[u8]) -> Result<Conn, DecodeError> {
-    let family_byte = *payload.first().ok_or(DecodeError::Missing("nfgenmsg header"))?;
-    let attrs = payload.get(NFGENMSG_LEN..).ok_or(DecodeError::Missing("nfgenmsg header"))?;
+    let family_byte = *payload
+        .first()
+        .ok_or(DecodeError::Missing("nfgenmsg header"))?;
+    let attrs = payload
+        .get(NFGENMSG_LEN..)
+        .ok_or(DecodeError::Missing("nfgenmsg header"))?;
     let family = Family::from_af(family_byte).ok_or(DecodeError::Family(family_byte))?;
 
     let mut conn = Conn::new(0, family, 0, Tuple::default(), Tuple::default());
@@ -140,7 +144,10 @@ fn v6(kind: u16, p: &[u8]) -> Result<IpAddr, DecodeError> {
 fn decode_protoinfo(buf: &[u8]) -> Result<Option<u8>, DecodeError> {
     for item in Attrs::new(buf) {
         let (kind, p) = item?;
-        if matches!(kind, CTA_PROTOINFO_TCP | CTA_PROTOINFO_DCCP | CTA_PROTOINFO_SCTP) {
+        if matches!(
+            kind,
+            CTA_PROTOINFO_TCP | CTA_PROTOINFO_DCCP | CTA_PROTOINFO_SCTP
+        ) {
             for item in Attrs::new(p) {
                 let (inner, p) = item?;
                 // TCP, DCCP and SCTP all number their state attribute 1.
@@ -184,7 +191,10 @@ mod tests {
     use proptest::prelude::*;
 
     fn hex(s: &str) -> Vec<u8> {
-        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
     }
 
     /// Dump answers captured in a private namespace (acct=1, timestamp=1) after:

@@ -8,7 +8,11 @@ use std::io;
 #[non_exhaustive]
 pub enum DecodeError {
     #[error("attribute {kind} claims {len} bytes but {available} remain")]
-    BadAttribute { kind: u16, len: usize, available: usize },
+    BadAttribute {
+        kind: u16,
+        len: usize,
+        available: usize,
+    },
     #[error("attribute {kind} has a {len}-byte payload, too short for its type")]
     BadPayload { kind: u16, len: usize },
     #[error("netlink message claims {len} bytes but {available} remain")]
@@ -85,7 +89,12 @@ mod tests {
             e.to_string(),
             "the kernel refused update: Device or resource busy (errno 16)"
         );
-        assert!(matches!(Error::from_errno("delete", libc::ENOENT), Error::NotFound));
-        assert!(Error::from_errno("dump", libc::EPERM).to_string().contains("CAP_NET_ADMIN"));
+        assert!(matches!(
+            Error::from_errno("delete", libc::ENOENT),
+            Error::NotFound
+        ));
+        assert!(Error::from_errno("dump", libc::EPERM)
+            .to_string()
+            .contains("CAP_NET_ADMIN"));
     }
 }

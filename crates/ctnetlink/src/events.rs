@@ -39,7 +39,10 @@ impl EventSocket {
     /// network namespace, asking for a receive buffer of `rcvbuf` bytes (forced
     /// past rmem_max when we have CAP_NET_ADMIN, else as large as allowed).
     pub fn subscribe(rcvbuf: usize) -> Result<EventSocket, Error> {
-        Self::subscribe_on(Socket::new(NETLINK_NETFILTER).map_err(Error::from_io)?, rcvbuf)
+        Self::subscribe_on(
+            Socket::new(NETLINK_NETFILTER).map_err(Error::from_io)?,
+            rcvbuf,
+        )
     }
 
     /// Subscribes on a NETLINK_NETFILTER socket created elsewhere (another namespace).
@@ -53,17 +56,27 @@ impl EventSocket {
             setsockopt(&sock, sockopt::RcvBuf, &rcvbuf)
                 .map_err(|e| Error::from_io(io::Error::from(e)))?;
         }
-        for group in [NFNLGRP_CONNTRACK_NEW, NFNLGRP_CONNTRACK_UPDATE, NFNLGRP_CONNTRACK_DESTROY] {
+        for group in [
+            NFNLGRP_CONNTRACK_NEW,
+            NFNLGRP_CONNTRACK_UPDATE,
+            NFNLGRP_CONNTRACK_DESTROY,
+        ] {
             sock.add_membership(group).map_err(Error::from_io)?;
         }
         sock.set_non_blocking(true).map_err(Error::from_io)?;
-        Ok(EventSocket { sock, buf: vec![0; 256 * 1024] })
+        Ok(EventSocket {
+            sock,
+            buf: vec![0; 256 * 1024],
+        })
     }
 
     /// Reads one datagram of events, if one is waiting, and hands each event to
     /// `each`. Returns the number of messages read (0: nothing waiting).
     /// `Error::Overflow` means events were lost: the caller must resync.
-    pub fn recv(&mut self, mut each: impl FnMut(Result<Event, DecodeError>)) -> Result<usize, Error> {
+    pub fn recv(
+        &mut self,
+        mut each: impl FnMut(Result<Event, DecodeError>),
+    ) -> Result<usize, Error> {
         let n = match self.sock.recv(&mut &mut self.buf[..], 0) {
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(0),
@@ -83,7 +96,9 @@ impl EventSocket {
                 continue;
             }
             let kind = match frame.ct_msg() {
-                IPCTNL_MSG_CT_NEW if frame.flags & (NLM_F_CREATE | NLM_F_EXCL) != 0 => EventKind::New,
+                IPCTNL_MSG_CT_NEW if frame.flags & (NLM_F_CREATE | NLM_F_EXCL) != 0 => {
+                    EventKind::New
+                }
                 IPCTNL_MSG_CT_NEW => EventKind::Update,
                 IPCTNL_MSG_CT_DELETE => EventKind::Destroy,
                 _ => continue,

@@ -25,7 +25,10 @@ impl Frame<'_> {
             .payload
             .get(..4)
             .and_then(|b| b.try_into().ok())
-            .ok_or(DecodeError::BadPayload { kind: 0, len: self.payload.len() })?;
+            .ok_or(DecodeError::BadPayload {
+                kind: 0,
+                len: self.payload.len(),
+            })?;
         Ok(-i32::from_ne_bytes(b))
     }
 }
@@ -53,7 +56,10 @@ impl<'a> Iterator for Frames<'a> {
         let len = u32::from_ne_bytes([b[0], b[1], b[2], b[3]]) as usize;
         if len < 16 || len > b.len() {
             self.buf = &[];
-            return Some(Err(DecodeError::BadMessage { len, available: b.len() }));
+            return Some(Err(DecodeError::BadMessage {
+                len,
+                available: b.len(),
+            }));
         }
         let frame = Frame {
             msg_type: u16::from_ne_bytes([b[4], b[5]]),

@@ -28,7 +28,10 @@ pub fn proto_number(name: &str) -> Option<u8> {
 
 /// Whether the protocol carries ports in its tuple.
 pub fn has_ports(l4proto: u8) -> bool {
-    matches!(l4proto, IPPROTO_TCP | IPPROTO_UDP | IPPROTO_DCCP | IPPROTO_SCTP | IPPROTO_UDPLITE)
+    matches!(
+        l4proto,
+        IPPROTO_TCP | IPPROTO_UDP | IPPROTO_DCCP | IPPROTO_SCTP | IPPROTO_UDPLITE
+    )
 }
 
 const TCP_STATES: [&str; 10] = [
@@ -56,8 +59,8 @@ const SCTP_STATES: [&str; 10] = [
     "HEARTBEAT_ACKED",
 ];
 const DCCP_STATES: [&str; 10] = [
-    "NONE", "REQUEST", "RESPOND", "PARTOPEN", "OPEN", "CLOSEREQ", "CLOSING", "TIMEWAIT",
-    "IGNORE", "INVALID",
+    "NONE", "REQUEST", "RESPOND", "PARTOPEN", "OPEN", "CLOSEREQ", "CLOSING", "TIMEWAIT", "IGNORE",
+    "INVALID",
 ];
 
 /// The state's name for protocols with a state machine; empty otherwise.
@@ -80,7 +83,10 @@ pub fn state_number(l4proto: u8, name: &str) -> Option<u8> {
         IPPROTO_DCCP => &DCCP_STATES,
         _ => return None,
     };
-    table.iter().position(|s| s.eq_ignore_ascii_case(name)).and_then(|i| u8::try_from(i).ok())
+    table
+        .iter()
+        .position(|s| s.eq_ignore_ascii_case(name))
+        .and_then(|i| u8::try_from(i).ok())
 }
 
 /// IPS_* status bits by bit number (include/uapi/linux/netfilter/nf_conntrack_common.h).
@@ -109,12 +115,19 @@ pub const IPS_CONFIRMED: u32 = 1 << 3;
 
 /// The names of the flags set in a status word, lowest bit first.
 pub fn status_names(status: u32) -> impl Iterator<Item = &'static str> {
-    STATUS_FLAGS.iter().enumerate().filter(move |(bit, _)| status & (1 << bit) != 0).map(|(_, n)| *n)
+    STATUS_FLAGS
+        .iter()
+        .enumerate()
+        .filter(move |(bit, _)| status & (1 << bit) != 0)
+        .map(|(_, n)| *n)
 }
 
 /// The bit of a status flag name (case-insensitive).
 pub fn status_bit(name: &str) -> Option<u32> {
-    STATUS_FLAGS.iter().position(|f| f.eq_ignore_ascii_case(name)).map(|bit| 1 << bit)
+    STATUS_FLAGS
+        .iter()
+        .position(|f| f.eq_ignore_ascii_case(name))
+        .map(|bit| 1 << bit)
 }
 
 #[cfg(test)]

@@ -44,7 +44,13 @@ pub enum Change {
     Timeout(u32),
 }
 
-fn message(msg_type: u8, flags: u16, family: u8, attrs: Vec<ConntrackAttribute>, seq: u32) -> Vec<u8> {
+fn message(
+    msg_type: u8,
+    flags: u16,
+    family: u8,
+    attrs: Vec<ConntrackAttribute>,
+    seq: u32,
+) -> Vec<u8> {
     let inner = match msg_type {
         IPCTNL_MSG_CT_NEW => ConntrackMessage::New(attrs),
         IPCTNL_MSG_CT_GET => ConntrackMessage::Get(attrs),
@@ -74,11 +80,18 @@ fn tuple(l4proto: u8, family: Family, t: &Tuple) -> Vec<NlTuple> {
     match l4proto {
         IPPROTO_ICMP | IPPROTO_ICMPV6 => {
             let (id, ty, code) = if family == Family::Ipv6 {
-                (CTA_PROTO_ICMPV6_ID, CTA_PROTO_ICMPV6_TYPE, CTA_PROTO_ICMPV6_CODE)
+                (
+                    CTA_PROTO_ICMPV6_ID,
+                    CTA_PROTO_ICMPV6_TYPE,
+                    CTA_PROTO_ICMPV6_CODE,
+                )
             } else {
                 (CTA_PROTO_ICMP_ID, CTA_PROTO_ICMP_TYPE, CTA_PROTO_ICMP_CODE)
             };
-            proto.push(ProtoTuple::Other(DefaultNla::new(id, t.icmp_id.to_be_bytes().to_vec())));
+            proto.push(ProtoTuple::Other(DefaultNla::new(
+                id,
+                t.icmp_id.to_be_bytes().to_vec(),
+            )));
             proto.push(ProtoTuple::Other(DefaultNla::new(ty, vec![t.icmp_type])));
             proto.push(ProtoTuple::Other(DefaultNla::new(code, vec![t.icmp_code])));
         }
@@ -89,7 +102,10 @@ fn tuple(l4proto: u8, family: Family, t: &Tuple) -> Vec<NlTuple> {
         _ => {}
     }
     vec![
-        NlTuple::Ip(vec![IPTuple::SourceAddress(t.src), IPTuple::DestinationAddress(t.dst)]),
+        NlTuple::Ip(vec![
+            IPTuple::SourceAddress(t.src),
+            IPTuple::DestinationAddress(t.dst),
+        ]),
         NlTuple::Proto(proto),
     ]
 }
@@ -104,18 +120,36 @@ fn key_attrs(key: &ConnKey) -> Vec<ConntrackAttribute> {
 
 /// Dump every entry of every family.
 pub fn dump(seq: u32) -> Vec<u8> {
-    message(IPCTNL_MSG_CT_GET, NLM_F_DUMP, libc::AF_UNSPEC as u8, Vec::new(), seq)
+    message(
+        IPCTNL_MSG_CT_GET,
+        NLM_F_DUMP,
+        libc::AF_UNSPEC as u8,
+        Vec::new(),
+        seq,
+    )
 }
 
 /// Get one entry by tuple and id (ENOENT if the id differs).
 pub fn get(key: &ConnKey, seq: u32) -> Vec<u8> {
-    message(IPCTNL_MSG_CT_GET, NLM_F_ACK, key.family.af(), key_attrs(key), seq)
+    message(
+        IPCTNL_MSG_CT_GET,
+        NLM_F_ACK,
+        key.family.af(),
+        key_attrs(key),
+        seq,
+    )
 }
 
 /// Delete one entry by tuple and id. Never sent without the tuple: a DELETE
 /// without CTA_TUPLE_ORIG flushes the whole table.
 pub fn delete(key: &ConnKey, seq: u32) -> Vec<u8> {
-    message(IPCTNL_MSG_CT_DELETE, NLM_F_ACK, key.family.af(), key_attrs(key), seq)
+    message(
+        IPCTNL_MSG_CT_DELETE,
+        NLM_F_ACK,
+        key.family.af(),
+        key_attrs(key),
+        seq,
+    )
 }
 
 /// Change one field of an existing entry (NEW + NLM_F_REPLACE, no NLM_F_CREATE).
@@ -125,7 +159,13 @@ pub fn update(key: &ConnKey, change: Change, seq: u32) -> Vec<u8> {
         Change::Mark(mark) => attrs.push(ConntrackAttribute::CtaMark(mark)),
         Change::Timeout(secs) => attrs.push(ConntrackAttribute::CtaTimeout(secs)),
     }
-    message(IPCTNL_MSG_CT_NEW, NLM_F_REPLACE | NLM_F_ACK, key.family.af(), attrs, seq)
+    message(
+        IPCTNL_MSG_CT_NEW,
+        NLM_F_REPLACE | NLM_F_ACK,
+        key.family.af(),
+        attrs,
+        seq,
+    )
 }
 
 /// Create an entry from a filled-in [`Conn`] (its id is ignored: the kernel assigns one).
@@ -139,21 +179,39 @@ pub fn create(conn: &Conn, seq: u32) -> Vec<u8> {
         scalar(CTA_ZONE, &conn.zone.to_be_bytes()),
     ];
     if let (Some(state), IPPROTO_TCP) = (conn.proto_state, conn.l4proto) {
-        attrs.push(ConntrackAttribute::CtaProtoInfo(vec![ProtoInfo::TCP(vec![
-            ProtoInfoTCP::State(state),
-        ])]));
+        attrs.push(ConntrackAttribute::CtaProtoInfo(vec![ProtoInfo::TCP(
+            vec![ProtoInfoTCP::State(state)],
+        )]));
     }
-    message(IPCTNL_MSG_CT_NEW, NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK, conn.family.af(), attrs, seq)
+    message(
+        IPCTNL_MSG_CT_NEW,
+        NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK,
+        conn.family.af(),
+        attrs,
+        seq,
+    )
 }
 
 /// Dump the per-CPU statistics (one message per CPU).
 pub fn stats_cpu(seq: u32) -> Vec<u8> {
-    message(IPCTNL_MSG_CT_GET_STATS_CPU, NLM_F_DUMP, libc::AF_UNSPEC as u8, Vec::new(), seq)
+    message(
+        IPCTNL_MSG_CT_GET_STATS_CPU,
+        NLM_F_DUMP,
+        libc::AF_UNSPEC as u8,
+        Vec::new(),
+        seq,
+    )
 }
 
 /// Get the global statistics: entry count and table limit.
 pub fn stats_global(seq: u32) -> Vec<u8> {
-    message(IPCTNL_MSG_CT_GET_STATS, 0, libc::AF_UNSPEC as u8, Vec::new(), seq)
+    message(
+        IPCTNL_MSG_CT_GET_STATS,
+        0,
+        libc::AF_UNSPEC as u8,
+        Vec::new(),
+        seq,
+    )
 }
 
 #[cfg(test)]
@@ -164,14 +222,29 @@ mod tests {
 
     fn sample(family: Family, l4proto: u8) -> Conn {
         let (a, b): (IpAddr, IpAddr) = match family {
-            Family::Ipv4 => ("192.0.2.1".parse().unwrap(), "198.51.100.7".parse().unwrap()),
+            Family::Ipv4 => (
+                "192.0.2.1".parse().unwrap(),
+                "198.51.100.7".parse().unwrap(),
+            ),
             Family::Ipv6 => (
                 IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1)),
                 IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2)),
             ),
         };
-        let orig = Tuple { src: a, dst: b, sport: 40000, dport: 443, ..Tuple::default() };
-        let reply = Tuple { src: b, dst: a, sport: 443, dport: 40000, ..Tuple::default() };
+        let orig = Tuple {
+            src: a,
+            dst: b,
+            sport: 40000,
+            dport: 443,
+            ..Tuple::default()
+        };
+        let reply = Tuple {
+            src: b,
+            dst: a,
+            sport: 443,
+            dport: 40000,
+            ..Tuple::default()
+        };
         let mut c = Conn::new(7, family, l4proto, orig, reply);
         c.timeout = 120;
         c.mark = 0xdead_beef;
@@ -192,7 +265,10 @@ mod tests {
             back.id = 7;
             assert_eq!(back.orig, c.orig);
             assert_eq!(back.reply, c.reply);
-            assert_eq!((back.mark, back.timeout, back.zone, back.status), (c.mark, 120, 3, 8));
+            assert_eq!(
+                (back.mark, back.timeout, back.zone, back.status),
+                (c.mark, 120, 3, 8)
+            );
             assert_eq!(back.proto_state, Some(3));
             assert_eq!(back.l4proto, IPPROTO_TCP);
             assert_eq!(back.family, family);
@@ -214,9 +290,19 @@ mod tests {
     #[test]
     fn icmp_tuples_carry_type_code_id() {
         let mut c = sample(Family::Ipv4, IPPROTO_ICMP);
-        c.orig = Tuple { sport: 0, dport: 0, icmp_type: 8, icmp_code: 0, icmp_id: 77, ..c.orig };
+        c.orig = Tuple {
+            sport: 0,
+            dport: 0,
+            icmp_type: 8,
+            icmp_code: 0,
+            icmp_id: 77,
+            ..c.orig
+        };
         let back = decode_conn(&delete(&c.key(), 1)[NLMSG_HDRLEN..]).unwrap();
-        assert_eq!((back.orig.icmp_type, back.orig.icmp_id, back.orig.sport), (8, 77, 0));
+        assert_eq!(
+            (back.orig.icmp_type, back.orig.icmp_id, back.orig.sport),
+            (8, 77, 0)
+        );
     }
 
     fn decode_conn_with_id(payload: &[u8], id: u32) -> Conn {

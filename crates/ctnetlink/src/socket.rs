@@ -46,10 +46,15 @@ impl CtSocket {
 
     fn with_socket(mut sock: Socket) -> Result<CtSocket, Error> {
         sock.bind_auto().map_err(Error::from_io)?;
-        sock.connect(&SocketAddr::new(0, 0)).map_err(Error::from_io)?;
+        sock.connect(&SocketAddr::new(0, 0))
+            .map_err(Error::from_io)?;
         // Best effort: a larger buffer lets the kernel fill more per recv.
         let _ = sock.set_rx_buf_sz(1 << 20);
-        let mut s = CtSocket { sock, seq: 0, buf: vec![0; RECV_BUF] };
+        let mut s = CtSocket {
+            sock,
+            seq: 0,
+            buf: vec![0; RECV_BUF],
+        };
         // Opening works without privileges; the first request is where the
         // kernel checks CAP_NET_ADMIN, so ask now and fail early and clearly.
         s.global_counts()?;
@@ -111,10 +116,7 @@ impl CtSocket {
 
     /// Dumps the whole table (all families), handing each entry to `each`.
     /// Messages that fail to decode are counted in the summary and skipped.
-    pub fn dump(
-        &mut self,
-        mut each: impl FnMut(Conn),
-    ) -> Result<DumpSummary, Error> {
+    pub fn dump(&mut self, mut each: impl FnMut(Conn)) -> Result<DumpSummary, Error> {
         let seq = self.next_seq();
         self.send(&request::dump(seq))?;
         let mut summary = DumpSummary::default();
@@ -254,7 +256,11 @@ impl CtSocket {
         let (entries, max_entries) = self.global_counts()?;
         let seq = self.next_seq();
         self.send(&request::stats_cpu(seq))?;
-        let mut total = Stats { entries, max_entries, ..Stats::default() };
+        let mut total = Stats {
+            entries,
+            max_entries,
+            ..Stats::default()
+        };
         let mut bad = None;
         self.receive("stats", seq, |frame| {
             if let Err(e) = stats::add_cpu(&mut total, frame.payload) {

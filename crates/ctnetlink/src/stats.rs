@@ -20,7 +20,9 @@ pub struct Stats {
 
 /// Adds one IPCTNL_MSG_CT_GET_STATS_CPU answer to the totals.
 pub fn add_cpu(total: &mut Stats, payload: &[u8]) -> Result<(), DecodeError> {
-    let attrs = payload.get(NFGENMSG_LEN..).ok_or(DecodeError::Missing("nfgenmsg header"))?;
+    let attrs = payload
+        .get(NFGENMSG_LEN..)
+        .ok_or(DecodeError::Missing("nfgenmsg header"))?;
     for item in Attrs::new(attrs) {
         let (kind, p) = item?;
         let slot = match kind {
@@ -40,7 +42,9 @@ pub fn add_cpu(total: &mut Stats, payload: &[u8]) -> Result<(), DecodeError> {
 
 /// Decodes the IPCTNL_MSG_CT_GET_STATS answer: (entries, max entries).
 pub fn decode_global(payload: &[u8]) -> Result<(u32, u32), DecodeError> {
-    let attrs = payload.get(NFGENMSG_LEN..).ok_or(DecodeError::Missing("nfgenmsg header"))?;
+    let attrs = payload
+        .get(NFGENMSG_LEN..)
+        .ok_or(DecodeError::Missing("nfgenmsg header"))?;
     let (mut entries, mut max) = (0, 0);
     for item in Attrs::new(attrs) {
         let (kind, p) = item?;

@@ -2,6 +2,8 @@
 //! namespace: what is injected is what a dump returns; deletes and updates hit
 //! exactly the entry named by tuple and id; events and overflow are reported.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed step should panic loudly
+
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -13,8 +15,10 @@ use netns::Sandbox;
 fn sandbox(acct: bool) -> (Sandbox, CtSocket) {
     let sb = Sandbox::create().expect("private namespace");
     if acct {
-        sb.set_sysctl("net/netfilter/nf_conntrack_acct", "1").unwrap();
-        sb.set_sysctl("net/netfilter/nf_conntrack_timestamp", "1").unwrap();
+        sb.set_sysctl("net/netfilter/nf_conntrack_acct", "1")
+            .unwrap();
+        sb.set_sysctl("net/netfilter/nf_conntrack_timestamp", "1")
+            .unwrap();
     }
     let ct = CtSocket::from_fd(sb.netfilter_socket().unwrap()).unwrap();
     (sb, ct)
@@ -32,7 +36,11 @@ fn synthetic(n: usize) -> Vec<Conn> {
                     Family::Ipv6,
                 )
             } else {
-                (Ipv4Addr::from(0xc633_6400u32 + (i as u32 % 250)).into(), Ipv4Addr::new(203, 0, 113, 9).into(), Family::Ipv4)
+                (
+                    Ipv4Addr::from(0xc633_6400u32 + (i as u32 % 250)).into(),
+                    Ipv4Addr::new(203, 0, 113, 9).into(),
+                    Family::Ipv4,
+                )
             };
             let l4proto = match i % 5 {
                 0 | 1 => IPPROTO_TCP,
@@ -44,18 +52,47 @@ fn synthetic(n: usize) -> Vec<Conn> {
             let sport = 1024 + (i % 60000) as u16;
             let dport = 443 + (i / 60000) as u16;
             let (mut orig, mut reply) = (
-                Tuple { src, dst, sport, dport, ..Tuple::default() },
-                Tuple { src: dst, dst: src, sport: dport, dport: sport, ..Tuple::default() },
+                Tuple {
+                    src,
+                    dst,
+                    sport,
+                    dport,
+                    ..Tuple::default()
+                },
+                Tuple {
+                    src: dst,
+                    dst: src,
+                    sport: dport,
+                    dport: sport,
+                    ..Tuple::default()
+                },
             );
             if matches!(l4proto, IPPROTO_ICMP | IPPROTO_ICMPV6) {
                 let (req, ans) = if v6 { (128, 129) } else { (8, 0) };
-                orig = Tuple { sport: 0, dport: 0, icmp_type: req, icmp_id: i as u16, ..orig };
-                reply = Tuple { sport: 0, dport: 0, icmp_type: ans, icmp_id: i as u16, ..reply };
+                orig = Tuple {
+                    sport: 0,
+                    dport: 0,
+                    icmp_type: req,
+                    icmp_id: i as u16,
+                    ..orig
+                };
+                reply = Tuple {
+                    sport: 0,
+                    dport: 0,
+                    icmp_type: ans,
+                    icmp_id: i as u16,
+                    ..reply
+                };
             }
             let mut c = Conn::new(0, family, l4proto, orig, reply);
             c.timeout = 300 + (i % 100) as u32;
             c.mark = (i as u32).wrapping_mul(2_654_435_761);
-            c.status = IPS_CONFIRMED | if i % 2 == 0 { IPS_SEEN_REPLY | IPS_ASSURED } else { 0 };
+            c.status = IPS_CONFIRMED
+                | if i % 2 == 0 {
+                    IPS_SEEN_REPLY | IPS_ASSURED
+                } else {
+                    0
+                };
             if l4proto == IPPROTO_TCP {
                 c.proto_state = Some(3);
             }
@@ -77,11 +114,21 @@ fn by_identity(conns: Vec<Conn>) -> HashMap<Identity, Conn> {
 fn assert_dump_matches(injected: &[Conn], dumped: &HashMap<Identity, Conn>, acct: bool) {
     assert_eq!(dumped.len(), injected.len());
     for want in injected {
-        let got = dumped.get(&identity(want)).unwrap_or_else(|| panic!("missing {:?}", want.orig));
+        let got = dumped
+            .get(&identity(want))
+            .unwrap_or_else(|| panic!("missing {:?}", want.orig));
         assert_eq!(got.reply, want.reply, "{:?}", want.orig);
         assert_eq!(got.mark, want.mark);
-        assert!(got.timeout <= want.timeout && got.timeout + 5 >= want.timeout, "timeout {} vs {}", got.timeout, want.timeout);
-        assert_eq!(got.status & (IPS_SEEN_REPLY | IPS_ASSURED), want.status & (IPS_SEEN_REPLY | IPS_ASSURED));
+        assert!(
+            got.timeout <= want.timeout && got.timeout + 5 >= want.timeout,
+            "timeout {} vs {}",
+            got.timeout,
+            want.timeout
+        );
+        assert_eq!(
+            got.status & (IPS_SEEN_REPLY | IPS_ASSURED),
+            want.status & (IPS_SEEN_REPLY | IPS_ASSURED)
+        );
         assert_ne!(got.status & IPS_CONFIRMED, 0);
         assert_eq!(got.zone, 0);
         assert_ne!(got.id, 0);
@@ -91,8 +138,16 @@ fn assert_dump_matches(injected: &[Conn], dumped: &HashMap<Identity, Conn>, acct
         if want.l4proto == IPPROTO_SCTP {
             assert!(got.proto_state.is_some(), "SCTP has a state");
         }
-        assert_eq!(got.counters.is_some(), acct, "counters exist only with accounting");
-        assert_eq!(got.start_ns.is_some(), acct, "start time exists only with timestamps");
+        assert_eq!(
+            got.counters.is_some(),
+            acct,
+            "counters exist only with accounting"
+        );
+        assert_eq!(
+            got.start_ns.is_some(),
+            acct,
+            "start time exists only with timestamps"
+        );
     }
 }
 
@@ -114,7 +169,11 @@ fn dump_equals_what_was_injected_with_accounting_and_timestamps() {
     let dumped = by_identity(ct.dump_all().unwrap());
     assert_dump_matches(&injected, &dumped, true);
     for c in dumped.values() {
-        assert_eq!(c.counters.map(|k| k.total_bytes()), Some(0), "no traffic went through");
+        assert_eq!(
+            c.counters.map(|k| k.total_bytes()),
+            Some(0),
+            "no traffic went through"
+        );
     }
 }
 
@@ -128,7 +187,11 @@ fn delete_removes_exactly_one_and_a_wrong_id_removes_none() {
     let mut wrong = victim.key();
     wrong.id = wrong.id.wrapping_add(1);
     assert!(matches!(ct.delete(&wrong), Err(Error::NotFound)));
-    assert_eq!(ct.dump_all().unwrap().len(), 50, "a wrong id must not delete anything");
+    assert_eq!(
+        ct.dump_all().unwrap().len(),
+        50,
+        "a wrong id must not delete anything"
+    );
 
     ct.delete(&victim.key()).unwrap();
     let after = ct.dump_all().unwrap();
@@ -150,11 +213,24 @@ fn a_reused_tuple_is_not_touched() {
     // slot with another entry first, so the tuple's new entry gets a new id.
     ct.create(&spec[1]).unwrap();
     ct.create(&spec[0]).unwrap();
-    let new = ct.dump_all().unwrap().into_iter().find(|c| c.orig == old.orig).unwrap();
+    let new = ct
+        .dump_all()
+        .unwrap()
+        .into_iter()
+        .find(|c| c.orig == old.orig)
+        .unwrap();
     assert_ne!(new.id, old.id);
     assert!(matches!(ct.delete(&old.key()), Err(Error::NotFound)));
-    assert!(matches!(ct.update(&old.key(), Change::Mark(1)), Err(Error::NotFound)));
-    let still: Vec<_> = ct.dump_all().unwrap().into_iter().filter(|c| c.orig == old.orig).collect();
+    assert!(matches!(
+        ct.update(&old.key(), Change::Mark(1)),
+        Err(Error::NotFound)
+    ));
+    let still: Vec<_> = ct
+        .dump_all()
+        .unwrap()
+        .into_iter()
+        .filter(|c| c.orig == old.orig)
+        .collect();
     assert_eq!(still.len(), 1);
     assert_eq!(still[0].mark, new.mark, "the newer entry keeps its mark");
 }
@@ -170,8 +246,15 @@ fn mark_and_timeout_updates_show_in_a_fresh_dump() {
     let fresh = ct.dump_all().unwrap();
     let got = fresh.iter().find(|c| c.id == target.id).unwrap();
     assert_eq!(got.mark, 0xfedc_ba98);
-    assert!(got.timeout <= 4321 && got.timeout >= 4315, "{}", got.timeout);
-    let others_unchanged = fresh.iter().filter(|c| c.id != target.id).all(|c| c.mark != 0xfedc_ba98);
+    assert!(
+        got.timeout <= 4321 && got.timeout >= 4315,
+        "{}",
+        got.timeout
+    );
+    let others_unchanged = fresh
+        .iter()
+        .filter(|c| c.id != target.id)
+        .all(|c| c.mark != 0xfedc_ba98);
     assert!(others_unchanged);
 }
 
@@ -191,8 +274,13 @@ fn events_report_new_and_destroy() {
         }
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
-    assert_eq!(seen.iter().map(|e| e.kind).collect::<Vec<_>>(), [EventKind::New, EventKind::Destroy]);
-    assert!(seen.iter().all(|e| e.conn.id == made.id && e.conn.orig == made.orig));
+    assert_eq!(
+        seen.iter().map(|e| e.kind).collect::<Vec<_>>(),
+        [EventKind::New, EventKind::Destroy]
+    );
+    assert!(seen
+        .iter()
+        .all(|e| e.conn.id == made.id && e.conn.orig == made.orig));
 }
 
 #[test]

@@ -14,7 +14,11 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8020";
 pub const DEFAULT_IGNORE: [&str; 2] = ["127.0.0.0/8", "::1/128"];
 
 #[derive(Debug, Parser)]
-#[command(name = "nfctd", version, about = "Serves the Linux Netfilter connection-tracking table over XML-RPC (pyctd-compatible)")]
+#[command(
+    name = "nfctd",
+    version,
+    about = "Serves the Linux Netfilter connection-tracking table over XML-RPC (pyctd-compatible)"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -138,7 +142,10 @@ impl Config {
         match o.auth.as_deref() {
             None | Some("none") => {}
             Some(other) => {
-                return Err(bad("--auth", format!("{other:?}: this version supports only `none`")))
+                return Err(bad(
+                    "--auth",
+                    format!("{other:?}: this version supports only `none`"),
+                ))
             }
         }
         if !o.allow_remote_without_auth {
@@ -162,10 +169,18 @@ impl Config {
             }
         }
         for text in &o.ignore {
-            ignore.push(text.parse::<Cidr>().map_err(|e| bad("--ignore", format!("{text:?}: {e}")))?);
+            ignore.push(
+                text.parse::<Cidr>()
+                    .map_err(|e| bad("--ignore", format!("{text:?}: {e}")))?,
+            );
         }
         let source = match (demo, o.netns) {
-            (true, Some(_)) => return Err(bad("--netns", "cannot be combined with `demo`, which makes its own namespace")),
+            (true, Some(_)) => {
+                return Err(bad(
+                    "--netns",
+                    "cannot be combined with `demo`, which makes its own namespace",
+                ))
+            }
             (true, None) => Source::Demo,
             (false, Some(name)) => Source::Netns(netns_path(&name)?),
             (false, None) => Source::Own,
@@ -183,9 +198,23 @@ impl Config {
         let log_format = match o.log_format.as_deref() {
             None | Some("text") => LogFormat::Text,
             Some("json") => LogFormat::Json,
-            Some(other) => return Err(bad("--log-format", format!("{other:?}: expected text or json"))),
+            Some(other) => {
+                return Err(bad(
+                    "--log-format",
+                    format!("{other:?}: expected text or json"),
+                ))
+            }
         };
-        Ok(Config { source, listen, session_timeout, uid_mask, ignore, resync_interval, max_page, log_format })
+        Ok(Config {
+            source,
+            listen,
+            session_timeout,
+            uid_mask,
+            ignore,
+            resync_interval,
+            max_page,
+            log_format,
+        })
     }
 }
 
@@ -198,12 +227,20 @@ fn merge_cli(before: Options, after: Options) -> Options {
 fn merge(high: Options, low: Options) -> Options {
     Options {
         config: high.config.or(low.config),
-        listen: if high.listen.is_empty() { low.listen } else { high.listen },
+        listen: if high.listen.is_empty() {
+            low.listen
+        } else {
+            high.listen
+        },
         auth: high.auth.or(low.auth),
         allow_remote_without_auth: high.allow_remote_without_auth || low.allow_remote_without_auth,
         session_timeout: high.session_timeout.or(low.session_timeout),
         uid_mask: high.uid_mask.or(low.uid_mask),
-        ignore: if high.ignore.is_empty() { low.ignore } else { high.ignore },
+        ignore: if high.ignore.is_empty() {
+            low.ignore
+        } else {
+            high.ignore
+        },
         no_default_ignore: high.no_default_ignore || low.no_default_ignore,
         netns: high.netns.or(low.netns),
         resync_interval: high.resync_interval.or(low.resync_interval),
@@ -213,8 +250,10 @@ fn merge(high: Options, low: Options) -> Options {
 }
 
 fn read_file(path: &Path) -> Result<Options, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|e| bad("--config", format!("{}: {e}", path.display())))?;
-    toml::from_str(&text).map_err(|e| bad("--config", format!("{}: {}", path.display(), e.message())))
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| bad("--config", format!("{}: {e}", path.display())))?;
+    toml::from_str(&text)
+        .map_err(|e| bad("--config", format!("{}: {}", path.display(), e.message())))
 }
 
 fn parse_mask(text: &str) -> Result<u32, ConfigError> {
@@ -225,12 +264,19 @@ fn parse_mask(text: &str) -> Result<u32, ConfigError> {
     match parsed {
         Ok(0) => Err(bad("--uid-mask", "must not be 0")),
         Ok(mask) => Ok(mask),
-        Err(_) => Err(bad("--uid-mask", format!("{text:?} is not a 32-bit number (decimal or 0x hex)"))),
+        Err(_) => Err(bad(
+            "--uid-mask",
+            format!("{text:?} is not a 32-bit number (decimal or 0x hex)"),
+        )),
     }
 }
 
 fn netns_path(name: &str) -> Result<PathBuf, ConfigError> {
-    let path = if name.contains('/') { PathBuf::from(name) } else { Path::new("/run/netns").join(name) };
+    let path = if name.contains('/') {
+        PathBuf::from(name)
+    } else {
+        Path::new("/run/netns").join(name)
+    };
     if !path.exists() {
         return Err(bad("--netns", format!("{} does not exist", path.display())));
     }
@@ -285,13 +331,19 @@ mod tests {
     fn command_line_wins_over_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("nfctd.toml");
-        std::fs::write(&path, "max-page = 50\nsession-timeout = 9\nuid-mask = \"0xff00\"\n").unwrap();
+        std::fs::write(
+            &path,
+            "max-page = 50\nsession-timeout = 9\nuid-mask = \"0xff00\"\n",
+        )
+        .unwrap();
         let c = parse(&["--config", path.to_str().unwrap(), "--max-page", "70"]).unwrap();
         assert_eq!(c.max_page, 70);
         assert_eq!(c.session_timeout, Duration::from_secs(9));
         assert_eq!(c.uid_mask, Some(0xff00));
         std::fs::write(&path, "colour = 1\n").unwrap();
-        let err = parse(&["--config", path.to_str().unwrap()]).unwrap_err().to_string();
+        let err = parse(&["--config", path.to_str().unwrap()])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("--config") && err.contains("colour"), "{err}");
     }
 

@@ -28,7 +28,10 @@ pub fn app(service: Service) -> Router {
         .route("/healthz", get(healthz))
         .layer(DefaultBodyLimit::disable())
         .layer(RequestBodyLimitLayer::new(MAX_BODY))
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ))
         .with_state(service)
 }
 
@@ -36,7 +39,11 @@ async fn healthz(State(service): State<Service>) -> Response {
     if service.mirror().is_live() {
         (StatusCode::OK, "ok\n").into_response()
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "table mirror is not live\n").into_response()
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "table mirror is not live\n",
+        )
+            .into_response()
     }
 }
 

@@ -2,14 +2,6 @@
 //! This file wires the parts together: configuration, namespaces, the mirror,
 //! the service and the HTTP server, and maps failures to exit codes.
 
-mod config;
-mod demo;
-mod http;
-mod service;
-mod table;
-mod value;
-mod xmlrpc;
-
 use std::net::TcpListener;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -17,9 +9,10 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use clap::Parser;
 
-use config::{Cli, Config, LogFormat, Source};
-use service::{Service, Settings};
-use table::{Mirror, MirrorConfig};
+use nfctd::config::{Cli, Config, LogFormat, Source};
+use nfctd::service::{Service, Settings};
+use nfctd::table::{Mirror, MirrorConfig};
+use nfctd::{demo, http};
 
 fn main() -> ExitCode {
     let config = match Config::from_cli(Cli::parse()) {
@@ -42,7 +35,9 @@ fn main() -> ExitCode {
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("NFCTD_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
@@ -71,7 +66,9 @@ fn run(config: Config) -> anyhow::Result<()> {
     let mirror = Mirror::start(MirrorConfig {
         resync_interval: config.resync_interval,
         hidden: Arc::new(move |conn: &ctnetlink::Conn| {
-            ignore.iter().any(|cidr| cidr.contains(&conn.orig.src) || cidr.contains(&conn.orig.dst))
+            ignore
+                .iter()
+                .any(|cidr| cidr.contains(&conn.orig.src) || cidr.contains(&conn.orig.dst))
         }),
         event_buffer: 32 * 1024 * 1024,
     })
@@ -84,20 +81,34 @@ fn run(config: Config) -> anyhow::Result<()> {
 
     let service = Service::new(
         mirror,
-        Settings { session_timeout: config.session_timeout, uid_mask: config.uid_mask, max_page: config.max_page },
+        Settings {
+            session_timeout: config.session_timeout,
+            uid_mask: config.uid_mask,
+            max_page: config.max_page,
+        },
     );
     for listener in &listeners {
         tracing::info!("listening on http://{}/", listener.local_addr()?);
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-    runtime.block_on(http::serve(http::app(service), listeners, shutdown_signal()))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(http::serve(
+        http::app(service),
+        listeners,
+        shutdown_signal(),
+    ))?;
     tracing::info!("shut down");
     Ok(())
 }
 
 async fn shutdown_signal() {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
         tracing::error!("cannot install signal handlers; stop with SIGKILL");
         return std::future::pending().await;
     };

@@ -12,8 +12,11 @@ use nix::sys::socket::{socket, AddressFamily, SockFlag, SockProtocol, SockType};
 /// The demo's addresses: documentation prefixes (RFC 5737, RFC 3849) on the
 /// namespace's own loopback, so nothing can ever leave it.
 pub const SERVER_V4: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
-pub const CLIENTS_V4: [Ipv4Addr; 3] =
-    [Ipv4Addr::new(198, 51, 100, 10), Ipv4Addr::new(198, 51, 100, 11), Ipv4Addr::new(203, 0, 113, 5)];
+pub const CLIENTS_V4: [Ipv4Addr; 3] = [
+    Ipv4Addr::new(198, 51, 100, 10),
+    Ipv4Addr::new(198, 51, 100, 11),
+    Ipv4Addr::new(203, 0, 113, 5),
+];
 pub const SERVER_V6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1);
 pub const CLIENT_V6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x10);
 
@@ -22,13 +25,33 @@ pub const CLIENT_V6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x10
 /// Must run while the process is single-threaded.
 pub fn enter() -> Result<(), netns::Error> {
     netns::enter_private()?;
-    let route = socket(AddressFamily::Netlink, SockType::Raw, SockFlag::SOCK_CLOEXEC, SockProtocol::NetlinkRoute)
-        .map_err(|errno| netns::Error::Netlink { what: "NETLINK_ROUTE socket".into(), errno })?;
-    let mut addrs: Vec<(IpAddr, u8)> = vec![(SERVER_V4.into(), 24), (SERVER_V6.into(), 64), (CLIENT_V6.into(), 64)];
+    let route = socket(
+        AddressFamily::Netlink,
+        SockType::Raw,
+        SockFlag::SOCK_CLOEXEC,
+        SockProtocol::NetlinkRoute,
+    )
+    .map_err(|errno| netns::Error::Netlink {
+        what: "NETLINK_ROUTE socket".into(),
+        errno,
+    })?;
+    let mut addrs: Vec<(IpAddr, u8)> = vec![
+        (SERVER_V4.into(), 24),
+        (SERVER_V6.into(), 64),
+        (CLIENT_V6.into(), 64),
+    ];
     addrs.extend(CLIENTS_V4.iter().map(|a| (IpAddr::from(*a), 24)));
     netns::setup_loopback(&route, &addrs)?;
-    let nfnl = socket(AddressFamily::Netlink, SockType::Raw, SockFlag::SOCK_CLOEXEC, SockProtocol::NetlinkNetFilter)
-        .map_err(|errno| netns::Error::Netlink { what: "NETLINK_NETFILTER socket".into(), errno })?;
+    let nfnl = socket(
+        AddressFamily::Netlink,
+        SockType::Raw,
+        SockFlag::SOCK_CLOEXEC,
+        SockProtocol::NetlinkNetFilter,
+    )
+    .map_err(|errno| netns::Error::Netlink {
+        what: "NETLINK_NETFILTER socket".into(),
+        errno,
+    })?;
     netns::enable_conntrack(&nfnl)?;
     netns::set_sysctl("net/netfilter/nf_conntrack_acct", "1")?;
     netns::set_sysctl("net/netfilter/nf_conntrack_timestamp", "1")?;

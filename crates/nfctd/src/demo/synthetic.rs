@@ -14,7 +14,9 @@ const POPULATION: usize = 300;
 const TICK: Duration = Duration::from_millis(500);
 
 pub fn start() -> std::io::Result<()> {
-    std::thread::Builder::new().name("demo-synthetic".into()).spawn(run)?;
+    std::thread::Builder::new()
+        .name("demo-synthetic".into())
+        .spawn(run)?;
     Ok(())
 }
 
@@ -36,9 +38,17 @@ fn run() {
 }
 
 fn tick(socket: &mut CtSocket, rng: &mut impl Rng) -> Result<(), ctnetlink::Error> {
-    let ours: Vec<Conn> = socket.dump_all()?.into_iter().filter(is_synthetic).collect();
+    let ours: Vec<Conn> = socket
+        .dump_all()?
+        .into_iter()
+        .filter(is_synthetic)
+        .collect();
     // A few die each tick, as a busy firewall's table does.
-    let doomed: Vec<_> = ours.iter().filter(|_| rng.random_ratio(1, 40)).map(Conn::key).collect();
+    let doomed: Vec<_> = ours
+        .iter()
+        .filter(|_| rng.random_ratio(1, 40))
+        .map(Conn::key)
+        .collect();
     if !doomed.is_empty() {
         socket.delete_many(&doomed)?;
     }
@@ -79,18 +89,49 @@ fn random_conn(rng: &mut impl Rng) -> Conn {
         _ => IPPROTO_ICMP,
     };
     let sport = rng.random_range(1024..65000);
-    let dport = *[22u16, 53, 80, 443, 993, 3306, 5432, 8080].get(rng.random_range(0..8)).unwrap_or(&443);
-    let mut orig = Tuple { src, dst, sport, dport, ..Tuple::default() };
-    let mut reply = Tuple { src: dst, dst: src, sport: dport, dport: sport, ..Tuple::default() };
+    let dport = *[22u16, 53, 80, 443, 993, 3306, 5432, 8080]
+        .get(rng.random_range(0..8))
+        .unwrap_or(&443);
+    let mut orig = Tuple {
+        src,
+        dst,
+        sport,
+        dport,
+        ..Tuple::default()
+    };
+    let mut reply = Tuple {
+        src: dst,
+        dst: src,
+        sport: dport,
+        dport: sport,
+        ..Tuple::default()
+    };
     if matches!(l4proto, IPPROTO_ICMP | IPPROTO_ICMPV6) {
         let (request, answer) = if v6 { (128, 129) } else { (8, 0) };
         let id = rng.random();
-        orig = Tuple { sport: 0, dport: 0, icmp_type: request, icmp_id: id, ..orig };
-        reply = Tuple { sport: 0, dport: 0, icmp_type: answer, icmp_id: id, ..reply };
+        orig = Tuple {
+            sport: 0,
+            dport: 0,
+            icmp_type: request,
+            icmp_id: id,
+            ..orig
+        };
+        reply = Tuple {
+            sport: 0,
+            dport: 0,
+            icmp_type: answer,
+            icmp_id: id,
+            ..reply
+        };
     }
     let mut conn = Conn::new(0, family, l4proto, orig, reply);
     conn.timeout = rng.random_range(20..600);
-    conn.status = IPS_CONFIRMED | if rng.random_ratio(3, 4) { IPS_SEEN_REPLY | IPS_ASSURED } else { 0 };
+    conn.status = IPS_CONFIRMED
+        | if rng.random_ratio(3, 4) {
+            IPS_SEEN_REPLY | IPS_ASSURED
+        } else {
+            0
+        };
     // Some entries carry a uid in the upper half of the mark (try --uid-mask 0xffff0000).
     conn.mark = match rng.random_range(0..4) {
         0 => 0,
@@ -100,7 +141,11 @@ fn random_conn(rng: &mut impl Rng) -> Conn {
     };
     if l4proto == IPPROTO_TCP {
         // ESTABLISHED mostly; some half-open and closing ones.
-        conn.proto_state = Some(*[3u8, 3, 3, 3, 1, 2, 5, 7].get(rng.random_range(0..8)).unwrap_or(&3));
+        conn.proto_state = Some(
+            *[3u8, 3, 3, 3, 1, 2, 5, 7]
+                .get(rng.random_range(0..8))
+                .unwrap_or(&3),
+        );
     }
     conn
 }

@@ -14,7 +14,10 @@ use super::{CLIENTS_V4, CLIENT_V6, SERVER_V4, SERVER_V6};
 const CONVERSATIONS: usize = 12;
 
 pub fn start() -> std::io::Result<()> {
-    let servers = [SocketAddr::new(SERVER_V4.into(), 80), SocketAddr::new(SERVER_V6.into(), 443)];
+    let servers = [
+        SocketAddr::new(SERVER_V4.into(), 80),
+        SocketAddr::new(SERVER_V6.into(), 443),
+    ];
     for addr in servers {
         let listener = TcpListener::bind(addr)?;
         spawn("demo-server", move || serve(listener))?;
@@ -22,8 +25,16 @@ pub fn start() -> std::io::Result<()> {
     let echo = UdpSocket::bind(SocketAddr::new(SERVER_V4.into(), 53))?;
     spawn("demo-udp-server", move || udp_echo(echo))?;
     for n in 0..CONVERSATIONS {
-        let client: IpAddr = if n % 4 == 3 { CLIENT_V6.into() } else { CLIENTS_V4[n % CLIENTS_V4.len()].into() };
-        let server = if client.is_ipv6() { servers[1] } else { servers[0] };
+        let client: IpAddr = if n % 4 == 3 {
+            CLIENT_V6.into()
+        } else {
+            CLIENTS_V4[n % CLIENTS_V4.len()].into()
+        };
+        let server = if client.is_ipv6() {
+            servers[1]
+        } else {
+            servers[0]
+        };
         spawn("demo-client", move || loop {
             if let Err(e) = converse(client, server) {
                 tracing::debug!(error = %e, "demo conversation ended");
@@ -36,7 +47,10 @@ pub fn start() -> std::io::Result<()> {
 }
 
 fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> std::io::Result<()> {
-    std::thread::Builder::new().name(name.into()).spawn(f).map(|_| ())
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(f)
+        .map(|_| ())
 }
 
 fn serve(listener: TcpListener) {
@@ -59,7 +73,11 @@ fn echo(mut stream: TcpStream) {
 /// a random while, then close (leaving TIME_WAIT behind).
 fn converse(client: IpAddr, server: SocketAddr) -> std::io::Result<()> {
     let mut rng = rand::rng();
-    let socket = socket2::Socket::new(socket2::Domain::for_address(server), socket2::Type::STREAM, None)?;
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(server),
+        socket2::Type::STREAM,
+        None,
+    )?;
     socket.bind(&SocketAddr::new(client, 0).into())?;
     socket.connect(&server.into())?;
     let mut stream: TcpStream = socket.into();
@@ -101,4 +119,3 @@ fn udp_client() {
         std::thread::sleep(Duration::from_millis(rng.random_range(100..700)));
     }
 }
-

@@ -45,7 +45,9 @@ impl ApiError {
 impl From<ctnetlink::Error> for ApiError {
     fn from(e: ctnetlink::Error) -> ApiError {
         match e {
-            ctnetlink::Error::NotFound => ApiError::NoSuchConnection("it is gone from the kernel table".into()),
+            ctnetlink::Error::NotFound => {
+                ApiError::NoSuchConnection("it is gone from the kernel table".into())
+            }
             other => ApiError::Kernel(other.to_string()),
         }
     }

@@ -62,7 +62,14 @@ pub struct ViewRequest<'a> {
 impl Service {
     pub fn new(mirror: Mirror, settings: Settings) -> Service {
         let sessions = Sessions::new(settings.session_timeout);
-        Service { inner: Arc::new(Inner { mirror, sessions, users: SystemUsers::default(), settings }) }
+        Service {
+            inner: Arc::new(Inner {
+                mirror,
+                sessions,
+                users: SystemUsers::default(),
+                settings,
+            }),
+        }
     }
 
     pub fn mirror(&self) -> &Mirror {
@@ -116,19 +123,29 @@ impl Service {
     pub fn view(&self, sid: &str, req: &ViewRequest<'_>) -> Result<Value, ApiError> {
         let session = self.session(sid)?;
         let filter = Filter::parse(req.filters).map_err(|e| ApiError::Invalid(e.to_string()))?;
-        let order = Order::parse(req.order_by, req.order_dir).map_err(|e| ApiError::Invalid(e.to_string()))?;
+        let order = Order::parse(req.order_by, req.order_dir)
+            .map_err(|e| ApiError::Invalid(e.to_string()))?;
         let max = self.inner.settings.max_page;
-        let start = usize::try_from(req.start)
-            .map_err(|_| ApiError::invalid("start", format!("must be 0 or more, got {}", req.start)))?;
+        let start = usize::try_from(req.start).map_err(|_| {
+            ApiError::invalid("start", format!("must be 0 or more, got {}", req.start))
+        })?;
         let length = usize::try_from(req.length)
             .ok()
             .filter(|l| *l <= max)
-            .ok_or_else(|| ApiError::invalid("length", format!("must be 0..={max}, got {}", req.length)))?;
+            .ok_or_else(|| {
+                ApiError::invalid("length", format!("must be 0..={max}, got {}", req.length))
+            })?;
         let autorefresh = session.frozen.is_none();
-        let snapshot = session.frozen.unwrap_or_else(|| self.inner.mirror.snapshot());
+        let snapshot = session
+            .frozen
+            .unwrap_or_else(|| self.inner.mirror.snapshot());
         let ctx = self.context(&snapshot, autorefresh);
         let page = query::run(&snapshot, &filter, &order, start, length, &ctx);
-        let connections = page.rows.iter().map(|row| query::render_struct(row, &ctx)).collect();
+        let connections = page
+            .rows
+            .iter()
+            .map(|row| query::render_struct(row, &ctx))
+            .collect();
         Ok(Value::Struct(vec![
             ("total".into(), int(page.total)),
             ("start".into(), int(start)),
@@ -144,7 +161,10 @@ impl Service {
     pub fn kill(&self, sid: &str, ids: &[u32]) -> Result<Killed, ApiError> {
         let session = self.admin(sid, "kill")?;
         let wanted: HashSet<u32> = ids.iter().copied().collect();
-        let snapshot = session.frozen.clone().unwrap_or_else(|| self.inner.mirror.snapshot());
+        let snapshot = session
+            .frozen
+            .clone()
+            .unwrap_or_else(|| self.inner.mirror.snapshot());
         let found: HashMap<u32, Arc<Row>> = snapshot
             .rows
             .iter()
@@ -152,7 +172,10 @@ impl Service {
             .map(|row| (row.conn.id, Arc::clone(row)))
             .collect();
         let mut socket = CtSocket::open()?;
-        let mut result = Killed { killed: 0, missing: Vec::new() };
+        let mut result = Killed {
+            killed: 0,
+            missing: Vec::new(),
+        };
         let mut seen = HashSet::new();
         for &id in ids {
             if !seen.insert(id) {
@@ -174,10 +197,14 @@ impl Service {
     /// `kill_matching(sid, filters)`: kills every connection the filters select.
     pub fn kill_matching(&self, sid: &str, filters: &[(String, Value)]) -> Result<usize, ApiError> {
         let session = self.admin(sid, "kill_matching")?;
-        if filters.is_empty() {
-            return Err(ApiError::invalid("filters", "must not be empty (that would kill every connection)"));
-        }
         let filter = Filter::parse(filters).map_err(|e| ApiError::Invalid(e.to_string()))?;
+        // Checked on the parsed filter: keys with empty values constrain nothing either.
+        if filter.is_empty() {
+            return Err(ApiError::invalid(
+                "filters",
+                "must constrain something (an empty filter would kill every connection)",
+            ));
+        }
         let snapshot = self.inner.mirror.snapshot();
         let ctx = self.context(&snapshot, true);
         let mut socket = CtSocket::open()?;
@@ -213,19 +240,29 @@ impl Service {
     /// `change(sid, field_name, id, value)`: sets `mark` or `timeout`.
     pub fn change(&self, sid: &str, field: &str, id: u32, value: i64) -> Result<(), ApiError> {
         let session = self.admin(sid, "change")?;
-        let value32 = u32::try_from(value)
-            .map_err(|_| ApiError::invalid("field_value", format!("{value} is not a 32-bit unsigned value")))?;
+        let value32 = u32::try_from(value).map_err(|_| {
+            ApiError::invalid(
+                "field_value",
+                format!("{value} is not a 32-bit unsigned value"),
+            )
+        })?;
         let change = match field {
             "mark" => Change::Mark(value32),
             "timeout" => Change::Timeout(value32),
             other => {
                 return Err(ApiError::invalid(
                     "field_name",
-                    format!("{:?} cannot be changed (only mark and timeout)", clip(other)),
+                    format!(
+                        "{:?} cannot be changed (only mark and timeout)",
+                        clip(other)
+                    ),
                 ))
             }
         };
-        let snapshot = session.frozen.clone().unwrap_or_else(|| self.inner.mirror.snapshot());
+        let snapshot = session
+            .frozen
+            .clone()
+            .unwrap_or_else(|| self.inner.mirror.snapshot());
         let row = snapshot
             .rows
             .iter()
@@ -259,16 +296,26 @@ impl Service {
         let session = self.session(sid)?;
         if session.frozen.is_some() {
             self.inner.mirror.resync().map_err(ApiError::Kernel)?;
-            self.inner.sessions.set_frozen(sid, Some(self.inner.mirror.snapshot()))
+            self.inner
+                .sessions
+                .set_frozen(sid, Some(self.inner.mirror.snapshot()))
         } else {
-            self.inner.mirror.resync().map(|_| ()).map_err(ApiError::Kernel)
+            self.inner
+                .mirror
+                .resync()
+                .map(|_| ())
+                .map_err(ApiError::Kernel)
         }
     }
 
     /// `set_autorefresh(sid, on)`: off freezes the session on the current snapshot.
     pub fn set_autorefresh(&self, sid: &str, on: bool) -> Result<(), ApiError> {
         self.session(sid)?;
-        let frozen = if on { None } else { Some(self.inner.mirror.snapshot()) };
+        let frozen = if on {
+            None
+        } else {
+            Some(self.inner.mirror.snapshot())
+        };
         self.inner.sessions.set_frozen(sid, frozen)
     }
 
@@ -282,15 +329,20 @@ impl Service {
         let mut by_state: BTreeMap<String, i64> = BTreeMap::new();
         for row in snapshot.rows.iter() {
             let c = &row.conn;
-            *by_proto.entry(ctnetlink::names::proto_name(c.l4proto).into_owned()).or_default() += 1;
+            *by_proto
+                .entry(ctnetlink::names::proto_name(c.l4proto).into_owned())
+                .or_default() += 1;
             let state = ctnetlink::names::state_name(c.l4proto, c.proto_state);
             if !state.is_empty() {
                 *by_state.entry(state.to_string()).or_default() += 1;
             }
         }
-        let counts = |m: BTreeMap<String, i64>| Value::Struct(m.into_iter().map(|(k, v)| (k, Value::Int(v))).collect());
+        let counts = |m: BTreeMap<String, i64>| {
+            Value::Struct(m.into_iter().map(|(k, v)| (k, Value::Int(v))).collect())
+        };
         let mirror = self.inner.mirror.counters();
-        let load = |c: &std::sync::atomic::AtomicU64| int(c.load(std::sync::atomic::Ordering::Relaxed));
+        let load =
+            |c: &std::sync::atomic::AtomicU64| int(c.load(std::sync::atomic::Ordering::Relaxed));
         Ok(Value::Struct(vec![
             ("table_size".into(), int(snapshot.len())),
             ("kernel_entries".into(), int(kernel.entries)),
@@ -309,8 +361,14 @@ impl Service {
                     ("search_restart".into(), int(kernel.search_restart)),
                 ]),
             ),
-            ("accounting".into(), Value::Bool(sysctl_on("nf_conntrack_acct"))),
-            ("timestamps".into(), Value::Bool(sysctl_on("nf_conntrack_timestamp"))),
+            (
+                "accounting".into(),
+                Value::Bool(sysctl_on("nf_conntrack_acct")),
+            ),
+            (
+                "timestamps".into(),
+                Value::Bool(sysctl_on("nf_conntrack_timestamp")),
+            ),
             (
                 "mirror".into(),
                 Value::Struct(vec![
@@ -361,7 +419,9 @@ fn iso8601(t: std::time::SystemTime) -> String {
 /// Whether a netfilter sysctl of the served namespace is on. Every thread of
 /// the daemon lives in that namespace, and /proc/sys/net follows the reader's.
 fn sysctl_on(name: &str) -> bool {
-    std::fs::read_to_string(format!("/proc/sys/net/netfilter/{name}")).map(|v| v.trim() == "1").unwrap_or(false)
+    std::fs::read_to_string(format!("/proc/sys/net/netfilter/{name}"))
+        .map(|v| v.trim() == "1")
+        .unwrap_or(false)
 }
 
 /// At most 64 characters of caller input in a message.

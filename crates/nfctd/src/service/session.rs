@@ -48,7 +48,10 @@ pub struct Sessions {
 
 impl Sessions {
     pub fn new(idle_timeout: Duration) -> Sessions {
-        Sessions { idle_timeout, map: Mutex::new(HashMap::new()) }
+        Sessions {
+            idle_timeout,
+            map: Mutex::new(HashMap::new()),
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Session>> {
@@ -63,11 +66,23 @@ impl Sessions {
         let mut map = self.lock();
         map.retain(|_, s| now.duration_since(s.last_used) < self.idle_timeout);
         if map.len() >= MAX_SESSIONS {
-            if let Some(oldest) = map.iter().min_by_key(|(_, s)| s.last_used).map(|(k, _)| k.clone()) {
+            if let Some(oldest) = map
+                .iter()
+                .min_by_key(|(_, s)| s.last_used)
+                .map(|(k, _)| k.clone())
+            {
                 map.remove(&oldest);
             }
         }
-        map.insert(id.clone(), Session { user: user.to_string(), role, last_used: now, frozen: None });
+        map.insert(
+            id.clone(),
+            Session {
+                user: user.to_string(),
+                role,
+                last_used: now,
+                frozen: None,
+            },
+        );
         id
     }
 
@@ -75,7 +90,9 @@ impl Sessions {
     pub fn touch(&self, id: &str) -> Result<Session, ApiError> {
         let now = Instant::now();
         let mut map = self.lock();
-        let Some(session) = map.get_mut(id) else { return Err(ApiError::BadSession) };
+        let Some(session) = map.get_mut(id) else {
+            return Err(ApiError::BadSession);
+        };
         if now.duration_since(session.last_used) >= self.idle_timeout {
             map.remove(id);
             return Err(ApiError::BadSession);
@@ -93,7 +110,10 @@ impl Sessions {
     }
 
     pub fn close(&self, id: &str) -> Result<(), ApiError> {
-        self.lock().remove(id).map(|_| ()).ok_or(ApiError::BadSession)
+        self.lock()
+            .remove(id)
+            .map(|_| ())
+            .ok_or(ApiError::BadSession)
     }
 
     pub fn count(&self) -> usize {
@@ -122,7 +142,10 @@ mod tests {
         let id = s.open("u", Role::Viewer);
         for _ in 0..3 {
             std::thread::sleep(Duration::from_millis(150));
-            assert!(s.touch(&id).is_ok(), "use within the timeout keeps it alive");
+            assert!(
+                s.touch(&id).is_ok(),
+                "use within the timeout keeps it alive"
+            );
         }
         std::thread::sleep(Duration::from_millis(350));
         assert_eq!(s.touch(&id).unwrap_err(), ApiError::BadSession);

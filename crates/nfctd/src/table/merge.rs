@@ -17,8 +17,18 @@ pub fn observe(previous: Option<&Arc<Row>>, mut conn: Conn, now: Millis, now_uni
     let deadline = now.saturating_add(u64::from(conn.timeout) * 1000);
     let Some(prev) = previous else {
         let bytes = conn.counters.map(|c| c.total_bytes()).unwrap_or(0);
-        let started_unix = conn.start_ns.map(|ns| ns / 1_000_000_000).unwrap_or(now_unix);
-        return Row { conn, deadline, started_unix, rate: 0.0, sampled_bytes: bytes, sampled_at: now };
+        let started_unix = conn
+            .start_ns
+            .map(|ns| ns / 1_000_000_000)
+            .unwrap_or(now_unix);
+        return Row {
+            conn,
+            deadline,
+            started_unix,
+            rate: 0.0,
+            sampled_bytes: bytes,
+            sampled_at: now,
+        };
     };
     // Events carry counters and timestamps only sometimes: keep what we knew.
     if conn.counters.is_none() {
@@ -27,7 +37,10 @@ pub fn observe(previous: Option<&Arc<Row>>, mut conn: Conn, now: Millis, now_uni
     if conn.start_ns.is_none() {
         conn.start_ns = prev.conn.start_ns;
     }
-    let started_unix = conn.start_ns.map(|ns| ns / 1_000_000_000).unwrap_or(prev.started_unix);
+    let started_unix = conn
+        .start_ns
+        .map(|ns| ns / 1_000_000_000)
+        .unwrap_or(prev.started_unix);
     let bytes = conn.counters.map(|c| c.total_bytes()).unwrap_or(0);
     let elapsed = now.saturating_sub(prev.sampled_at);
     let (rate, sampled_bytes, sampled_at) = if elapsed >= MIN_RATE_INTERVAL {
@@ -36,7 +49,14 @@ pub fn observe(previous: Option<&Arc<Row>>, mut conn: Conn, now: Millis, now_uni
     } else {
         (prev.rate, prev.sampled_bytes, prev.sampled_at)
     };
-    Row { conn, deadline, started_unix, rate, sampled_bytes, sampled_at }
+    Row {
+        conn,
+        deadline,
+        started_unix,
+        rate,
+        sampled_bytes,
+        sampled_at,
+    }
 }
 
 #[cfg(test)]
@@ -47,7 +67,10 @@ mod tests {
     fn conn(bytes: u64, timeout: u32) -> Conn {
         let mut c = Conn::new(1, Family::Ipv4, 6, Tuple::default(), Tuple::default());
         c.timeout = timeout;
-        c.counters = Some(Counters { orig_bytes: bytes, ..Counters::default() });
+        c.counters = Some(Counters {
+            orig_bytes: bytes,
+            ..Counters::default()
+        });
         c
     }
 

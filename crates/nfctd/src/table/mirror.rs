@@ -80,7 +80,9 @@ pub struct Mirror {
 
 impl std::fmt::Debug for Mirror {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Mirror").field("live", &self.is_live()).finish_non_exhaustive()
+        f.debug_struct("Mirror")
+            .field("live", &self.is_live())
+            .finish_non_exhaustive()
     }
 }
 
@@ -128,7 +130,9 @@ impl Mirror {
         worker.resync()?;
         worker.publish();
         shared.live.store(true, Ordering::Release);
-        std::thread::Builder::new().name("mirror".into()).spawn(move || worker.run())?;
+        std::thread::Builder::new()
+            .name("mirror".into())
+            .spawn(move || worker.run())?;
         Ok(Mirror { shared })
     }
 
@@ -155,7 +159,8 @@ impl Mirror {
     pub fn resync(&self) -> Result<ResyncReport, String> {
         let (tx, rx) = mpsc::channel();
         self.send(Command::Resync(tx))?;
-        rx.recv().map_err(|_| "the mirror thread stopped".to_string())?
+        rx.recv()
+            .map_err(|_| "the mirror thread stopped".to_string())?
     }
 
     /// Drops one entry at once (after it was deleted in the kernel). Blocking.
@@ -175,7 +180,9 @@ impl Mirror {
     }
 
     fn send(&self, command: Command) -> Result<(), String> {
-        lock(&self.shared.commands).send(command).map_err(|_| "the mirror thread stopped".to_string())?;
+        lock(&self.shared.commands)
+            .send(command)
+            .map_err(|_| "the mirror thread stopped".to_string())?;
         // A full waker buffer already means a wake-up is pending.
         let _ = (&self.shared.waker).write(&[1]);
         Ok(())
@@ -211,12 +218,18 @@ struct Worker {
 }
 
 fn now_unix() -> u64 {
-    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 impl Worker {
     fn run(mut self) {
-        let mut next_resync = self.config.resync_interval.map(|d| self.clock.now() + millis(d));
+        let mut next_resync = self
+            .config
+            .resync_interval
+            .map(|d| self.clock.now() + millis(d));
         let mut next_expiry = self.clock.now() + EXPIRY_EVERY;
         loop {
             let now = self.clock.now();
@@ -282,7 +295,9 @@ impl Worker {
             }
             let counters = &self.shared.counters;
             counters.malformed.fetch_add(malformed, Ordering::Relaxed);
-            counters.events.fetch_add(batch.len() as u64, Ordering::Relaxed);
+            counters
+                .events
+                .fetch_add(batch.len() as u64, Ordering::Relaxed);
             let done = datagrams < EVENT_BATCH;
             let now = self.clock.now();
             let unix = now_unix();
@@ -307,7 +322,10 @@ impl Worker {
 
     fn recover(&mut self, error: &ctnetlink::Error) {
         if matches!(error, ctnetlink::Error::Overflow) {
-            self.shared.counters.overflows.fetch_add(1, Ordering::Relaxed);
+            self.shared
+                .counters
+                .overflows
+                .fetch_add(1, Ordering::Relaxed);
             tracing::warn!("conntrack events were lost (receive buffer overflow): resynchronising");
         } else {
             tracing::error!(error = %error, "conntrack event socket failed: resynchronising");
@@ -358,7 +376,10 @@ impl Worker {
     fn resync(&mut self) -> Result<ResyncReport, ctnetlink::Error> {
         let mut fresh = Vec::with_capacity(self.rows.len() + 1024);
         let summary = self.requests.dump(|conn| fresh.push(conn))?;
-        self.shared.counters.malformed.fetch_add(summary.malformed as u64, Ordering::Relaxed);
+        self.shared
+            .counters
+            .malformed
+            .fetch_add(summary.malformed as u64, Ordering::Relaxed);
         let now = self.clock.now();
         let unix = now_unix();
         let mut rows = HashMap::with_capacity(fresh.len());
@@ -377,16 +398,27 @@ impl Worker {
         self.shared.counters.resyncs.fetch_add(1, Ordering::Relaxed);
         self.shared.live.store(true, Ordering::Release);
         self.publish();
-        Ok(ResyncReport { entries: self.rows.len(), added, removed })
+        Ok(ResyncReport {
+            entries: self.rows.len(),
+            added,
+            removed,
+        })
     }
 
     /// Rows whose timeout ran out may be gone (their DESTROY can be missing) or
     /// refreshed by traffic (the kernel sends no event for that): ask the kernel.
     fn check_expired(&mut self) {
-        self.shared.counters.expiry_checks.fetch_add(1, Ordering::Relaxed);
+        self.shared
+            .counters
+            .expiry_checks
+            .fetch_add(1, Ordering::Relaxed);
         let now = self.clock.now();
-        let expired: Vec<Arc<Row>> =
-            self.rows.values().filter(|row| row.deadline <= now).cloned().collect();
+        let expired: Vec<Arc<Row>> = self
+            .rows
+            .values()
+            .filter(|row| row.deadline <= now)
+            .cloned()
+            .collect();
         if expired.is_empty() {
             return;
         }
@@ -411,7 +443,11 @@ impl Worker {
 
     fn publish(&mut self) {
         let rows: Vec<Arc<Row>> = self.rows.values().cloned().collect();
-        let snapshot = Snapshot { rows: Arc::new(rows), at: self.clock.now(), taken: SystemTime::now() };
+        let snapshot = Snapshot {
+            rows: Arc::new(rows),
+            at: self.clock.now(),
+            taken: SystemTime::now(),
+        };
         *lock(&self.shared.published) = snapshot;
         self.dirty = false;
         self.last_publish = self.clock.now();

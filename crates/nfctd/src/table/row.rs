@@ -16,7 +16,9 @@ pub struct Clock {
 
 impl Clock {
     pub fn new() -> Clock {
-        Clock { epoch: Instant::now() }
+        Clock {
+            epoch: Instant::now(),
+        }
     }
 
     pub fn now(&self) -> Millis {
@@ -72,7 +74,11 @@ pub struct Snapshot {
 
 impl Snapshot {
     pub fn empty() -> Snapshot {
-        Snapshot { rows: Arc::new(Vec::new()), at: 0, taken: SystemTime::now() }
+        Snapshot {
+            rows: Arc::new(Vec::new()),
+            at: 0,
+            taken: SystemTime::now(),
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -85,6 +91,9 @@ impl Snapshot {
 
     /// Unix seconds of `taken`.
     pub fn taken_unix(&self) -> u64 {
-        self.taken.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+        self.taken
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0)
     }
 }

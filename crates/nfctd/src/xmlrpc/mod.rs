@@ -1,1 +1,59 @@
-//! XML-RPC codec (being written).
+//! The XML-RPC wire codec: parses a `methodCall` body into [`MethodCall`] and renders
+//! `methodResponse` bodies (values and faults); no HTTP, no business rules. The
+//! method table that sits between codec and service is [`dispatch`].
+//!
+//! Parsing is our own, on quick-xml's low-level reader, not dxr's serde deserializer:
+//! dxr recurses through serde per nested value with no depth or count limit (a deeply
+//! nested body overflows the stack), has no hook to refuse a DOCTYPE, and its errors
+//! carry quick-xml's messages, which quote element names and text from the request.
+//! See [`parse`] for the hardening rules and [`render`] for the output rules.
+
+mod decode;
+pub mod dispatch;
+mod error;
+mod parse;
+mod render;
+mod scalar;
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests;
+
+pub use error::CodecError;
+pub use parse::parse_call;
+pub use render::{render_fault, render_response};
+
+use crate::value::Value;
+
+/// One decoded call: the method name and its positional parameters.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MethodCall {
+    /// Checked: 1 to [`MAX_METHOD_NAME`] characters of `A-Za-z0-9_.:/` (the XML-RPC
+    /// spec's set), so a dispatcher may quote it in a fault string.
+    pub name: String,
+    pub params: Vec<Value>,
+}
+
+/// The longest method name accepted.
+pub const MAX_METHOD_NAME: usize = 128;
+
+/// Bounds a request must stay within; each is checked while parsing, before the
+/// work it would cost is done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest body in bytes (HTTP limits it first; this is the codec's own guard).
+    pub max_body: usize,
+    /// Deepest nesting of `<value>` elements; a top-level parameter is depth 1.
+    pub max_depth: usize,
+    /// Most `<value>` plus `<member>` elements in one call.
+    pub max_values: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_body: 16 << 20,
+            max_depth: 64,
+            max_values: 1_000_000,
+        }
+    }
+}

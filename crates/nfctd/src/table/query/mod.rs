@@ -1,1 +1,40 @@
-//! The query engine (being written).
+//! The query engine: which rows a `view` filter selects, in which order, which
+//! page of them, and how one row renders for every API front.
+//!
+//! Filters are validated once per call into a compiled [`Filter`], which then
+//! runs over the whole snapshot without allocating per row; sort keys are read
+//! once per matching row, and only the requested page is fully sorted.
+
+mod cidr;
+mod context;
+mod error;
+mod extract;
+pub mod field;
+mod filter;
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod filter_tests;
+mod pattern;
+mod q;
+mod render;
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod render_tests;
+mod sort;
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod sort_tests;
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod testutil;
+
+// Re-exported: what other modules name. `Page`, `Field`, `CidrError` and
+// `render` are reachable through these (a bin crate warns on unused re-exports).
+pub use cidr::{Cidr, CidrError};
+pub use context::{Context, NoUserNames, UserNames};
+pub use error::QueryError;
+pub use filter::Filter;
+pub use render::{render, render_struct};
+pub use sort::{run, Order, Page};
+
+pub use field::Field;

@@ -1,0 +1,436 @@
+//! Parsing one filter value into what it matches: sets of integers and ranges,
+//! address prefixes, names, ids and rate ranges. Every error names the key.
+//!
+//! An absent value — `nil`, an empty (or blank) string or an empty array —
+//! means "no constraint" for that key: pyctd clients built with Python's
+//! `allow_none` send `None` for unset fields, and HTML forms send "" for empty
+//! inputs. Callers that must refuse an empty filter (`kill_matching`) check
+//! [`super::Filter::is_empty`], not the number of keys.
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use super::error::quoted;
+use super::{Cidr, QueryError};
+use crate::value::Value;
+
+/// Whether a value means "no constraint".
+fn is_absent(value: &Value) -> bool {
+    match value {
+        Value::Nil => true,
+        Value::Str(s) => s.trim().is_empty(),
+        Value::Array(items) => items.is_empty(),
+        _ => false,
+    }
+}
+
+/// The items of a value: an array's elements, or the value itself.
+fn items(value: &Value) -> &[Value] {
+    match value {
+        Value::Array(items) => items,
+        single => std::slice::from_ref(single),
+    }
+}
+
+/// Parses each item of a value (or nothing, for an absent value).
+fn each<'v, T>(
+    value: &'v Value,
+    mut item: impl FnMut(&'v Value) -> Result<T, QueryError>,
+) -> Result<Option<Vec<T>>, QueryError> {
+    if is_absent(value) {
+        return Ok(None);
+    }
+    items(value)
+        .iter()
+        .map(&mut item)
+        .collect::<Result<Vec<T>, _>>()
+        .map(Some)
+}
+
+fn wrong_type(key: &str, expected: &str, got: &Value) -> QueryError {
+    QueryError::filter(key, format!("expected {expected}, got {}", got.type_name()))
+}
+
+/// One integer pattern.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum IntPat {
+    /// `lo..=hi`; one value is `n..=n`.
+    Range { lo: u64, hi: u64 },
+    /// `VALUE/MASK`: matches when `n & mask == value`, as iptables' connmark does.
+    Masked { value: u64, mask: u64 },
+}
+
+impl IntPat {
+    fn matches(self, n: u64) -> bool {
+        match self {
+            IntPat::Range { lo, hi } => lo <= n && n <= hi,
+            IntPat::Masked { value, mask } => n & mask == value,
+        }
+    }
+}
+
+/// Integer patterns, any of which matches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct IntSet(Vec<IntPat>);
+
+impl IntSet {
+    pub(super) fn contains(&self, n: u64) -> bool {
+        self.0.iter().any(|p| p.matches(n))
+    }
+}
+
+/// Integers up to `max`: an int, a decimal or `0x` hex string, `"LO-HI"`,
+/// `"LO-"` (no upper bound), with `masks` also `"VALUE/MASK"`; or an array of those.
+pub(super) fn ints(
+    key: &str,
+    value: &Value,
+    max: u64,
+    masks: bool,
+) -> Result<Option<IntSet>, QueryError> {
+    let expected = if masks {
+        "int, array of ints or \"LO-HI\"/\"VALUE/MASK\" string"
+    } else {
+        "int, array of ints or \"LO-HI\" string"
+    };
+    let parsed = each(value, |item| match item {
+        Value::Int(i) => {
+            let n = int_in_range(key, *i, max)?;
+            Ok(IntPat::Range { lo: n, hi: n })
+        }
+        Value::Str(s) => int_text(key, s, max, masks),
+        other => Err(wrong_type(key, expected, other)),
+    })?;
+    Ok(parsed.map(IntSet))
+}
+
+fn int_in_range(key: &str, i: i64, max: u64) -> Result<u64, QueryError> {
+    u64::try_from(i)
+        .ok()
+        .filter(|n| *n <= max)
+        .ok_or_else(|| QueryError::filter(key, format!("{i} is out of range (0..={max})")))
+}
+
+fn int_text(key: &str, text: &str, max: u64, masks: bool) -> Result<IntPat, QueryError> {
+    let t = text.trim();
+    if masks {
+        if let Some((value, mask)) = t.split_once('/') {
+            let value = number(key, value, max)?;
+            let mask = number(key, mask, max)?;
+            return Ok(IntPat::Masked { value, mask });
+        }
+    }
+    match t.split_once('-') {
+        None => {
+            let n = number(key, t, max)?;
+            Ok(IntPat::Range { lo: n, hi: n })
+        }
+        Some((lo, hi)) => {
+            let lo = number(key, lo, max)?;
+            let hi = if hi.trim().is_empty() {
+                max
+            } else {
+                number(key, hi, max)?
+            };
+            if lo > hi {
+                return Err(QueryError::filter(
+                    key,
+                    format!("range {} is empty", quoted(text)),
+                ));
+            }
+            Ok(IntPat::Range { lo, hi })
+        }
+    }
+}
+
+/// A decimal or `0x` hexadecimal number up to `max`.
+fn number(key: &str, text: &str, max: u64) -> Result<u64, QueryError> {
+    let t = text.trim();
+    let (digits, radix) = match t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        Some(hex) => (hex, 16),
+        None => (t, 10),
+    };
+    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+        return Err(QueryError::filter(
+            key,
+            format!("{} is not a number", quoted(text)),
+        ));
+    }
+    u64::from_str_radix(digits, radix)
+        .ok()
+        .filter(|n| *n <= max)
+        .ok_or_else(|| {
+            QueryError::filter(key, format!("{} is out of range (0..={max})", quoted(t)))
+        })
+}
+
+/// Address prefixes: a string address or CIDR prefix, an int that is an IPv4
+/// address (pyctd: 3232235521 is 192.168.0.1), or an array of those.
+pub(super) fn addrs(key: &str, value: &Value) -> Result<Option<Vec<Cidr>>, QueryError> {
+    each(value, |item| match item {
+        Value::Str(s) => s
+            .trim()
+            .parse()
+            .map_err(|e| QueryError::filter(key, format!("{} {e}", quoted(s)))),
+        Value::Int(i) => u32::try_from(*i)
+            .map(|n| Cidr::host(IpAddr::V4(Ipv4Addr::from(n))))
+            .map_err(|_| {
+                QueryError::filter(key, format!("{i} is not an IPv4 address as an integer"))
+            }),
+        other => Err(wrong_type(
+            key,
+            "address or CIDR string, IPv4 address as int, or array",
+            other,
+        )),
+    })
+}
+
+/// One name from a string key's value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Name<'v> {
+    Text(&'v str),
+    Int(i64),
+}
+
+/// Names: a string or an array of strings; with `ints`, ints are taken too.
+pub(super) fn names<'v>(
+    key: &str,
+    value: &'v Value,
+    ints: bool,
+) -> Result<Option<Vec<Name<'v>>>, QueryError> {
+    let expected = if ints {
+        "string, int or array of them"
+    } else {
+        "string or array of strings"
+    };
+    each(value, |item| match item {
+        Value::Str(s) => Ok(Name::Text(s.trim())),
+        Value::Int(i) if ints => Ok(Name::Int(*i)),
+        other => Err(wrong_type(key, expected, other)),
+    })
+}
+
+/// Connection ids: an int, a decimal string, or an array of those.
+pub(super) fn ids(key: &str, value: &Value) -> Result<Option<Vec<u32>>, QueryError> {
+    let bad = |what: String| QueryError::filter(key, format!("{what} is not a connection id"));
+    each(value, |item| match item {
+        Value::Int(i) => u32::try_from(*i).map_err(|_| bad(i.to_string())),
+        Value::Str(s) => {
+            let t = s.trim();
+            if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(bad(quoted(s)));
+            }
+            t.parse().map_err(|_| bad(quoted(s)))
+        }
+        other => Err(wrong_type(key, "string, int or array of them", other)),
+    })
+}
+
+/// Rate ranges (bytes per second): a double or int (exactly that), `"LO-HI"`,
+/// `"LO-"`, a number as a string, or an array of those.
+pub(super) fn rates(key: &str, value: &Value) -> Result<Option<Vec<(f64, f64)>>, QueryError> {
+    let expected = "double, int, \"LO-HI\" string or array of them";
+    each(value, |item| match item {
+        Value::Double(d) if d.is_finite() => Ok((*d, *d)),
+        // Rates are far below 2^53: the conversion is exact where it matters.
+        Value::Int(i) => Ok((*i as f64, *i as f64)),
+        Value::Str(s) => rate_text(key, s),
+        other => Err(wrong_type(key, expected, other)),
+    })
+}
+
+fn rate_text(key: &str, text: &str) -> Result<(f64, f64), QueryError> {
+    let bad = || QueryError::filter(key, format!("{} is not a rate or \"LO-HI\"", quoted(text)));
+    let num = |t: &str| {
+        t.trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|f| f.is_finite() && *f >= 0.0)
+            .ok_or_else(bad)
+    };
+    let t = text.trim();
+    // The range dash is a '-' not part of an exponent ("1e-3").
+    let dash = t
+        .char_indices()
+        .find(|&(i, c)| c == '-' && i > 0 && !t[..i].ends_with(['e', 'E']))
+        .map(|(i, _)| i);
+    let (lo, hi) = match dash {
+        None => {
+            let n = num(t)?;
+            (n, n)
+        }
+        Some(i) => {
+            let hi = &t[i + 1..];
+            (
+                num(&t[..i])?,
+                if hi.trim().is_empty() {
+                    f64::INFINITY
+                } else {
+                    num(hi)?
+                },
+            )
+        }
+    };
+    if lo > hi {
+        return Err(QueryError::filter(
+            key,
+            format!("range {} is empty", quoted(text)),
+        ));
+    }
+    Ok((lo, hi))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn s(t: &str) -> Value {
+        Value::str(t)
+    }
+
+    fn err<T: std::fmt::Debug>(r: Result<T, QueryError>) -> String {
+        r.unwrap_err().to_string()
+    }
+
+    #[test]
+    fn absent_values_are_no_constraint() {
+        for v in [Value::Nil, s(""), s("  "), Value::Array(vec![])] {
+            assert_eq!(ints("mark", &v, 9, true).unwrap(), None);
+            assert_eq!(addrs("addr", &v).unwrap(), None);
+            assert_eq!(ids("id", &v).unwrap(), None);
+            assert_eq!(rates("rate", &v).unwrap(), None);
+            assert_eq!(names("proto", &v, true).unwrap(), None);
+        }
+    }
+
+    #[test]
+    fn int_forms() {
+        let set = |v: Value| ints("k", &v, u64::from(u32::MAX), true).unwrap().unwrap();
+        assert!(set(Value::Int(5)).contains(5));
+        assert!(!set(Value::Int(5)).contains(6));
+        let r = set(s("10-20"));
+        assert!(r.contains(10) && r.contains(20) && !r.contains(21) && !r.contains(9));
+        assert!(set(s(" 7 ")).contains(7));
+        assert!(set(s("0x10")).contains(16));
+        let open = set(s("100-"));
+        assert!(open.contains(u64::from(u32::MAX)) && !open.contains(99));
+        let m = set(s("0x10/0xff"));
+        assert!(m.contains(0x110) && !m.contains(0x11));
+        assert!(set(s("16/255")).contains(0x310));
+        let any = set(Value::Array(vec![Value::Int(1), s("5-6")]));
+        assert!(any.contains(1) && any.contains(6) && !any.contains(3));
+    }
+
+    #[test]
+    fn int_errors() {
+        let port = |v: Value| err(ints("orig_sport", &v, 65535, false));
+        assert_eq!(
+            port(Value::Int(70000)),
+            "filter \"orig_sport\": 70000 is out of range (0..=65535)"
+        );
+        assert_eq!(
+            port(Value::Int(-1)),
+            "filter \"orig_sport\": -1 is out of range (0..=65535)"
+        );
+        assert_eq!(
+            port(s("70000")),
+            "filter \"orig_sport\": \"70000\" is out of range (0..=65535)"
+        );
+        assert_eq!(
+            port(s("abc")),
+            "filter \"orig_sport\": \"abc\" is not a number"
+        );
+        assert_eq!(port(s("-5")), "filter \"orig_sport\": \"\" is not a number");
+        assert_eq!(
+            port(s("9-3")),
+            "filter \"orig_sport\": range \"9-3\" is empty"
+        );
+        assert_eq!(
+            port(s("1/2")),
+            "filter \"orig_sport\": \"1/2\" is not a number"
+        );
+        assert_eq!(
+            port(s("99999999999999999999999")),
+            "filter \"orig_sport\": \"99999999999999999999999\" is out of range (0..=65535)"
+        );
+        assert_eq!(
+            port(Value::Bool(true)),
+            "filter \"orig_sport\": expected int, array of ints or \"LO-HI\" string, got boolean"
+        );
+        assert_eq!(
+            err(ints("mark", &Value::Struct(vec![]), 9, true)),
+            "filter \"mark\": expected int, array of ints or \"LO-HI\"/\"VALUE/MASK\" string, got struct"
+        );
+        assert!(port(Value::Array(vec![Value::Array(vec![Value::Int(1)])])).ends_with("got array"));
+        assert!(err(ints(
+            "mark",
+            &s("0x1/0x1ffffffff"),
+            u64::from(u32::MAX),
+            true
+        ))
+        .contains("out of range"));
+    }
+
+    #[test]
+    fn addr_forms_and_errors() {
+        let a = addrs("addr", &Value::Int(3_232_235_521)).unwrap().unwrap();
+        assert_eq!(a, vec![Cidr::host("192.168.0.1".parse().unwrap())]);
+        let a = addrs("addr", &Value::Array(vec![s("10.0.0.0/8"), s("::1")]))
+            .unwrap()
+            .unwrap();
+        assert_eq!(a.len(), 2);
+        assert_eq!(
+            err(addrs("orig_src", &s("10.0.0/8"))),
+            "filter \"orig_src\": \"10.0.0/8\" is not an address or CIDR prefix"
+        );
+        assert_eq!(
+            err(addrs("orig_src", &s("10.0.0.0/40"))),
+            "filter \"orig_src\": \"10.0.0.0/40\" has a prefix length out of range (0..=32)"
+        );
+        assert!(err(addrs("orig_src", &Value::Int(-1))).contains("not an IPv4 address"));
+        assert!(err(addrs("orig_src", &Value::Int(1 << 32))).contains("not an IPv4 address"));
+        assert!(err(addrs("orig_src", &Value::Double(1.0))).ends_with("got double"));
+    }
+
+    #[test]
+    fn id_forms_and_errors() {
+        let v = Value::Array(vec![s("4294967295"), Value::Int(7)]);
+        assert_eq!(ids("id", &v).unwrap().unwrap(), vec![u32::MAX, 7]);
+        assert!(err(ids("id", &s("4294967296"))).contains("is not a connection id"));
+        assert!(err(ids("id", &s("+5"))).contains("is not a connection id"));
+        assert!(err(ids("id", &Value::Int(-3))).contains("-3 is not a connection id"));
+        assert!(err(ids("id", &Value::Bool(false))).ends_with("got boolean"));
+    }
+
+    #[test]
+    fn rate_forms_and_errors() {
+        let r = |v: Value| rates("rate", &v).unwrap().unwrap();
+        assert_eq!(r(Value::Double(2.5)), vec![(2.5, 2.5)]);
+        assert_eq!(r(Value::Int(3)), vec![(3.0, 3.0)]);
+        assert_eq!(r(s("1.5-1e3")), vec![(1.5, 1000.0)]);
+        assert_eq!(r(s("1e-3-2")), vec![(0.001, 2.0)]);
+        assert_eq!(r(s("100-")), vec![(100.0, f64::INFINITY)]);
+        assert_eq!(r(s("7")), vec![(7.0, 7.0)]);
+        for bad in ["x", "nan", "inf-", "-5", "5-x"] {
+            assert!(
+                err(rates("rate", &s(bad))).contains("is not a rate"),
+                "{bad}"
+            );
+        }
+        assert!(err(rates("rate", &s("5-1"))).contains("is empty"));
+        assert!(err(rates("rate", &Value::Double(f64::NAN))).ends_with("got double"));
+        assert!(err(rates("rate", &Value::Struct(vec![]))).ends_with("got struct"));
+    }
+
+    #[test]
+    fn name_forms_and_errors() {
+        let v = Value::Array(vec![s(" tcp "), Value::Int(17)]);
+        assert_eq!(
+            names("proto", &v, true).unwrap().unwrap(),
+            vec![Name::Text("tcp"), Name::Int(17)]
+        );
+        assert_eq!(
+            err(names("state", &Value::Int(3), false)),
+            "filter \"state\": expected string or array of strings, got int"
+        );
+    }
+}

@@ -1,0 +1,124 @@
+//! Rendering `methodResponse` bodies: one value, or a fault.
+//!
+//! Output rules: integers go out as `<int>` when they fit 32 bits, else `<i8>`;
+//! doubles in Rust's shortest round-trip decimal form (never an exponent, which
+//! XML-RPC forbids; Python's `float()` reads it back exactly), and NaN or infinity,
+//! which XML-RPC cannot carry, as `0`; text escapes `&`, `<`, `>` and writes CR as
+//! `&#13;` so it survives end-of-line normalisation; characters XML 1.0 forbids
+//! (most C0 controls, U+FFFE, U+FFFF) become U+FFFD, so the output is always
+//! well-formed. Values come from the service, so their nesting is shallow and
+//! rendering may recurse.
+
+use std::fmt::Write;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+
+use super::parse::is_xml_char;
+use crate::value::Value;
+
+const HEAD: &str = r#"<?xml version="1.0"?>"#;
+
+/// A successful response carrying `value`.
+pub fn render_response(value: &Value) -> String {
+    let mut out = format!("{HEAD}<methodResponse><params><param>");
+    write_value(&mut out, value);
+    out.push_str("</param></params></methodResponse>");
+    out
+}
+
+/// A fault response, the `{faultCode, faultString}` struct Python's
+/// `xmlrpc.client` turns into `Fault(code, message)`.
+pub fn render_fault(code: i32, message: &str) -> String {
+    let fault = Value::Struct(vec![
+        ("faultCode".to_string(), Value::int(code)),
+        ("faultString".to_string(), Value::str(message)),
+    ]);
+    let mut out = format!("{HEAD}<methodResponse><fault>");
+    write_value(&mut out, &fault);
+    out.push_str("</fault></methodResponse>");
+    out
+}
+
+/// A call body, as a client would send it (for tests).
+#[cfg(test)]
+pub(crate) fn render_call(name: &str, params: &[Value]) -> String {
+    let mut out = format!("{HEAD}<methodCall><methodName>");
+    escape_into(&mut out, name);
+    out.push_str("</methodName><params>");
+    for param in params {
+        out.push_str("<param>");
+        write_value(&mut out, param);
+        out.push_str("</param>");
+    }
+    out.push_str("</params></methodCall>");
+    out
+}
+
+fn write_value(out: &mut String, value: &Value) {
+    out.push_str("<value>");
+    // `write!` into a String cannot fail; its fmt::Result is always Ok.
+    match value {
+        Value::Int(i) => match i32::try_from(*i) {
+            Ok(small) => _ = write!(out, "<int>{small}</int>"),
+            Err(_) => _ = write!(out, "<i8>{i}</i8>"),
+        },
+        Value::Bool(b) => out.push_str(if *b {
+            "<boolean>1</boolean>"
+        } else {
+            "<boolean>0</boolean>"
+        }),
+        Value::Str(s) => {
+            out.push_str("<string>");
+            escape_into(out, s);
+            out.push_str("</string>");
+        }
+        Value::Double(d) => {
+            let d = if d.is_finite() { *d } else { 0.0 };
+            _ = write!(out, "<double>{d}</double>");
+        }
+        Value::DateTime(s) => {
+            out.push_str("<dateTime.iso8601>");
+            escape_into(out, s);
+            out.push_str("</dateTime.iso8601>");
+        }
+        Value::Base64(bytes) => {
+            out.push_str("<base64>");
+            STANDARD.encode_string(bytes, out);
+            out.push_str("</base64>");
+        }
+        Value::Struct(members) => {
+            out.push_str("<struct>");
+            for (name, member) in members {
+                out.push_str("<member><name>");
+                escape_into(out, name);
+                out.push_str("</name>");
+                write_value(out, member);
+                out.push_str("</member>");
+            }
+            out.push_str("</struct>");
+        }
+        Value::Array(items) => {
+            out.push_str("<array><data>");
+            for item in items {
+                write_value(out, item);
+            }
+            out.push_str("</data></array>");
+        }
+        Value::Nil => out.push_str("<nil/>"),
+    }
+    out.push_str("</value>");
+}
+
+fn escape_into(out: &mut String, text: &str) {
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '\r' => out.push_str("&#13;"),
+            c if is_xml_char(c) => out.push(c),
+            _ => out.push('\u{FFFD}'),
+        }
+    }
+}
