@@ -11,6 +11,8 @@ mod decode;
 mod error;
 mod events;
 mod fd;
+#[cfg(feature = "fixtures")]
+pub mod fixtures;
 mod frame;
 pub mod names;
 mod request;

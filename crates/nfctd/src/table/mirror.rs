@@ -2,7 +2,6 @@
 //! periodic reconciliation, expiry checks, overflow recovery, and publication
 //! of snapshots. One thread owns the rows; readers get published snapshots.
 
-use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
@@ -11,11 +10,11 @@ use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use ctnetlink::{Conn, CtSocket, EventKind, EventSocket};
+use ctnetlink::{Conn, CtSocket, EventSocket};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
-use super::merge::observe;
-use super::row::{Clock, Millis, Row, Snapshot};
+use super::row::{Clock, Millis, Snapshot};
+use super::rowset::RowSet;
 
 /// Which connections the mirror keeps out of sight (`--ignore`).
 pub type Hidden = Arc<dyn Fn(&Conn) -> bool + Send + Sync>;
@@ -116,9 +115,9 @@ impl Mirror {
             waker,
         });
         let mut worker = Worker {
+            rows: RowSet::new(Arc::clone(&config.hidden)),
             config,
             clock,
-            rows: HashMap::default(),
             events,
             requests,
             commands: rx,
@@ -207,7 +206,7 @@ const EVENT_BATCH: usize = 64;
 struct Worker {
     config: MirrorConfig,
     clock: Clock,
-    rows: HashMap<u32, Arc<Row>>,
+    rows: RowSet,
     events: EventSocket,
     requests: CtSocket,
     commands: Receiver<Command>,
@@ -302,10 +301,7 @@ impl Worker {
             let now = self.clock.now();
             let unix = now_unix();
             for event in batch {
-                match event.kind {
-                    EventKind::Destroy => self.remove(event.conn.id),
-                    EventKind::New | EventKind::Update => self.upsert(event.conn, now, unix),
-                }
+                self.dirty |= self.rows.apply(event, now, unix);
             }
             if done {
                 return Ok(());
@@ -343,31 +339,15 @@ impl Worker {
                 let _ = reply.send(result);
             }
             Command::Forget(id, reply) => {
-                self.remove(id);
+                self.rows.remove(id);
                 self.publish();
                 let _ = reply.send(());
             }
             Command::Observe(conn, reply) => {
-                self.upsert(*conn, self.clock.now(), now_unix());
+                self.rows.upsert(*conn, self.clock.now(), now_unix());
                 self.publish();
                 let _ = reply.send(());
             }
-        }
-    }
-
-    fn upsert(&mut self, conn: Conn, now: Millis, unix: u64) {
-        if (self.config.hidden)(&conn) {
-            return;
-        }
-        let id = conn.id;
-        let row = observe(self.rows.get(&id), conn, now, unix);
-        self.rows.insert(id, Arc::new(row));
-        self.dirty = true;
-    }
-
-    fn remove(&mut self, id: u32) {
-        if self.rows.remove(&id).is_some() {
-            self.dirty = true;
         }
     }
 
@@ -380,20 +360,7 @@ impl Worker {
             .counters
             .malformed
             .fetch_add(summary.malformed as u64, Ordering::Relaxed);
-        let now = self.clock.now();
-        let unix = now_unix();
-        let mut rows = HashMap::with_capacity(fresh.len());
-        let mut added = 0;
-        for conn in fresh {
-            if (self.config.hidden)(&conn) {
-                continue;
-            }
-            let previous = self.rows.get(&conn.id);
-            added += usize::from(previous.is_none());
-            rows.insert(conn.id, Arc::new(observe(previous, conn, now, unix)));
-        }
-        let removed = self.rows.keys().filter(|id| !rows.contains_key(id)).count();
-        self.rows = rows;
+        let (added, removed) = self.rows.replace(fresh, self.clock.now(), now_unix());
         self.dirty = true;
         self.shared.counters.resyncs.fetch_add(1, Ordering::Relaxed);
         self.shared.live.store(true, Ordering::Release);
@@ -413,12 +380,7 @@ impl Worker {
             .expiry_checks
             .fetch_add(1, Ordering::Relaxed);
         let now = self.clock.now();
-        let expired: Vec<Arc<Row>> = self
-            .rows
-            .values()
-            .filter(|row| row.deadline <= now)
-            .cloned()
-            .collect();
+        let expired = self.rows.expired(now);
         if expired.is_empty() {
             return;
         }
@@ -431,8 +393,8 @@ impl Worker {
         let unix = now_unix();
         for row in expired {
             match self.requests.get(&row.conn.key()) {
-                Ok(conn) => self.upsert(conn, self.clock.now(), unix),
-                Err(ctnetlink::Error::NotFound) => self.remove(row.conn.id),
+                Ok(conn) => self.dirty |= self.rows.upsert(conn, self.clock.now(), unix),
+                Err(ctnetlink::Error::NotFound) => self.dirty |= self.rows.remove(row.conn.id),
                 Err(e) => {
                     tracing::warn!(error = %e, "expiry lookup failed");
                     return;
@@ -442,9 +404,8 @@ impl Worker {
     }
 
     fn publish(&mut self) {
-        let rows: Vec<Arc<Row>> = self.rows.values().cloned().collect();
         let snapshot = Snapshot {
-            rows: Arc::new(rows),
+            rows: Arc::new(self.rows.to_vec()),
             at: self.clock.now(),
             taken: SystemTime::now(),
         };

@@ -5,6 +5,8 @@ mod merge;
 mod mirror;
 pub mod query;
 mod row;
+mod rowset;
 
 pub use mirror::{Hidden, Mirror, MirrorConfig, MirrorCounters, MirrorError, ResyncReport};
 pub use row::{Clock, Millis, Row, Snapshot};
+pub use rowset::RowSet;

@@ -1,0 +1,322 @@
+//! The integration test bed: a private user+net namespace per test (no root
+//! needed), filled through ctnetlink or real traffic; the real `nfctd` binary
+//! started against it; an independent client (Python's xmlrpc.client) and a
+//! raw HTTP poster; and the kernel's truth read straight from ctnetlink.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)] // each test uses part of the bed
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{IpAddr, SocketAddr, TcpStream};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use ctnetlink::{Conn, CtSocket};
+use netns::Sandbox;
+use serde_json::{json, Value as Json};
+
+pub use ctnetlink::fixtures::synthetic;
+
+/// A private namespace with addresses on its loopback.
+pub struct Bed {
+    pub sandbox: Sandbox,
+}
+
+impl Bed {
+    pub fn new() -> Bed {
+        let sandbox = Sandbox::create().expect("private user+net namespace");
+        let addrs: [(IpAddr, u8); 3] = [
+            ("192.0.2.1".parse().unwrap(), 24),
+            ("198.51.100.1".parse().unwrap(), 24),
+            ("2001:db8::1".parse().unwrap(), 64),
+        ];
+        sandbox.setup_loopback(&addrs).expect("loopback addresses");
+        Bed { sandbox }
+    }
+
+    /// Turns on byte/packet accounting and start timestamps.
+    pub fn with_accounting(self) -> Bed {
+        self.sandbox
+            .set_sysctl("net/netfilter/nf_conntrack_acct", "1")
+            .unwrap();
+        self.sandbox
+            .set_sysctl("net/netfilter/nf_conntrack_timestamp", "1")
+            .unwrap();
+        self
+    }
+
+    /// Makes the namespace track real traffic.
+    pub fn with_tracking(self) -> Bed {
+        self.sandbox.enable_conntrack().unwrap();
+        self
+    }
+
+    /// A ctnetlink socket inside the namespace: the kernel's truth, without the daemon.
+    pub fn ct(&self) -> CtSocket {
+        CtSocket::from_fd(self.sandbox.netfilter_socket().unwrap()).unwrap()
+    }
+
+    pub fn inject(&self, conns: &[Conn]) {
+        let (failed, first) = self.ct().create_many(conns).unwrap();
+        assert_eq!(failed, 0, "injection refused: {first:?}");
+    }
+
+    pub fn kernel(&self) -> Vec<Conn> {
+        self.ct().dump_all().unwrap()
+    }
+
+    /// A TCP or UDP socket living in the namespace.
+    pub fn socket(&self, ty: i32) -> std::os::fd::OwnedFd {
+        self.sandbox.socket(libc::AF_INET, ty, 0).unwrap()
+    }
+}
+
+/// The real daemon binary serving a bed's namespace on host loopback.
+pub struct Daemon {
+    child: Child,
+    pub addr: SocketAddr,
+    log: Arc<Mutex<String>>,
+}
+
+impl Daemon {
+    pub fn start(bed: &Bed, args: &[&str]) -> Daemon {
+        let netns = bed.sandbox.netns_path();
+        let mut all = vec![
+            "--netns",
+            netns.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ];
+        all.extend_from_slice(args);
+        Daemon::spawn(&all)
+    }
+
+    /// Runs `nfctd ARGS`, waiting for its "listening on" line.
+    pub fn spawn(args: &[&str]) -> Daemon {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_nfctd"))
+            .args(args)
+            .env("NO_COLOR", "1")
+            .env("NFCTD_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("nfctd binary");
+        let stderr = child.stderr.take().unwrap();
+        let log = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let sink = Arc::clone(&log);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(rest) = line.split("listening on http://").nth(1) {
+                    let _ = tx.send(rest.trim_end_matches('/').to_string());
+                }
+                let mut log = sink.lock().unwrap();
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
+        let addr = match rx.recv_timeout(Duration::from_secs(20)) {
+            Ok(addr) => addr.parse().unwrap(),
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                std::thread::sleep(Duration::from_millis(100));
+                panic!("nfctd did not start:\n{}", log.lock().unwrap());
+            }
+        };
+        Daemon { child, addr, log }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}/RPC2", self.addr)
+    }
+
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+
+    /// A Python xmlrpc.client session against this daemon.
+    pub fn client(&self) -> Py {
+        Py::new(&self.url())
+    }
+
+    /// POSTs a raw body; returns the HTTP status and the response body.
+    pub fn post(&self, path: &str, body: &[u8]) -> (u16, String) {
+        http_post(self.addr, path, body)
+    }
+
+    /// Stops with SIGTERM and returns the exit code.
+    pub fn stop(mut self) -> Option<i32> {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A minimal HTTP/1.1 POST (Connection: close), so malformed bodies can be sent as-is.
+pub fn http_post(addr: SocketAddr, path: &str, body: &[u8]) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    let _ = stream.write_all(body);
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    let text = String::from_utf8_lossy(&answer).to_string();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// Python's xmlrpc.client, one process per client, one call per JSON line.
+pub struct Py {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+}
+
+/// What a call gave: a value, a fault (code, string), or an HTTP error.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answer {
+    Ok(Json),
+    Fault(i64, String),
+    Http(i64, String),
+}
+
+impl Answer {
+    pub fn ok(self) -> Json {
+        match self {
+            Answer::Ok(v) => v,
+            other => panic!("expected a value, got {other:?}"),
+        }
+    }
+
+    pub fn fault_code(&self) -> i64 {
+        match self {
+            Answer::Fault(code, _) => *code,
+            other => panic!("expected a fault, got {other:?}"),
+        }
+    }
+
+    pub fn fault_string(&self) -> &str {
+        match self {
+            Answer::Fault(_, s) => s,
+            other => panic!("expected a fault, got {other:?}"),
+        }
+    }
+}
+
+impl Py {
+    pub fn new(url: &str) -> Py {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/common/client.py");
+        let mut child = Command::new("python3")
+            .arg(script)
+            .arg(url)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("python3");
+        let stdin = child.stdin.take().unwrap();
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        Py {
+            child,
+            stdin,
+            stdout,
+        }
+    }
+
+    pub fn call(&mut self, method: &str, params: Json) -> Answer {
+        let line = json!({"m": method, "p": params}).to_string();
+        writeln!(self.stdin, "{line}").unwrap();
+        let mut answer = String::new();
+        self.stdout.read_line(&mut answer).unwrap();
+        let v: Json =
+            serde_json::from_str(&answer).unwrap_or_else(|_| panic!("client said {answer:?}"));
+        if let Some(ok) = v.get("ok") {
+            return Answer::Ok(ok.clone());
+        }
+        let pair = |key| {
+            let p = &v[key];
+            (
+                p[0].as_i64().unwrap_or(0),
+                p[1].as_str().unwrap_or("").to_string(),
+            )
+        };
+        if v.get("fault").is_some() {
+            let (c, s) = pair("fault");
+            return Answer::Fault(c, s);
+        }
+        let (c, s) = pair("http");
+        Answer::Http(c, s)
+    }
+
+    /// login() and return the session id.
+    pub fn login(&mut self) -> String {
+        self.call("login", json!([]))
+            .ok()
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+}
+
+impl Drop for Py {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Polls `check` until it holds or `limit` passes; returns whether it held.
+pub fn wait_until(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    loop {
+        if check() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+/// The ids of a view's connections, as strings.
+pub fn ids(view: &Json) -> Vec<String> {
+    view["connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_string())
+        .collect()
+}
