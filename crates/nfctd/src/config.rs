@@ -77,6 +77,9 @@ pub struct Options {
     /// Largest `length` that `view` accepts [default: 10000].
     #[arg(long, value_name = "N")]
     pub max_page: Option<usize>,
+    /// Receive buffer for conntrack events, bytes; an overflow costs a full resync [default: 33554432].
+    #[arg(long, value_name = "BYTES")]
+    pub event_buffer: Option<usize>,
     /// Log format on stderr: text or json [default: text].
     #[arg(long, value_name = "text|json")]
     pub log_format: Option<String>,
@@ -118,6 +121,7 @@ pub struct Config {
     pub ignore: Vec<Cidr>,
     pub resync_interval: Option<Duration>,
     pub max_page: usize,
+    pub event_buffer: usize,
     pub log_format: LogFormat,
 }
 
@@ -195,6 +199,13 @@ impl Config {
             Some(n) => n,
             None => 10_000,
         };
+        let event_buffer = match o.event_buffer {
+            Some(n) if n < 4096 => {
+                return Err(bad("--event-buffer", "must be at least 4096 bytes"))
+            }
+            Some(n) => n,
+            None => 32 * 1024 * 1024,
+        };
         let log_format = match o.log_format.as_deref() {
             None | Some("text") => LogFormat::Text,
             Some("json") => LogFormat::Json,
@@ -213,6 +224,7 @@ impl Config {
             ignore,
             resync_interval,
             max_page,
+            event_buffer,
             log_format,
         })
     }
@@ -245,6 +257,7 @@ fn merge(high: Options, low: Options) -> Options {
         netns: high.netns.or(low.netns),
         resync_interval: high.resync_interval.or(low.resync_interval),
         max_page: high.max_page.or(low.max_page),
+        event_buffer: high.event_buffer.or(low.event_buffer),
         log_format: high.log_format.or(low.log_format),
     }
 }

@@ -70,7 +70,7 @@ fn run(config: Config) -> anyhow::Result<()> {
                 .iter()
                 .any(|cidr| cidr.contains(&conn.orig.src) || cidr.contains(&conn.orig.dst))
         }),
-        event_buffer: 32 * 1024 * 1024,
+        event_buffer: config.event_buffer,
     })
     .context("cannot read the connection-tracking table")?;
     tracing::info!(entries = mirror.snapshot().len(), "table mirror is live");

@@ -234,3 +234,32 @@ fn bad_options_exit_2_naming_the_option() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--ignore"));
 }
+
+#[test]
+fn event_overflow_is_recovered_by_a_resync_and_counted() {
+    let bed = Bed::new();
+    // A buffer far too small for the burst below.
+    let daemon = Daemon::start(&bed, &["--resync-interval", "0", "--event-buffer", "4096"]);
+    let mut py = daemon.client();
+    let sid = py.login();
+    bed.inject(&synthetic(5000));
+    let truth = kernel_ids(&bed);
+    let caught_up = wait_until(Duration::from_secs(10), || {
+        table_ids(&mut py, &sid) == truth
+    });
+    assert!(
+        caught_up,
+        "mirror never caught up: {} rows\n{}",
+        table_ids(&mut py, &sid).len(),
+        daemon.log()
+    );
+    let stats = py.call("stats", json!([sid])).ok();
+    assert!(
+        stats["mirror"]["overflows"].as_u64().unwrap() >= 1,
+        "{stats}"
+    );
+    assert!(
+        daemon.log().contains("events were lost"),
+        "the overflow is logged"
+    );
+}

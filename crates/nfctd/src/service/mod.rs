@@ -88,7 +88,7 @@ impl Service {
             _ => "anonymous".to_string(),
         };
         let sid = self.inner.sessions.open(&user, Role::Admin);
-        tracing::info!(target: "audit", user = %user, role = "admin", "login");
+        tracing::info!(target: "audit", session = &sid[..8], user = %user, role = "admin", "login");
         Ok(sid)
     }
 
@@ -227,7 +227,7 @@ impl Service {
             Err(e) => e.to_string(),
         };
         tracing::info!(
-            target: "audit", user = %session.user, id = conn.id,
+            target: "audit", session = %session.tag, user = %session.user, id = conn.id,
             tuple = %describe(row), result = %outcome, "kill"
         );
         match result {
@@ -275,7 +275,7 @@ impl Service {
             Err(e) => e.to_string(),
         };
         tracing::info!(
-            target: "audit", user = %session.user, id, tuple = %describe(&row),
+            target: "audit", session = %session.tag, user = %session.user, id, tuple = %describe(&row),
             field, value, result = %outcome, "change"
         );
         match result {

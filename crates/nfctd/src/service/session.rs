@@ -28,6 +28,9 @@ impl Role {
 /// One logged-in client.
 #[derive(Debug, Clone)]
 pub struct Session {
+    /// The id's first 8 hex digits: enough to tell sessions apart in the audit
+    /// log without writing the bearer secret there.
+    pub tag: String,
     pub user: String,
     pub role: Role,
     last_used: Instant,
@@ -77,6 +80,7 @@ impl Sessions {
         map.insert(
             id.clone(),
             Session {
+                tag: id[..8].to_string(),
                 user: user.to_string(),
                 role,
                 last_used: now,

@@ -326,9 +326,28 @@ impl Worker {
         } else {
             tracing::error!(error = %error, "conntrack event socket failed: resynchronising");
         }
+        self.discard_queued_events();
         if let Err(e) = self.resync() {
             tracing::error!(error = %e, "resynchronisation failed; the table may be stale");
             self.shared.live.store(false, Ordering::Release);
+        }
+    }
+
+    /// Empties the event queue. The kernel reports ENOBUFS once per overflow
+    /// and reports the next loss only after the queue has drained, so the
+    /// queue must be empty before the recovery dump starts: then any event lost
+    /// during the dump is reported again instead of vanishing. What is
+    /// discarded here happened before the dump, which covers it.
+    fn discard_queued_events(&mut self) {
+        loop {
+            match self.events.recv(|_| {}) {
+                Ok(0) => return,
+                Ok(_) | Err(ctnetlink::Error::Overflow) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "draining the event socket failed");
+                    return;
+                }
+            }
         }
     }
 
