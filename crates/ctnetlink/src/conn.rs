@@ -123,6 +123,47 @@ pub struct Conn {
 }
 
 impl Conn {
+    /// An un-NATed flow from `src:sport` to `dst:dport`: the reply tuple mirrors
+    /// the original. For ICMP and ICMPv6 it is an echo request/reply pair whose
+    /// identifier is `sport` (`dport` is unused). The family follows `src`.
+    pub fn flow(l4proto: u8, src: IpAddr, dst: IpAddr, sport: u16, dport: u16) -> Conn {
+        let family = Family::of(&src);
+        let (orig, reply) = match l4proto {
+            crate::consts::IPPROTO_ICMP | crate::consts::IPPROTO_ICMPV6 => {
+                let (request, answer) = if family == Family::Ipv6 {
+                    (128, 129)
+                } else {
+                    (8, 0)
+                };
+                let echo = |src, dst, icmp_type| Tuple {
+                    src,
+                    dst,
+                    icmp_type,
+                    icmp_id: sport,
+                    ..Tuple::default()
+                };
+                (echo(src, dst, request), echo(dst, src, answer))
+            }
+            _ => (
+                Tuple {
+                    src,
+                    dst,
+                    sport,
+                    dport,
+                    ..Tuple::default()
+                },
+                Tuple {
+                    src: dst,
+                    dst: src,
+                    sport: dport,
+                    dport: sport,
+                    ..Tuple::default()
+                },
+            ),
+        };
+        Conn::new(0, family, l4proto, orig, reply)
+    }
+
     /// A connection with the given identity and every other field empty.
     pub fn new(id: u32, family: Family, l4proto: u8, orig: Tuple, reply: Tuple) -> Conn {
         Conn {

@@ -4,24 +4,22 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::consts::*;
 use crate::names::{IPS_ASSURED, IPS_CONFIRMED, IPS_SEEN_REPLY};
-use crate::{Conn, Family, Tuple};
+use crate::Conn;
 
 /// `n` distinct entries over TCP, UDP, ICMP, ICMPv6 and SCTP, both families.
 pub fn synthetic(n: usize) -> Vec<Conn> {
     (0..n)
         .map(|i| {
             let v6 = i % 3 == 2;
-            let (src, dst, family): (IpAddr, IpAddr, Family) = if v6 {
+            let (src, dst): (IpAddr, IpAddr) = if v6 {
                 (
                     Ipv6Addr::new(0x2001, 0xdb8, 0, 1, 0, 0, (i >> 16) as u16, i as u16).into(),
                     Ipv6Addr::new(0x2001, 0xdb8, 0, 2, 0, 0, 0, 1).into(),
-                    Family::Ipv6,
                 )
             } else {
                 (
                     Ipv4Addr::from(0xc633_6400u32 + (i as u32 % 250)).into(),
                     Ipv4Addr::new(203, 0, 113, 9).into(),
-                    Family::Ipv4,
                 )
             };
             let l4proto = match i % 5 {
@@ -33,40 +31,14 @@ pub fn synthetic(n: usize) -> Vec<Conn> {
             };
             let sport = 1024 + (i % 60000) as u16;
             let dport = 443 + (i / 60000) as u16;
-            let (mut orig, mut reply) = (
-                Tuple {
-                    src,
-                    dst,
-                    sport,
-                    dport,
-                    ..Tuple::default()
-                },
-                Tuple {
-                    src: dst,
-                    dst: src,
-                    sport: dport,
-                    dport: sport,
-                    ..Tuple::default()
-                },
+            let icmp = matches!(l4proto, IPPROTO_ICMP | IPPROTO_ICMPV6);
+            let mut c = Conn::flow(
+                l4proto,
+                src,
+                dst,
+                if icmp { i as u16 } else { sport },
+                dport,
             );
-            if matches!(l4proto, IPPROTO_ICMP | IPPROTO_ICMPV6) {
-                let (req, ans) = if v6 { (128, 129) } else { (8, 0) };
-                orig = Tuple {
-                    sport: 0,
-                    dport: 0,
-                    icmp_type: req,
-                    icmp_id: i as u16,
-                    ..orig
-                };
-                reply = Tuple {
-                    sport: 0,
-                    dport: 0,
-                    icmp_type: ans,
-                    icmp_id: i as u16,
-                    ..reply
-                };
-            }
-            let mut c = Conn::new(0, family, l4proto, orig, reply);
             c.timeout = 300 + (i % 100) as u32;
             c.mark = (i as u32).wrapping_mul(2_654_435_761);
             c.status = IPS_CONFIRMED

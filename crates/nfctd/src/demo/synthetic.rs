@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use ctnetlink::consts::{IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP};
 use ctnetlink::names::{IPS_ASSURED, IPS_CONFIRMED, IPS_SEEN_REPLY};
-use ctnetlink::{Conn, CtSocket, Family, Tuple};
+use ctnetlink::{Conn, CtSocket};
 use rand::{Rng, RngExt};
 
 /// How many synthetic entries the demo keeps alive.
@@ -68,17 +68,15 @@ fn is_synthetic(conn: &Conn) -> bool {
 
 fn random_conn(rng: &mut impl Rng) -> Conn {
     let v6 = rng.random_ratio(1, 4);
-    let (src, dst, family): (IpAddr, IpAddr, Family) = if v6 {
+    let (src, dst): (IpAddr, IpAddr) = if v6 {
         (
             Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, rng.random_range(1..500)).into(),
             Ipv6Addr::new(0x2001, 0xdb8, 2, 0, 0, 0, 0, rng.random_range(1..20)).into(),
-            Family::Ipv6,
         )
     } else {
         (
             Ipv4Addr::new(198, 51, 100, rng.random_range(128..255)).into(),
             Ipv4Addr::new(203, 0, 113, rng.random_range(1..30)).into(),
-            Family::Ipv4,
         )
     };
     let l4proto = match rng.random_range(0..10) {
@@ -92,39 +90,7 @@ fn random_conn(rng: &mut impl Rng) -> Conn {
     let dport = *[22u16, 53, 80, 443, 993, 3306, 5432, 8080]
         .get(rng.random_range(0..8))
         .unwrap_or(&443);
-    let mut orig = Tuple {
-        src,
-        dst,
-        sport,
-        dport,
-        ..Tuple::default()
-    };
-    let mut reply = Tuple {
-        src: dst,
-        dst: src,
-        sport: dport,
-        dport: sport,
-        ..Tuple::default()
-    };
-    if matches!(l4proto, IPPROTO_ICMP | IPPROTO_ICMPV6) {
-        let (request, answer) = if v6 { (128, 129) } else { (8, 0) };
-        let id = rng.random();
-        orig = Tuple {
-            sport: 0,
-            dport: 0,
-            icmp_type: request,
-            icmp_id: id,
-            ..orig
-        };
-        reply = Tuple {
-            sport: 0,
-            dport: 0,
-            icmp_type: answer,
-            icmp_id: id,
-            ..reply
-        };
-    }
-    let mut conn = Conn::new(0, family, l4proto, orig, reply);
+    let mut conn = Conn::flow(l4proto, src, dst, sport, dport);
     conn.timeout = rng.random_range(20..600);
     conn.status = IPS_CONFIRMED
         | if rng.random_ratio(3, 4) {
