@@ -128,21 +128,29 @@ fn delete_removes_exactly_one_and_a_wrong_id_removes_none() {
 #[test]
 fn a_reused_tuple_is_not_touched() {
     let (_sb, mut ct) = sandbox(false);
-    let spec = synthetic(2);
+    let spec = synthetic(50);
     ct.create(&spec[0]).unwrap();
     let old = ct.dump_all().unwrap().remove(0);
     ct.delete(&old.key()).unwrap();
-    // The kernel's id hashes the entry's address with its tuple: take the freed
-    // slot with another entry first, so the tuple's new entry gets a new id.
-    ct.create(&spec[1]).unwrap();
-    ct.create(&spec[0]).unwrap();
-    let new = ct
-        .dump_all()
-        .unwrap()
-        .into_iter()
-        .find(|c| c.orig == old.orig)
-        .unwrap();
-    assert_ne!(new.id, old.id);
+    // The kernel's id hashes the entry's address with its tuple, so a new entry
+    // on the same tuple in the same freed slot gets the same id (and the kernel
+    // cannot tell them apart). Take slots with other entries until it lands
+    // elsewhere.
+    let mut fillers = spec[1..].iter();
+    let new = loop {
+        ct.create(fillers.next().unwrap()).unwrap();
+        ct.create(&spec[0]).unwrap();
+        let new = ct
+            .dump_all()
+            .unwrap()
+            .into_iter()
+            .find(|c| c.orig == old.orig)
+            .unwrap();
+        if new.id != old.id {
+            break new;
+        }
+        ct.delete(&new.key()).unwrap();
+    };
     assert!(matches!(ct.delete(&old.key()), Err(Error::NotFound)));
     assert!(matches!(
         ct.update(&old.key(), Change::Mark(1)),
