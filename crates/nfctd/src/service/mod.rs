@@ -12,7 +12,7 @@ use std::sync::Arc;
 use ctnetlink::{Change, CtSocket};
 use time::OffsetDateTime;
 
-use crate::table::query::{self, Context, Filter, Order};
+use crate::table::query::{self, Context, Field, Filter, Order};
 use crate::table::{Mirror, Row, Snapshot};
 use crate::value::Value;
 
@@ -108,6 +108,23 @@ impl Service {
         Ok(session)
     }
 
+    /// `uid` and `user` exist only with `--uid-mask`: naming them otherwise is an error.
+    fn check_uid_keys<'k>(&self, keys: impl IntoIterator<Item = &'k str>) -> Result<(), ApiError> {
+        if self.inner.settings.uid_mask.is_some() {
+            return Ok(());
+        }
+        match keys
+            .into_iter()
+            .find(|k| Field::parse(k).is_some_and(Field::needs_uid_mask))
+        {
+            Some(key) => Err(ApiError::invalid(
+                key,
+                "exists only when the daemon runs with --uid-mask",
+            )),
+            None => Ok(()),
+        }
+    }
+
     fn context(&self, snapshot: &Snapshot, live: bool) -> Context<'_> {
         let mut ctx = Context::at(snapshot);
         if live {
@@ -122,6 +139,12 @@ impl Service {
     /// `view(sid, filters, order_by, order_dir, start, length)`.
     pub fn view(&self, sid: &str, req: &ViewRequest<'_>) -> Result<Value, ApiError> {
         let session = self.session(sid)?;
+        self.check_uid_keys(
+            req.filters
+                .iter()
+                .map(|(k, _)| k.as_str())
+                .chain([req.order_by]),
+        )?;
         let filter = Filter::parse(req.filters).map_err(|e| ApiError::Invalid(e.to_string()))?;
         let order = Order::parse(req.order_by, req.order_dir)
             .map_err(|e| ApiError::Invalid(e.to_string()))?;
@@ -160,23 +183,14 @@ impl Service {
     /// `kill(sid, ids)`: deletes each connection by its original tuple and id.
     pub fn kill(&self, sid: &str, ids: &[u32]) -> Result<Killed, ApiError> {
         let session = self.admin(sid, "kill")?;
-        let wanted: HashSet<u32> = ids.iter().copied().collect();
-        let snapshot = session
-            .frozen
-            .clone()
-            .unwrap_or_else(|| self.inner.mirror.snapshot());
-        let found: HashMap<u32, Arc<Row>> = snapshot
-            .rows
-            .iter()
-            .filter(|row| wanted.contains(&row.conn.id))
-            .map(|row| (row.conn.id, Arc::clone(row)))
-            .collect();
+        let found = self.rows_for(&session, &ids.iter().copied().collect());
         let mut socket = CtSocket::open()?;
         let mut result = Killed {
             killed: 0,
             missing: Vec::new(),
         };
         let mut seen = HashSet::new();
+        let mut gone = HashSet::new();
         for &id in ids {
             if !seen.insert(id) {
                 continue; // the same id twice is one connection
@@ -190,13 +204,45 @@ impl Service {
                 Err(ApiError::NoSuchConnection(_)) => result.missing.push(id),
                 Err(e) => return Err(e),
             }
+            gone.insert(id);
+        }
+        // A frozen view should not go on showing what its own session killed.
+        if let Some(frozen) = &session.frozen {
+            self.inner
+                .sessions
+                .set_frozen(sid, Some(frozen.without(&gone)))?;
         }
         Ok(result)
+    }
+
+    /// The rows for `ids`: from the live table first (a frozen session may name
+    /// a connection newer than its snapshot), else from the session's snapshot.
+    /// Either way the kernel request carries tuple and id, so a row that is
+    /// gone is reported as such.
+    fn rows_for(&self, session: &Session, ids: &HashSet<u32>) -> HashMap<u32, Arc<Row>> {
+        let pick = |snapshot: &Snapshot| -> HashMap<u32, Arc<Row>> {
+            snapshot
+                .rows
+                .iter()
+                .filter(|row| ids.contains(&row.conn.id))
+                .map(|row| (row.conn.id, Arc::clone(row)))
+                .collect()
+        };
+        let mut found = pick(&self.inner.mirror.snapshot());
+        if let Some(frozen) = &session.frozen {
+            if found.len() < ids.len() {
+                for (id, row) in pick(frozen) {
+                    found.entry(id).or_insert(row);
+                }
+            }
+        }
+        found
     }
 
     /// `kill_matching(sid, filters)`: kills every connection the filters select.
     pub fn kill_matching(&self, sid: &str, filters: &[(String, Value)]) -> Result<usize, ApiError> {
         let session = self.admin(sid, "kill_matching")?;
+        self.check_uid_keys(filters.iter().map(|(k, _)| k.as_str()))?;
         let filter = Filter::parse(filters).map_err(|e| ApiError::Invalid(e.to_string()))?;
         // Checked on the parsed filter: keys with empty values constrain nothing either.
         if filter.is_empty() {
@@ -259,15 +305,9 @@ impl Service {
                 ))
             }
         };
-        let snapshot = session
-            .frozen
-            .clone()
-            .unwrap_or_else(|| self.inner.mirror.snapshot());
-        let row = snapshot
-            .rows
-            .iter()
-            .find(|row| row.conn.id == id)
-            .cloned()
+        let row = self
+            .rows_for(&session, &HashSet::from([id]))
+            .remove(&id)
             .ok_or_else(|| ApiError::NoSuchConnection(format!("id {id}")))?;
         let result = CtSocket::open().and_then(|mut socket| socket.update(&row.conn.key(), change));
         let outcome = match &result {
@@ -281,6 +321,15 @@ impl Service {
         match result {
             Ok(conn) => {
                 self.inner.mirror.observe(conn);
+                // A frozen view shows the change its own session made.
+                if let Some(frozen) = &session.frozen {
+                    let live = self.inner.mirror.snapshot();
+                    if let Some(row) = live.rows.iter().find(|row| row.conn.id == id) {
+                        self.inner
+                            .sessions
+                            .set_frozen(sid, Some(frozen.replacing(Arc::clone(row))))?;
+                    }
+                }
                 Ok(())
             }
             Err(ctnetlink::Error::NotFound) => {

@@ -89,6 +89,39 @@ impl Snapshot {
         self.rows.is_empty()
     }
 
+    /// The same view without the rows of `ids`.
+    pub fn without(&self, ids: &std::collections::HashSet<u32>) -> Snapshot {
+        let rows = self
+            .rows
+            .iter()
+            .filter(|row| !ids.contains(&row.conn.id))
+            .cloned()
+            .collect();
+        Snapshot {
+            rows: Arc::new(rows),
+            ..self.clone()
+        }
+    }
+
+    /// The same view with `row` in place of the row of the same id.
+    pub fn replacing(&self, row: Arc<Row>) -> Snapshot {
+        let rows = self
+            .rows
+            .iter()
+            .map(|old| {
+                if old.conn.id == row.conn.id {
+                    Arc::clone(&row)
+                } else {
+                    Arc::clone(old)
+                }
+            })
+            .collect();
+        Snapshot {
+            rows: Arc::new(rows),
+            ..self.clone()
+        }
+    }
+
     /// Unix seconds of `taken`.
     pub fn taken_unix(&self) -> u64 {
         self.taken

@@ -16,6 +16,8 @@ use serde_json::{json, Value as Json};
 
 pub use ctnetlink::fixtures::synthetic;
 
+pub mod raw;
+
 /// A private namespace with addresses on its loopback.
 pub struct Bed {
     pub sandbox: Sandbox,

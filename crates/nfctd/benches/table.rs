@@ -1,0 +1,736 @@
+//! nfctd against its peers, measured in one run; prints ratios, not absolute claims.
+//!
+//! Run: `cargo bench -p nfctd --bench table [-- --entries 200000 --runs 5]`
+//! (no root needed: the bench moves itself into a private user+net namespace first,
+//! fills that namespace's conntrack table with synthetic entries through ctnetlink, and
+//! everything it spawns — `conntrack`, `python3`, the `nfctd` binary — lives there too).
+//!
+//! What it measures (issue targets in brackets):
+//! 1. dump + decode into the mirror's `RowSet` vs `conntrack -L > /dev/null` [≤ 0.5×];
+//! 2. heap bytes per entry of a `RowSet` plus one published snapshot vector, via a
+//!    counting global allocator [≤ 300 B]; the dump's `Vec<Conn>` reported apart, and the
+//!    growth after `Mirror::start` as a cross-check;
+//! 3. draining a backlog of conntrack events (create then delete a batch) with
+//!    decode + `RowSet::apply` [≥ 100,000 events/s];
+//! 4. `view` over HTTP from the real daemon, filtered (`tcp`, `orig_dport` 443) and
+//!    unfiltered, ordered by timeout DESC, 100 rows, vs `conntrack -L -p tcp --dport 443`
+//!    [≥ 20× faster];
+//! 5. `refresh(sid)` (a full reconciliation) vs `conntrack -L` [≤ 0.5×];
+//! 6. sequential `system.listMethods` calls/s vs Python's `SimpleXMLRPCServer` serving the
+//!    same list, same client, keep-alive and `Connection: close` [≥ 10×].
+//!
+//! Not a test: `harness = false`, and `cargo test` does not run benches.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark: fail loudly
+
+#[path = "table/alloc.rs"]
+mod alloc;
+#[path = "table/http.rs"]
+mod http;
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use ctnetlink::{ConnKey, CtSocket, EventKind, EventSocket};
+use nfctd::table::{Clock, Mirror, MirrorConfig, RowSet};
+
+#[global_allocator]
+static ALLOC: alloc::Counting = alloc::Counting;
+
+struct Args {
+    entries: usize,
+    runs: usize,
+    events: usize,
+}
+
+fn args() -> Args {
+    let mut a = Args {
+        entries: 200_000,
+        runs: 5,
+        events: 100_000,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        let (name, inline) = match arg.split_once('=') {
+            Some((n, v)) => (n.to_string(), Some(v.to_string())),
+            None => (arg.clone(), None),
+        };
+        let mut value = |name: &str| -> usize {
+            inline
+                .clone()
+                .or_else(|| it.next())
+                .and_then(|v| v.replace('_', "").parse().ok())
+                .unwrap_or_else(|| panic!("{name} needs a number"))
+        };
+        match name.as_str() {
+            "--entries" => a.entries = value("--entries"),
+            "--runs" => a.runs = value("--runs").max(1),
+            "--events" => a.events = value("--events").max(2),
+            _ => {} // `--bench` from cargo, filters: ignored
+        }
+    }
+    a
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn time<T>(f: impl FnOnce() -> T) -> (f64, T) {
+    let start = Instant::now();
+    let out = f();
+    (start.elapsed().as_secs_f64(), out)
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn ms(s: f64) -> String {
+    format!("{:.1} ms", s * 1e3)
+}
+
+/// One line of the result table.
+struct Line {
+    what: String,
+    value: String,
+    peer: String,
+    ratio: String,
+    target: String,
+    verdict: &'static str,
+}
+
+#[derive(Default)]
+struct Report {
+    lines: Vec<Line>,
+}
+
+impl Report {
+    fn info(&mut self, what: &str, value: String, peer: String) {
+        self.push(what, value, peer, "-".into(), "-".into(), "");
+    }
+
+    fn push(
+        &mut self,
+        what: &str,
+        value: String,
+        peer: String,
+        ratio: String,
+        target: String,
+        verdict: &'static str,
+    ) {
+        self.lines.push(Line {
+            what: what.into(),
+            value,
+            peer,
+            ratio,
+            target,
+            verdict,
+        });
+    }
+
+    /// Our time against the peer's time; passes when ours/peer ≤ `max`.
+    fn time_ratio(&mut self, what: &str, ours: f64, peer: Option<f64>, max: f64) {
+        match peer {
+            Some(p) => {
+                let r = ours / p;
+                let ok = if r <= max { "PASS" } else { "FAIL" };
+                self.push(
+                    what,
+                    ms(ours),
+                    ms(p),
+                    format!("{r:.3}×"),
+                    format!("≤ {max}×"),
+                    ok,
+                );
+            }
+            None => self.push(
+                what,
+                ms(ours),
+                "(no conntrack)".into(),
+                "-".into(),
+                format!("≤ {max}×"),
+                "SKIP",
+            ),
+        }
+    }
+
+    /// How many times faster we are than the peer (peer time / our time, or our rate / peer rate).
+    fn speedup(
+        &mut self,
+        what: &str,
+        value: String,
+        peer: Option<String>,
+        speedup: Option<f64>,
+        min: f64,
+    ) {
+        match (peer, speedup) {
+            (Some(p), Some(s)) => {
+                let ok = if s >= min { "PASS" } else { "FAIL" };
+                self.push(
+                    what,
+                    value,
+                    p,
+                    format!("{s:.1}× faster"),
+                    format!("≥ {min}× faster"),
+                    ok,
+                );
+            }
+            _ => self.push(
+                what,
+                value,
+                "(no peer)".into(),
+                "-".into(),
+                format!("≥ {min}× faster"),
+                "SKIP",
+            ),
+        }
+    }
+
+    fn print(&self) {
+        let headers = ["measurement", "nfctd", "peer", "ratio", "target", ""];
+        let rows: Vec<[&str; 6]> = self
+            .lines
+            .iter()
+            .map(|l| {
+                [
+                    l.what.as_str(),
+                    &l.value,
+                    &l.peer,
+                    &l.ratio,
+                    &l.target,
+                    l.verdict,
+                ]
+            })
+            .collect();
+        let mut widths = headers.map(|h| h.chars().count());
+        for r in &rows {
+            for (w, c) in widths.iter_mut().zip(r) {
+                *w = (*w).max(c.chars().count());
+            }
+        }
+        let line = |cells: [&str; 6]| {
+            let text: Vec<String> = cells
+                .iter()
+                .zip(widths)
+                .map(|(c, w)| format!("{c}{}", " ".repeat(w - c.chars().count())))
+                .collect();
+            println!("{}", text.join(" | ").trim_end());
+        };
+        line(headers);
+        println!("{}", widths.map(|w| "-".repeat(w)).join("-+-"));
+        for r in rows {
+            line(r);
+        }
+    }
+}
+
+/// Median wall time of `conntrack ARGS > /dev/null` over `runs`, or None without the tool.
+fn conntrack(args: &[&str], runs: usize) -> Option<f64> {
+    let mut times = Vec::new();
+    for _ in 0..runs {
+        let (t, status) = time(|| {
+            Command::new("conntrack")
+                .args(args)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+        });
+        match status {
+            Ok(s) if s.success() => times.push(t),
+            Ok(s) => {
+                eprintln!("conntrack {args:?} failed ({s}); skipping that comparison");
+                return None;
+            }
+            Err(e) => {
+                eprintln!("cannot run `conntrack` ({e}): install it with `apt-get install conntrack`; skipping that comparison");
+                return None;
+            }
+        }
+    }
+    Some(median(times))
+}
+
+/// Lines `conntrack ARGS` prints (one per entry), untimed, for a sanity check.
+fn conntrack_count(args: &[&str]) -> Option<usize> {
+    let out = Command::new("conntrack")
+        .args(args)
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    Some(
+        out.stdout
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .count(),
+    )
+}
+
+fn main() {
+    let a = args();
+    // Before any thread exists: the kernel refuses a new user namespace to a threaded process.
+    netns::enter_private().expect("private user+net namespace (unshare)");
+    let route = socket2::Socket::new(
+        socket2::Domain::from(libc::AF_NETLINK),
+        socket2::Type::RAW,
+        Some(socket2::Protocol::from(libc::NETLINK_ROUTE)),
+    )
+    .expect("NETLINK_ROUTE socket");
+    netns::setup_loopback(&route.into(), &[]).expect("loopback up");
+    // Many short-lived loopback connections in the Connection: close runs.
+    let _ = netns::set_sysctl("net/ipv4/ip_local_port_range", "1024 65000");
+
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let peer_version = Command::new("conntrack")
+        .arg("--version")
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_else(|| "missing (apt-get install conntrack)".into());
+    println!("nfctd table benchmark");
+    println!(
+        "entries: {}   cores: {cores}   kernel: {}   peer: {peer_version}   runs: {}",
+        a.entries,
+        kernel.trim(),
+        a.runs
+    );
+
+    let mut ct = CtSocket::open().expect("ctnetlink socket");
+    let fixtures = ctnetlink::fixtures::synthetic(a.entries);
+    let (t_fill, result) = time(|| ct.create_many(&fixtures).expect("create_many"));
+    let (refused, first) = result;
+    drop(fixtures);
+    let (count, max) = ct.global_counts().expect("conntrack counts");
+    println!(
+        "filled: {count} entries (limit {max}) in {}{}",
+        ms(t_fill),
+        if refused > 0 {
+            format!(", {refused} refused: {first:?}")
+        } else {
+            String::new()
+        }
+    );
+    let n = count as usize;
+    let mut report = Report::default();
+    let clock = Clock::new();
+    let hidden: nfctd::table::Hidden = Arc::new(|_| false);
+
+    // 1 + 2: dump + decode + RowSet::replace, timed and weighed.
+    let (mut dump_times, mut receive_times) = (Vec::new(), Vec::new());
+    let mut rows = RowSet::new(Arc::clone(&hidden));
+    let (mut dump_bytes, mut rowset_bytes, mut peak_bytes) = (0, 0, 0);
+    for _ in 0..a.runs {
+        drop(std::mem::replace(
+            &mut rows,
+            RowSet::new(Arc::clone(&hidden)),
+        ));
+        let before = alloc::live();
+        alloc::reset_peak();
+        let start = Instant::now();
+        let dump = ct.dump_all().expect("dump");
+        let after_dump = alloc::live();
+        receive_times.push(start.elapsed().as_secs_f64());
+        rows.replace(dump, clock.now(), unix_now());
+        dump_times.push(start.elapsed().as_secs_f64());
+        dump_bytes = after_dump - before;
+        rowset_bytes = alloc::live() - before;
+        peak_bytes = alloc::peak() - before;
+    }
+    let base_rows = rows.len();
+    if base_rows != n {
+        // Conntrack ids are 32-bit hashes: ~n²/2³³ pairs collide, and rows are keyed by id.
+        println!(
+            "note: {} of {n} dumped entries share their 32-bit id with another entry; the row set keeps {base_rows}",
+            n - base_rows
+        );
+    }
+    let before_snapshot = alloc::live();
+    let snapshot = rows.to_vec();
+    let snapshot_bytes = alloc::live() - before_snapshot;
+    let t_dump = median(dump_times);
+    let t_receive = median(receive_times);
+
+    let t_list = conntrack(&["-L"], a.runs);
+    report.time_ratio(
+        "1. dump+decode → RowSet (vs conntrack -L)",
+        t_dump,
+        t_list,
+        0.5,
+    );
+    report.info(
+        "   of which dump_all (receive + decode)",
+        ms(t_receive),
+        "-".into(),
+    );
+    let per = |bytes: usize| bytes as f64 / base_rows as f64;
+    let held = per(rowset_bytes + snapshot_bytes);
+    report.push(
+        "2. heap/entry: RowSet + snapshot Vec",
+        format!("{held:.0} B"),
+        "-".into(),
+        "-".into(),
+        "≤ 300 B".into(),
+        if held <= 300.0 { "PASS" } else { "FAIL" },
+    );
+    report.info(
+        "   of which RowSet / snapshot Vec",
+        format!("{:.0} B / {:.0} B", per(rowset_bytes), per(snapshot_bytes)),
+        "-".into(),
+    );
+    report.info(
+        "   transient: dump Vec<Conn> / peak in replace",
+        format!("{:.0} B / {:.0} B", per(dump_bytes), per(peak_bytes)),
+        "-".into(),
+    );
+    drop(snapshot);
+
+    // 3: backlogs of events, drained with decode + apply.
+    match drain_events(&mut ct, &mut rows, &clock, n, max as usize, a.events) {
+        Ok(run) => {
+            let rate = run.total() as f64 / run.seconds;
+            report.push(
+                "3. events drained (decode + apply)",
+                format!("{rate:.0}/s"),
+                "-".into(),
+                "-".into(),
+                "≥ 100000/s".into(),
+                if rate >= 100_000.0 { "PASS" } else { "FAIL" },
+            );
+            report.info(
+                "   events: new / destroy / update / bad",
+                format!(
+                    "{} / {} / {} / {} in {} ({} backlogs of ≤ {}, rcvbuf {} KiB)",
+                    run.new,
+                    run.destroyed,
+                    run.updated,
+                    run.malformed,
+                    ms(run.seconds),
+                    run.backlogs,
+                    run.batch,
+                    run.rcvbuf / 1024
+                ),
+                "-".into(),
+            );
+        }
+        Err(e) => report.push(
+            "3. events drained",
+            e,
+            "-".into(),
+            "-".into(),
+            "≥ 100000/s".into(),
+            "FAIL",
+        ),
+    }
+    if rows.len() != base_rows {
+        println!(
+            "note: after the events the row set holds {} rows, not {base_rows} (an event id collided with a row's id)",
+            rows.len()
+        );
+    }
+    drop(rows);
+
+    // 4-6: the real daemon over HTTP.
+    let t_filtered = conntrack(&["-L", "-p", "tcp", "--dport", "443"], a.runs);
+    let filtered_count = conntrack_count(&["-L", "-p", "tcp", "--dport", "443"]);
+    let (daemon, addr) = http::start_daemon(
+        env!("CARGO_BIN_EXE_nfctd"),
+        &["--listen", "127.0.0.1:0", "--resync-interval", "0"],
+    )
+    .expect("nfctd daemon");
+    let mut client = http::Client::new(addr, true);
+    let login = client
+        .call(&http::method_call("login", &[]))
+        .expect("login");
+    let sid = http::strings(&login)
+        .into_iter()
+        .next()
+        .expect("a session id");
+    let sid = http::string(&sid);
+    let view = |filters: String| {
+        http::method_call(
+            "view",
+            &[
+                sid.clone(),
+                filters,
+                http::string("timeout"),
+                http::string("DESC"),
+                http::int(0),
+                http::int(100),
+            ],
+        )
+    };
+    let filtered = view(http::structure(&[
+        ("proto", http::string("tcp")),
+        ("orig_dport", http::int(443)),
+    ]));
+    let unfiltered = view(http::structure(&[]));
+    let mut calls = |body: &str, count: usize| -> (f64, String) {
+        let mut last = String::new();
+        let times = (0..count)
+            .map(|_| {
+                let (t, r) = time(|| client.call(body).expect("call"));
+                last = r;
+                t
+            })
+            .collect();
+        (median(times), last)
+    };
+    calls(&filtered, 2); // warm-up
+    let (t_view, answer) = calls(&filtered, 20);
+    let total = http::member_int(&answer, "total");
+    let (t_view_all, answer_all) = calls(&unfiltered, 20);
+    report.speedup(
+        "4. view tcp dport 443, timeout DESC, 100 rows",
+        ms(t_view),
+        t_filtered.map(|t| format!("{} (-L -p tcp --dport 443)", ms(t))),
+        t_filtered.map(|t| t / t_view),
+        20.0,
+    );
+    report.info(
+        "   matches: view total / conntrack lines",
+        format!(
+            "{} / {}",
+            total.unwrap_or(-1),
+            filtered_count.map_or("-".into(), |c| c.to_string())
+        ),
+        "-".into(),
+    );
+    report.speedup(
+        "4b. view no filter, timeout DESC, 100 rows",
+        ms(t_view_all),
+        t_list.map(|t| format!("{} (-L)", ms(t))),
+        t_list.map(|t| t / t_view_all),
+        20.0,
+    );
+    report.info(
+        "   view total (no filter)",
+        http::member_int(&answer_all, "total")
+            .unwrap_or(-1)
+            .to_string(),
+        "-".into(),
+    );
+    let refresh = http::method_call("refresh", std::slice::from_ref(&sid));
+    let (t_refresh, _) = calls(&refresh, a.runs);
+    report.time_ratio(
+        "5. refresh(sid) over HTTP (vs conntrack -L)",
+        t_refresh,
+        t_list,
+        0.5,
+    );
+
+    // 6: the same small document from both servers, the same client and request.
+    let list_call = http::method_call("system.listMethods", &[]);
+    let names = http::strings(&client.call(&list_call).expect("listMethods"));
+    let python = http::start_python(&names);
+    if let Err(e) = &python {
+        eprintln!(
+            "cannot start python3's SimpleXMLRPCServer ({e}); skipping the small-call comparison"
+        );
+    }
+    for keep_alive in [true, false] {
+        let mode = if keep_alive {
+            "keep-alive"
+        } else {
+            "Connection: close"
+        };
+        let ours = rate(addr, keep_alive, &list_call);
+        let peer = python.as_ref().ok().map(|(_, py)| {
+            // A fresh connection, closed at once: the Python server is single-threaded and
+            // would otherwise wait on this idle keep-alive connection.
+            let mut c = http::Client::new(*py, false);
+            let same = http::strings(&c.call(&list_call).expect("python listMethods"));
+            assert_eq!(same, names, "both servers answer the same document");
+            drop(c);
+            rate(*py, keep_alive, &list_call)
+        });
+        report.speedup(
+            &format!("6. system.listMethods calls/s, {mode}"),
+            format!("{ours:.0}/s"),
+            peer.map(|p| format!("{p:.0}/s (python3 SimpleXMLRPCServer)")),
+            peer.map(|p| ours / p),
+            10.0,
+        );
+    }
+    drop(python);
+    drop(daemon);
+
+    // 2b: the real mirror, started in-process (its thread lives until the bench exits).
+    let before = alloc::live();
+    let (t_start, mirror) = time(|| {
+        Mirror::start(MirrorConfig {
+            resync_interval: None,
+            hidden,
+            event_buffer: 32 << 20,
+        })
+        .expect("mirror")
+    });
+    let grown = alloc::live().saturating_sub(before);
+    report.info(
+        "2b. heap/entry after Mirror::start (+published)",
+        format!(
+            "{:.0} B ({} rows, start {})",
+            per(grown),
+            mirror.snapshot().len(),
+            ms(t_start)
+        ),
+        "-".into(),
+    );
+
+    println!();
+    report.print();
+    println!();
+    println!("times are medians ({} runs for conntrack, dump and refresh; 20 for view); heap counted by a global allocator (requested sizes, not malloc overhead)", a.runs);
+}
+
+#[derive(Default)]
+struct EventRun {
+    new: usize,
+    destroyed: usize,
+    updated: usize,
+    malformed: usize,
+    seconds: f64,
+    backlogs: usize,
+    batch: usize,
+    rcvbuf: usize,
+}
+
+impl EventRun {
+    fn total(&self) -> usize {
+        self.new + self.destroyed + self.updated
+    }
+}
+
+/// Builds backlogs of events on a subscribed socket without reading (create a batch of
+/// entries, later delete them) and times draining each backlog through `RowSet::apply`,
+/// until `target` events were drained. The batch fits the receive buffer the kernel
+/// granted: SO_RCVBUFFORCE needs CAP_NET_ADMIN in the initial namespace, so inside a
+/// private one the buffer stops at net.core.rmem_max (doubled). Halves on overflow.
+fn drain_events(
+    ct: &mut CtSocket,
+    rows: &mut RowSet,
+    clock: &Clock,
+    n: usize,
+    max: usize,
+    target: usize,
+) -> Result<EventRun, String> {
+    let mut events = EventSocket::subscribe(256 << 20).map_err(|e| e.to_string())?;
+    let rcvbuf = socket2::SockRef::from(&events)
+        .recv_buffer_size()
+        .map_err(|e| e.to_string())?;
+    // About 1 KiB of buffer per event (skb overhead included), with a safety margin.
+    let mut batch = (rcvbuf / 2048)
+        .min(target / 2)
+        .min(max.saturating_sub(n + 1000));
+    let pool: Vec<_> = ctnetlink::fixtures::synthetic(n + batch).split_off(n);
+    let mut run = EventRun {
+        rcvbuf,
+        ..EventRun::default()
+    };
+    while run.total() < target {
+        if batch < 100 {
+            return Err(format!("overflowed even with {batch}-entry batches"));
+        }
+        let extra = &pool[..batch];
+        let (refused, first) = ct.create_many(extra).map_err(|e| e.to_string())?;
+        if refused > 0 {
+            return Err(format!("{refused} extra entries refused: {first:?}"));
+        }
+        let mut keys = Vec::with_capacity(batch);
+        let created = drain(&mut events, rows, clock, &mut run, &mut keys);
+        let deleted = match created {
+            Ok(()) => {
+                let (failed, first) = ct.delete_many(&keys).map_err(|e| e.to_string())?;
+                if failed > 0 {
+                    return Err(format!("{failed} deletes refused: {first:?}"));
+                }
+                drain(&mut events, rows, clock, &mut run, &mut Vec::new())
+            }
+            Err(e) => Err(e),
+        };
+        run.backlogs += 2;
+        run.batch = run.batch.max(batch);
+        if let Err(e) = deleted {
+            println!("events: {e} with a batch of {batch}; halving the batch");
+            batch /= 2;
+            // Remove what is left of the batch (by tuple: 32-bit ids may collide) and
+            // settle the rows the lost events left behind.
+            let wanted: HashSet<_> = extra
+                .iter()
+                .map(|c| (c.family, c.l4proto, c.orig))
+                .collect();
+            let dump = ct.dump_all().map_err(|e| e.to_string())?;
+            let left: Vec<ConnKey> = dump
+                .iter()
+                .filter(|c| wanted.contains(&(c.family, c.l4proto, c.orig)))
+                .map(|c| c.key())
+                .collect();
+            ct.delete_many(&left).map_err(|e| e.to_string())?;
+            rows.replace(
+                ct.dump_all().map_err(|e| e.to_string())?,
+                clock.now(),
+                unix_now(),
+            );
+            while matches!(events.recv(|_| {}), Ok(n) if n > 0) {}
+        }
+    }
+    Ok(run)
+}
+
+/// Reads every waiting event into `rows` (timed into `run`); keys of new entries go to `keys`.
+fn drain(
+    events: &mut EventSocket,
+    rows: &mut RowSet,
+    clock: &Clock,
+    run: &mut EventRun,
+    keys: &mut Vec<ConnKey>,
+) -> Result<(), String> {
+    let start = Instant::now();
+    let result = loop {
+        let (now, unix) = (clock.now(), unix_now());
+        let got = events.recv(|e| match e {
+            Ok(e) => {
+                match e.kind {
+                    EventKind::New => {
+                        run.new += 1;
+                        keys.push(e.conn.key());
+                    }
+                    EventKind::Destroy => run.destroyed += 1,
+                    EventKind::Update => run.updated += 1,
+                }
+                rows.apply(e, now, unix);
+            }
+            Err(_) => run.malformed += 1,
+        });
+        match got {
+            Ok(0) => break Ok(()),
+            Ok(_) => {}
+            Err(e) => break Err(e.to_string()),
+        }
+    };
+    run.seconds += start.elapsed().as_secs_f64();
+    result
+}
+
+/// Sequential calls per second for about two seconds (capped to spare ephemeral ports).
+fn rate(addr: SocketAddr, keep_alive: bool, body: &str) -> f64 {
+    let mut client = http::Client::new(addr, keep_alive);
+    for _ in 0..50 {
+        client.call(body).expect("warm-up call");
+    }
+    let start = Instant::now();
+    let mut done = 0u32;
+    while start.elapsed() < Duration::from_secs(2) && (keep_alive || done < 25_000) {
+        client.call(body).expect("call");
+        done += 1;
+    }
+    f64::from(done) / start.elapsed().as_secs_f64()
+}
