@@ -819,7 +819,7 @@ fn a_frozen_session_reaches_connections_newer_than_its_snapshot() {
     let rows = frozen["connections"].as_array().unwrap();
     let row = rows
         .iter()
-        .find(|c| c["id"] == changed.to_string())
+        .find(|c| c["id"].as_str() == Some(changed.to_string().as_str()))
         .unwrap();
     assert_eq!(row["mark"], 4242);
 }
@@ -846,7 +846,7 @@ fn uid_and_user_keys_need_the_uid_mask() {
     for row in view["connections"].as_array().unwrap() {
         let conn = kernel
             .iter()
-            .find(|c| c.id.to_string() == row["id"])
+            .find(|c| Some(c.id.to_string().as_str()) == row["id"].as_str())
             .unwrap();
         assert_eq!(row["uid"], u64::from(conn.mark >> 16));
         let expected_user = if conn.mark >> 16 == 0 {
