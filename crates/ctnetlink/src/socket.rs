@@ -1,6 +1,7 @@
 //! The blocking request socket: dumps, lookups, creates, deletes, updates, statistics.
 
 use std::io;
+use std::sync::mpsc;
 
 use netlink_sys::{protocols::NETLINK_NETFILTER, Socket, SocketAddr};
 
@@ -81,46 +82,24 @@ impl CtSocket {
     ) -> Result<bool, Error> {
         let mut interrupted = false;
         loop {
-            let n = loop {
-                match self.sock.recv(&mut &mut self.buf[..], 0) {
-                    Ok(n) => break n,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => return Err(Error::from_io(e)),
-                }
-            };
-            for frame in Frames::new(&self.buf[..n]) {
-                let frame = frame?;
-                if frame.seq != seq {
-                    continue; // a late answer to an earlier request
-                }
-                interrupted |= frame.flags & NLM_F_DUMP_INTR != 0;
-                match frame.msg_type {
-                    NLMSG_ERROR => {
-                        let code = frame.error_code()?;
-                        if code != 0 {
-                            return Err(Error::from_errno(op, code));
-                        }
-                        return Ok(interrupted);
-                    }
-                    NLMSG_DONE => return Ok(interrupted),
-                    NLMSG_NOOP | NLMSG_OVERRUN => {}
-                    _ => {
-                        if on_frame(&frame) == Step::Done {
-                            return Ok(interrupted);
-                        }
-                    }
-                }
+            let n = recv_datagram(&self.sock, &mut self.buf)?;
+            if let Some(()) = answer(op, seq, &self.buf[..n], &mut interrupted, &mut on_frame)? {
+                return Ok(interrupted);
             }
         }
     }
 
     /// Dumps the whole table (all families), handing each entry to `each`.
     /// Messages that fail to decode are counted in the summary and skipped.
+    ///
+    /// The kernel does its dump work inside our `recvmsg`, so a helper thread
+    /// receives datagrams while this thread decodes and hands out entries:
+    /// the two overlap instead of taking turns.
     pub fn dump(&mut self, mut each: impl FnMut(Conn)) -> Result<DumpSummary, Error> {
         let seq = self.next_seq();
         self.send(&request::dump(seq))?;
         let mut summary = DumpSummary::default();
-        self.receive("dump", seq, |frame| {
+        let mut on_frame = |frame: &Frame<'_>| {
             match decode_conn(frame.payload) {
                 Ok(conn) => {
                     summary.entries += 1;
@@ -129,7 +108,43 @@ impl CtSocket {
                 Err(_) => summary.malformed += 1,
             }
             Step::More
-        })?;
+        };
+        // Datagrams in flight between the threads; a few keep both busy.
+        const IN_FLIGHT: usize = 8;
+        let (full_tx, full_rx) = mpsc::sync_channel::<(Vec<u8>, usize)>(IN_FLIGHT);
+        let (empty_tx, empty_rx) = mpsc::channel::<Vec<u8>>();
+        let sock = &self.sock;
+        let consumed = std::thread::scope(|scope| {
+            let receiver = scope.spawn(move || -> Result<(), Error> {
+                loop {
+                    let mut buf = empty_rx.try_recv().unwrap_or_else(|_| vec![0; RECV_BUF]);
+                    let n = recv_datagram(sock, &mut buf)?;
+                    let last = ends_answer(seq, &buf[..n]);
+                    if full_tx.send((buf, n)).is_err() || last {
+                        return Ok(()); // the decoder stopped, or the answer is complete
+                    }
+                }
+            });
+            let mut interrupted = false;
+            let mut outcome = Ok(());
+            for (buf, n) in full_rx.iter() {
+                match answer("dump", seq, &buf[..n], &mut interrupted, &mut on_frame) {
+                    Ok(None) => {}
+                    Ok(Some(())) => break,
+                    Err(e) => {
+                        outcome = Err(e);
+                        break;
+                    }
+                }
+                let _ = empty_tx.send(buf);
+            }
+            drop(full_rx);
+            let received = receiver
+                .join()
+                .unwrap_or_else(|_| Err(Error::Io(io::Error::other("dump receiver panicked"))));
+            outcome.and(received)
+        });
+        consumed?;
         Ok(summary)
     }
 
@@ -214,13 +229,7 @@ impl CtSocket {
             self.send(&batch)?;
             let mut acks = 0;
             while acks < chunk.len() {
-                let n = loop {
-                    match self.sock.recv(&mut &mut self.buf[..], 0) {
-                        Ok(n) => break n,
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                        Err(e) => return Err(Error::from_io(e)),
-                    }
-                };
+                let n = recv_datagram(&self.sock, &mut self.buf)?;
                 for frame in Frames::new(&self.buf[..n]) {
                     let frame = frame?;
                     let in_batch = frame.seq.wrapping_sub(first_seq) < chunk.len() as u32;
@@ -273,6 +282,62 @@ impl CtSocket {
             None => Ok(total),
         }
     }
+}
+
+/// Receives one datagram, retrying when a signal interrupts the wait.
+fn recv_datagram(sock: &Socket, buf: &mut [u8]) -> Result<usize, Error> {
+    loop {
+        match sock.recv(&mut &mut buf[..], 0) {
+            Ok(n) => return Ok(n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Error::from_io(e)),
+        }
+    }
+}
+
+/// Hands the messages of sequence `seq` in one datagram to `on_frame`.
+/// `Some(())` when the answer is complete (ACK, NLMSG_DONE, or `on_frame`
+/// said `Done`); a kernel error becomes `Err`.
+fn answer(
+    op: &'static str,
+    seq: u32,
+    datagram: &[u8],
+    interrupted: &mut bool,
+    on_frame: &mut impl FnMut(&Frame<'_>) -> Step,
+) -> Result<Option<()>, Error> {
+    for frame in Frames::new(datagram) {
+        let frame = frame?;
+        if frame.seq != seq {
+            continue; // a late answer to an earlier request
+        }
+        *interrupted |= frame.flags & NLM_F_DUMP_INTR != 0;
+        match frame.msg_type {
+            NLMSG_ERROR => {
+                let code = frame.error_code()?;
+                if code != 0 {
+                    return Err(Error::from_errno(op, code));
+                }
+                return Ok(Some(()));
+            }
+            NLMSG_DONE => return Ok(Some(())),
+            NLMSG_NOOP | NLMSG_OVERRUN => {}
+            _ => {
+                if on_frame(&frame) == Step::Done {
+                    return Ok(Some(()));
+                }
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// Whether a datagram carries the end of the answer to `seq` (or is unreadable,
+/// which also ends the receiving).
+fn ends_answer(seq: u32, datagram: &[u8]) -> bool {
+    Frames::new(datagram).any(|frame| match frame {
+        Ok(f) => f.seq == seq && matches!(f.msg_type, NLMSG_DONE | NLMSG_ERROR),
+        Err(_) => true,
+    })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -183,7 +183,7 @@ impl Service {
     /// `kill(sid, ids)`: deletes each connection by its original tuple and id.
     pub fn kill(&self, sid: &str, ids: &[u32]) -> Result<Killed, ApiError> {
         let session = self.admin(sid, "kill")?;
-        let found = self.rows_for(&session, &ids.iter().copied().collect());
+        let found = self.rows_for(&session, &ids.iter().copied().collect())?;
         let mut socket = CtSocket::open()?;
         let mut result = Killed {
             killed: 0,
@@ -204,7 +204,7 @@ impl Service {
                 Err(ApiError::NoSuchConnection(_)) => result.missing.push(id),
                 Err(e) => return Err(e),
             }
-            gone.insert(id);
+            gone.insert(row.conn.key());
         }
         // A frozen view should not go on showing what its own session killed.
         if let Some(frozen) = &session.frozen {
@@ -215,28 +215,45 @@ impl Service {
         Ok(result)
     }
 
-    /// The rows for `ids`: from the live table first (a frozen session may name
+    /// The row of each id: from the live table first (a frozen session may name
     /// a connection newer than its snapshot), else from the session's snapshot.
     /// Either way the kernel request carries tuple and id, so a row that is
-    /// gone is reported as such.
-    fn rows_for(&self, session: &Session, ids: &HashSet<u32>) -> HashMap<u32, Arc<Row>> {
-        let pick = |snapshot: &Snapshot| -> HashMap<u32, Arc<Row>> {
-            snapshot
+    /// gone is reported as such. Ids are 32-bit hashes: an id that two live
+    /// connections share cannot say which one is meant, and is refused.
+    fn rows_for(
+        &self,
+        session: &Session,
+        ids: &HashSet<u32>,
+    ) -> Result<HashMap<u32, Arc<Row>>, ApiError> {
+        let pick = |snapshot: &Snapshot| -> HashMap<u32, Vec<Arc<Row>>> {
+            let mut found: HashMap<u32, Vec<Arc<Row>>> = HashMap::new();
+            for row in snapshot
                 .rows
                 .iter()
                 .filter(|row| ids.contains(&row.conn.id))
-                .map(|row| (row.conn.id, Arc::clone(row)))
-                .collect()
+            {
+                found.entry(row.conn.id).or_default().push(Arc::clone(row));
+            }
+            found
         };
         let mut found = pick(&self.inner.mirror.snapshot());
         if let Some(frozen) = &session.frozen {
             if found.len() < ids.len() {
-                for (id, row) in pick(frozen) {
-                    found.entry(id).or_insert(row);
+                for (id, rows) in pick(frozen) {
+                    found.entry(id).or_insert(rows);
                 }
             }
         }
         found
+            .into_iter()
+            .map(|(id, mut rows)| match rows.len() {
+                1 => Ok((id, rows.remove(0))),
+                n => Err(ApiError::invalid(
+                    "id",
+                    format!("{id} is shared by {n} connections (kernel ids are 32-bit hashes); address one with kill_matching and a tuple filter"),
+                )),
+            })
+            .collect()
     }
 
     /// `kill_matching(sid, filters)`: kills every connection the filters select.
@@ -277,7 +294,7 @@ impl Service {
             tuple = %describe(row), result = %outcome, "kill"
         );
         match result {
-            Ok(()) | Err(ctnetlink::Error::NotFound) => self.inner.mirror.forget(conn.id),
+            Ok(()) | Err(ctnetlink::Error::NotFound) => self.inner.mirror.forget(conn.key()),
             Err(_) => {}
         }
         result.map_err(ApiError::from)
@@ -306,7 +323,7 @@ impl Service {
             }
         };
         let row = self
-            .rows_for(&session, &HashSet::from([id]))
+            .rows_for(&session, &HashSet::from([id]))?
             .remove(&id)
             .ok_or_else(|| ApiError::NoSuchConnection(format!("id {id}")))?;
         let result = CtSocket::open().and_then(|mut socket| socket.update(&row.conn.key(), change));
@@ -324,7 +341,11 @@ impl Service {
                 // A frozen view shows the change its own session made.
                 if let Some(frozen) = &session.frozen {
                     let live = self.inner.mirror.snapshot();
-                    if let Some(row) = live.rows.iter().find(|row| row.conn.id == id) {
+                    if let Some(row) = live
+                        .rows
+                        .iter()
+                        .find(|live| live.conn.key() == row.conn.key())
+                    {
                         self.inner
                             .sessions
                             .set_frozen(sid, Some(frozen.replacing(Arc::clone(row))))?;
@@ -333,7 +354,7 @@ impl Service {
                 Ok(())
             }
             Err(ctnetlink::Error::NotFound) => {
-                self.inner.mirror.forget(id);
+                self.inner.mirror.forget(row.conn.key());
                 Err(ApiError::NoSuchConnection(format!("id {id}")))
             }
             Err(e) => Err(e.into()),

@@ -10,7 +10,7 @@ use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use ctnetlink::{Conn, CtSocket, EventSocket};
+use ctnetlink::{Conn, ConnKey, CtSocket, EventSocket};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
 use super::row::{Clock, Millis, Snapshot};
@@ -58,7 +58,7 @@ pub struct ResyncReport {
 
 enum Command {
     Resync(Sender<Result<ResyncReport, String>>),
-    Forget(u32, Sender<()>),
+    Forget(ConnKey, Sender<()>),
     Observe(Box<Conn>, Sender<()>),
 }
 
@@ -125,6 +125,7 @@ impl Mirror {
             shared: Arc::clone(&shared),
             dirty: false,
             last_publish: 0,
+            retired: Vec::new(),
         };
         worker.resync()?;
         worker.publish();
@@ -163,9 +164,9 @@ impl Mirror {
     }
 
     /// Drops one entry at once (after it was deleted in the kernel). Blocking.
-    pub fn forget(&self, id: u32) {
+    pub fn forget(&self, key: ConnKey) {
         let (tx, rx) = mpsc::channel();
-        if self.send(Command::Forget(id, tx)).is_ok() {
+        if self.send(Command::Forget(key, tx)).is_ok() {
             let _ = rx.recv();
         }
     }
@@ -214,6 +215,9 @@ struct Worker {
     shared: Arc<Shared>,
     dirty: bool,
     last_publish: Millis,
+    /// Snapshots just replaced: freeing their rows waits until pending
+    /// replies are sent, so a caller of `resync` does not wait for it.
+    retired: Vec<Snapshot>,
 }
 
 fn now_unix() -> u64 {
@@ -247,6 +251,7 @@ impl Worker {
             while let Ok(command) = self.commands.try_recv() {
                 self.handle(command);
             }
+            self.retired.clear();
             let now = self.clock.now();
             if now >= next_expiry {
                 self.check_expired();
@@ -357,8 +362,8 @@ impl Worker {
                 let result = self.resync().map_err(|e| e.to_string());
                 let _ = reply.send(result);
             }
-            Command::Forget(id, reply) => {
-                self.rows.remove(id);
+            Command::Forget(key, reply) => {
+                self.rows.remove(&key);
                 self.publish();
                 let _ = reply.send(());
             }
@@ -373,13 +378,19 @@ impl Worker {
     /// Replaces the rows with a fresh dump, keeping what earlier observations
     /// knew (rates, first sight). Events queued meanwhile are applied after it.
     fn resync(&mut self) -> Result<ResyncReport, ctnetlink::Error> {
-        let mut fresh = Vec::with_capacity(self.rows.len() + 1024);
-        let summary = self.requests.dump(|conn| fresh.push(conn))?;
+        // The dump streams straight into the new rows: no intermediate copy.
+        let requests = &mut self.requests;
+        let mut malformed = 0;
+        let (added, removed) = self
+            .rows
+            .replace_with(self.clock.now(), now_unix(), |sink| {
+                malformed = requests.dump(sink)?.malformed;
+                Ok::<(), ctnetlink::Error>(())
+            })?;
         self.shared
             .counters
             .malformed
-            .fetch_add(summary.malformed as u64, Ordering::Relaxed);
-        let (added, removed) = self.rows.replace(fresh, self.clock.now(), now_unix());
+            .fetch_add(malformed as u64, Ordering::Relaxed);
         self.dirty = true;
         self.shared.counters.resyncs.fetch_add(1, Ordering::Relaxed);
         self.shared.live.store(true, Ordering::Release);
@@ -413,7 +424,7 @@ impl Worker {
         for row in expired {
             match self.requests.get(&row.conn.key()) {
                 Ok(conn) => self.dirty |= self.rows.upsert(conn, self.clock.now(), unix),
-                Err(ctnetlink::Error::NotFound) => self.dirty |= self.rows.remove(row.conn.id),
+                Err(ctnetlink::Error::NotFound) => self.dirty |= self.rows.remove(&row.conn.key()),
                 Err(e) => {
                     tracing::warn!(error = %e, "expiry lookup failed");
                     return;
@@ -428,7 +439,8 @@ impl Worker {
             at: self.clock.now(),
             taken: SystemTime::now(),
         };
-        *lock(&self.shared.published) = snapshot;
+        let previous = std::mem::replace(&mut *lock(&self.shared.published), snapshot);
+        self.retired.push(previous);
         self.dirty = false;
         self.last_publish = self.clock.now();
     }

@@ -89,12 +89,12 @@ impl Snapshot {
         self.rows.is_empty()
     }
 
-    /// The same view without the rows of `ids`.
-    pub fn without(&self, ids: &std::collections::HashSet<u32>) -> Snapshot {
+    /// The same view without the rows of `keys`.
+    pub fn without(&self, keys: &std::collections::HashSet<ctnetlink::ConnKey>) -> Snapshot {
         let rows = self
             .rows
             .iter()
-            .filter(|row| !ids.contains(&row.conn.id))
+            .filter(|row| !keys.contains(&row.conn.key()))
             .cloned()
             .collect();
         Snapshot {
@@ -103,13 +103,13 @@ impl Snapshot {
         }
     }
 
-    /// The same view with `row` in place of the row of the same id.
+    /// The same view with `row` in place of the row of the same id and tuple.
     pub fn replacing(&self, row: Arc<Row>) -> Snapshot {
         let rows = self
             .rows
             .iter()
             .map(|old| {
-                if old.conn.id == row.conn.id {
+                if old.conn.key() == row.conn.key() {
                     Arc::clone(&row)
                 } else {
                     Arc::clone(old)

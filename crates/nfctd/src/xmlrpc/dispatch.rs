@@ -72,7 +72,25 @@ fn find(name: &str) -> Option<&'static Method> {
     METHODS.iter().find(|m| m.name == name)
 }
 
-/// Runs one call. Blocking (kernel requests): call it off the async executor.
+/// Methods that answer from memory in microseconds: fronts may run them on
+/// the async executor instead of handing them to a blocking thread.
+const QUICK: &[&str] = &[
+    "login",
+    "logout",
+    "set_autorefresh",
+    "system.listMethods",
+    "system.methodHelp",
+    "system.methodSignature",
+    "system.getCapabilities",
+];
+
+/// Whether `method` never blocks (no kernel request, no table scan).
+pub fn is_quick(method: &str) -> bool {
+    QUICK.contains(&method)
+}
+
+/// Runs one call. May block (kernel requests, table scans): unless
+/// [`is_quick`] says otherwise, call it off the async executor.
 pub fn dispatch(service: &Service, call: &MethodCall) -> Result<Value, Fault> {
     let method = find(&call.name).ok_or_else(|| Fault {
         code: -32601,
