@@ -532,7 +532,7 @@ fn main() {
     // 6: the same small document from both servers, the same client and request.
     let list_call = http::method_call("system.listMethods", &[]);
     let names = http::strings(&client.call(&list_call).expect("listMethods"));
-    let python = http::start_python(&names);
+    let python = http::start_python(&names, "HTTP/1.1");
     if let Err(e) = &python {
         eprintln!(
             "cannot start python3's SimpleXMLRPCServer ({e}); skipping the small-call comparison"
@@ -562,22 +562,46 @@ fn main() {
             10.0,
         );
     }
-    // 6c: several clients at once, each on its own connection. Python's
-    // SimpleXMLRPCServer serves one connection at a time, so every client
-    // closes its connection after each call, for both servers alike.
-    let clients = 4;
+    // 6c: several clients at once, each asking for keep-alive. Python's
+    // server in its stdlib default (HTTP/1.0) closes after every call, which
+    // is how it serves several clients; nfctd keeps the connections.
+    let clients = 8;
     let ours = rate_concurrent(addr, clients, &list_call);
-    let peer = python
+    let python10 = http::start_python(&names, "HTTP/1.0");
+    let peer = python10
         .as_ref()
         .ok()
         .map(|(_, py)| rate_concurrent(*py, clients, &list_call));
+    drop(python10);
     report.speedup(
-        &format!("6c. system.listMethods calls/s, {clients} clients, close"),
+        &format!("6c. system.listMethods calls/s, {clients} clients"),
         format!("{ours:.0}/s"),
-        peer.map(|p| format!("{p:.0}/s (python3 SimpleXMLRPCServer)")),
+        peer.map(|p| format!("{p:.0}/s (python3 SimpleXMLRPCServer, HTTP/1.0)")),
         peer.map(|p| ours / p),
         10.0,
     );
+    // 6w: the same with wrk (`apt-get install wrk`), whose C client leaves
+    // more of the two cores to the servers than the client threads above.
+    let python10 = http::start_python(&names, "HTTP/1.0");
+    match (
+        wrk_rate(addr, &list_call),
+        python10
+            .as_ref()
+            .ok()
+            .and_then(|(_, py)| wrk_rate(*py, &list_call)),
+    ) {
+        (Some(ours), Some(peer)) => report.speedup(
+            "6w. system.listMethods calls/s, wrk -c8",
+            format!("{ours:.0}/s"),
+            Some(format!(
+                "{peer:.0}/s (python3 SimpleXMLRPCServer, HTTP/1.0)"
+            )),
+            Some(ours / peer),
+            10.0,
+        ),
+        _ => println!("note: wrk not found or failed (apt-get install wrk): row 6w skipped"),
+    }
+    drop(python10);
     drop(python);
     drop(daemon);
 
@@ -753,17 +777,17 @@ fn rate(addr: SocketAddr, keep_alive: bool, body: &str) -> f64 {
     f64::from(done) / start.elapsed().as_secs_f64()
 }
 
-/// Calls per second from `clients` threads, each closing its connection after
-/// every call, for about two seconds.
+/// Calls per second from `clients` threads asking for keep-alive (the server
+/// may close anyway), for about two seconds.
 fn rate_concurrent(addr: SocketAddr, clients: usize, body: &str) -> f64 {
     let start = Instant::now();
     let done: u32 = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..clients)
             .map(|_| {
                 scope.spawn(|| {
+                    let mut client = http::Client::new(addr, true);
                     let mut done = 0u32;
-                    while start.elapsed() < Duration::from_secs(2) && done < 20_000 {
-                        let mut client = http::Client::new(addr, false);
+                    while start.elapsed() < Duration::from_secs(2) && done < 100_000 {
                         client.call(body).expect("call");
                         done += 1;
                     }
@@ -774,4 +798,29 @@ fn rate_concurrent(addr: SocketAddr, clients: usize, body: &str) -> f64 {
         workers.into_iter().map(|w| w.join().unwrap_or(0)).sum()
     });
     f64::from(done) / start.elapsed().as_secs_f64()
+}
+
+/// Calls per second that `wrk -t2 -c8 -d3s` gets from the server, posting `body`.
+fn wrk_rate(addr: SocketAddr, body: &str) -> Option<f64> {
+    let dir = std::env::temp_dir().join(format!("nfctd-bench-wrk-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).ok()?;
+    let script = dir.join("post.lua");
+    let lua = format!(
+        "wrk.method = \"POST\"\nwrk.headers[\"Content-Type\"] = \"text/xml\"\nwrk.body = [[{body}]]\n"
+    );
+    std::fs::write(&script, lua).ok()?;
+    let out = std::process::Command::new("wrk")
+        .args(["-t2", "-c8", "-d3s", "-s"])
+        .arg(&script)
+        .arg(format!("http://{addr}/RPC2"))
+        .output()
+        .ok()?;
+    let _ = std::fs::remove_dir_all(&dir);
+    let text = String::from_utf8_lossy(&out.stdout);
+    if text.contains("Non-2xx") || text.contains("Socket errors: connect") {
+        println!("note: wrk reported errors against {addr}:\n{text}");
+    }
+    text.lines()
+        .find_map(|l| l.strip_prefix("Requests/sec:"))
+        .and_then(|v| v.trim().parse().ok())
 }

@@ -241,15 +241,19 @@ import json, sys
 from xmlrpc.server import SimpleXMLRPCServer, SimpleXMLRPCRequestHandler
 names = json.loads(sys.argv[1])
 class Handler(SimpleXMLRPCRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive when the client asks; close on Connection: close
+    # HTTP/1.1 keeps a connection open when the client asks, which suits one
+    # client; the stdlib default, HTTP/1.0, closes after each call, which is
+    # how this one-connection-at-a-time server serves several clients.
+    protocol_version = sys.argv[2]
 server = SimpleXMLRPCServer(("127.0.0.1", 0), requestHandler=Handler, logRequests=False)
 server.register_function(lambda: names, "system.listMethods")
 print(server.server_address[1], flush=True)
 server.serve_forever()
 "#;
 
-/// Starts Python's stdlib XML-RPC server answering `system.listMethods` with `names`.
-pub fn start_python(names: &[String]) -> io::Result<(Reaped, SocketAddr)> {
+/// Starts Python's stdlib XML-RPC server answering `system.listMethods` with
+/// `names`, speaking `protocol` ("HTTP/1.1" or the stdlib default "HTTP/1.0").
+pub fn start_python(names: &[String], protocol: &str) -> io::Result<(Reaped, SocketAddr)> {
     let list = format!(
         "[{}]",
         names
@@ -262,6 +266,7 @@ pub fn start_python(names: &[String]) -> io::Result<(Reaped, SocketAddr)> {
         .arg("-c")
         .arg(PY_SERVER)
         .arg(list)
+        .arg(protocol)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())

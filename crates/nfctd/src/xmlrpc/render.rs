@@ -111,6 +111,14 @@ fn write_value(out: &mut String, value: &Value) {
 }
 
 fn escape_into(out: &mut String, text: &str) {
+    // Most text (names, addresses, numbers) needs no escaping: copy it whole.
+    if text
+        .bytes()
+        .all(|b| b >= 0x20 && !matches!(b, b'&' | b'<' | b'>' | 0x7f..))
+    {
+        out.push_str(text);
+        return;
+    }
     for c in text.chars() {
         match c {
             '&' => out.push_str("&amp;"),
