@@ -1,6 +1,7 @@
 //! The HTTP surface: routes (`POST /RPC2`, `POST /`, `GET /healthz`), body
 //! limit and request timeout, and serving on already-bound listeners.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
@@ -9,6 +10,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
+use tokio::sync::Semaphore;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 
@@ -20,8 +22,23 @@ pub const MAX_BODY: usize = 1024 * 1024;
 /// A request that takes longer is answered 408 and its work abandoned.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// Heavy calls (kernel requests, scans of the whole table) running at once;
+/// more wait their turn, so a burst of them cannot pile up threads and memory.
+pub const HEAVY_CALLS: usize = 8;
+
+/// What every handler gets: the service, and the gate for heavy calls.
+#[derive(Debug, Clone)]
+pub struct Api {
+    service: Service,
+    heavy: Arc<Semaphore>,
+}
+
 /// The router, over a service; tests drive it in-process.
 pub fn app(service: Service) -> Router {
+    let api = Api {
+        service,
+        heavy: Arc::new(Semaphore::new(HEAVY_CALLS)),
+    };
     Router::new()
         .route("/RPC2", post(xmlrpc_call))
         .route("/", post(xmlrpc_call))
@@ -32,11 +49,11 @@ pub fn app(service: Service) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,
         ))
-        .with_state(service)
+        .with_state(api)
 }
 
-async fn healthz(State(service): State<Service>) -> Response {
-    if service.mirror().is_live() {
+async fn healthz(State(api): State<Api>) -> Response {
+    if api.service.mirror().is_live() {
         (StatusCode::OK, "ok\n").into_response()
     } else {
         (
@@ -51,29 +68,37 @@ async fn healthz(State(service): State<Service>) -> Response {
 /// microseconds, less than a hand-over to a blocking thread.
 const INLINE_BODY: usize = 16 * 1024;
 
-async fn xmlrpc_call(State(service): State<Service>, body: Bytes) -> Response {
+async fn xmlrpc_call(State(api): State<Api>, body: Bytes) -> Response {
     let limits = Limits {
         max_body: MAX_BODY,
         ..Limits::default()
     };
+    let service = api.service.clone();
     let xml = if body.len() <= INLINE_BODY {
         match xmlrpc::parse_call(&body, &limits) {
             Ok(call) if dispatch::is_quick(&call.name) => answer(&service, &call),
-            Ok(call) => blocking(move || answer(&service, &call)).await,
+            Ok(call) => blocking(&api.heavy, move || answer(&service, &call)).await,
             Err(e) => xmlrpc::render_fault(e.fault_code(), &e.to_string()),
         }
     } else {
-        blocking(move || match xmlrpc::parse_call(&body, &limits) {
-            Ok(call) => answer(&service, &call),
-            Err(e) => xmlrpc::render_fault(e.fault_code(), &e.to_string()),
+        blocking(&api.heavy, move || {
+            match xmlrpc::parse_call(&body, &limits) {
+                Ok(call) => answer(&service, &call),
+                Err(e) => xmlrpc::render_fault(e.fault_code(), &e.to_string()),
+            }
         })
         .await
     };
     ([(header::CONTENT_TYPE, "text/xml")], xml).into_response()
 }
 
-/// Kernel requests and scans of big tables block: keep them off the executor.
-async fn blocking(work: impl FnOnce() -> String + Send + 'static) -> String {
+/// Kernel requests and scans of big tables block: keep them off the executor,
+/// at most [`HEAVY_CALLS`] at a time.
+async fn blocking(gate: &Semaphore, work: impl FnOnce() -> String + Send + 'static) -> String {
+    // The semaphore is never closed, so acquiring only waits.
+    let Ok(_permit) = gate.acquire().await else {
+        return xmlrpc::render_fault(-32603, "internal error");
+    };
     tokio::task::spawn_blocking(work).await.unwrap_or_else(|e| {
         tracing::error!(error = %e, "request handler failed");
         xmlrpc::render_fault(-32603, "internal error")

@@ -405,3 +405,35 @@ fn nil_stands_for_any_optional_parameter() {
     assert_eq!(status, 200);
     assert!(matches!(raw::parse_response(&body), Answer::Ok(_)));
 }
+
+/// A burst of heavy calls from many clients at once is queued, not dropped:
+/// every one gets its full, correct answer.
+#[test]
+fn a_burst_of_concurrent_views_is_answered_in_full() {
+    let bed = Bed::new();
+    bed.inject(&synthetic(2000));
+    let daemon = Daemon::start(&bed, &[]);
+    let sid = daemon.client().login();
+    let body = raw::call(
+        "view",
+        &[
+            s(&sid),
+            raw::strukt(&[]),
+            s("timeout"),
+            s("DESC"),
+            raw::int(0),
+            raw::int(500),
+        ],
+    );
+    let answers: Vec<(u16, String)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..40)
+            .map(|_| scope.spawn(|| daemon.post("/RPC2", body.as_bytes())))
+            .collect();
+        workers.into_iter().map(|w| w.join().unwrap()).collect()
+    });
+    for (status, xml) in answers {
+        assert_eq!(status, 200);
+        assert!(!xml.contains("faultCode"), "{}", &xml[..xml.len().min(300)]);
+        assert_eq!(xml.matches("<name>id</name>").count(), 500);
+    }
+}
