@@ -39,9 +39,6 @@ pub enum Error {
     /// The event socket's receive buffer overflowed (ENOBUFS): events were lost.
     #[error("conntrack event buffer overflowed: events were lost")]
     Overflow,
-    /// A dump was interrupted by table changes (NLM_F_DUMP_INTR); retry it.
-    #[error("conntrack dump was interrupted by concurrent table changes")]
-    Interrupted,
     #[error("netlink socket: {0}")]
     Io(#[from] io::Error),
     #[error("malformed netlink message: {0}")]

@@ -95,11 +95,14 @@ fn tuple(l4proto: u8, family: Family, t: &Tuple) -> Vec<NlTuple> {
             proto.push(ProtoTuple::Other(DefaultNla::new(ty, vec![t.icmp_type])));
             proto.push(ProtoTuple::Other(DefaultNla::new(code, vec![t.icmp_code])));
         }
-        p if crate::names::has_ports(p) => {
+        // Every other protocol gets both port attributes: the kernel reads
+        // them for TCP, UDP, SCTP, DCCP, UDP-Lite and GRE (whose keys it keeps
+        // as ports, and without which it refuses the tuple) and ignores them
+        // for the rest.
+        _ => {
             proto.push(ProtoTuple::SourcePort(t.sport));
             proto.push(ProtoTuple::DestinationPort(t.dport));
         }
-        _ => {}
     }
     vec![
         NlTuple::Ip(vec![
@@ -173,7 +176,11 @@ pub fn create(conn: &Conn, seq: u32) -> Vec<u8> {
     let mut attrs = vec![
         ConntrackAttribute::CtaTupleOrig(tuple(conn.l4proto, conn.family, &conn.orig)),
         ConntrackAttribute::CtaTupleReply(tuple(conn.l4proto, conn.family, &conn.reply)),
-        ConntrackAttribute::CtaStatus(Status::from_bits_retain(conn.status)),
+        // The kernel confirms what it creates and refuses (EBUSY) a status
+        // that would clear IPS_CONFIRMED.
+        ConntrackAttribute::CtaStatus(Status::from_bits_retain(
+            conn.status | crate::names::IPS_CONFIRMED,
+        )),
         ConntrackAttribute::CtaTimeout(conn.timeout),
         ConntrackAttribute::CtaMark(conn.mark),
         scalar(CTA_ZONE, &conn.zone.to_be_bytes()),

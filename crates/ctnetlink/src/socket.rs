@@ -79,12 +79,11 @@ impl CtSocket {
         op: &'static str,
         seq: u32,
         mut on_frame: impl FnMut(&Frame<'_>) -> Step,
-    ) -> Result<bool, Error> {
-        let mut interrupted = false;
+    ) -> Result<(), Error> {
         loop {
             let n = recv_datagram(&self.sock, &mut self.buf)?;
-            if let Some(()) = answer(op, seq, &self.buf[..n], &mut interrupted, &mut on_frame)? {
-                return Ok(interrupted);
+            if let Some(()) = answer(op, seq, &self.buf[..n], &mut on_frame)? {
+                return Ok(());
             }
         }
     }
@@ -125,10 +124,9 @@ impl CtSocket {
                     }
                 }
             });
-            let mut interrupted = false;
             let mut outcome = Ok(());
             for (buf, n) in full_rx.iter() {
-                match answer("dump", seq, &buf[..n], &mut interrupted, &mut on_frame) {
+                match answer("dump", seq, &buf[..n], &mut on_frame) {
                     Ok(None) => {}
                     Ok(Some(())) => break,
                     Err(e) => {
@@ -176,27 +174,35 @@ impl CtSocket {
     pub fn delete(&mut self, key: &ConnKey) -> Result<(), Error> {
         let seq = self.next_seq();
         self.send(&request::delete(key, seq))?;
-        self.receive("delete", seq, |_| Step::More).map(|_| ())
+        self.receive("delete", seq, |_| Step::More)
     }
 
-    /// Changes the mark or timeout of one entry, addressed by tuple and id.
+    /// Changes the mark or timeout of one entry, addressed by tuple and id,
+    /// and returns the entry as the kernel then has it: `None` when the change
+    /// made it expire at once (a timeout of 0).
     ///
     /// The kernel's update path ignores CTA_ID, so the entry is looked up by
     /// tuple and id first: a newer entry that reused the tuple is refused as
-    /// `NotFound` instead of being changed.
-    pub fn update(&mut self, key: &ConnKey, change: Change) -> Result<Conn, Error> {
+    /// `NotFound` instead of being changed. (A tuple reused in the moment
+    /// between the lookup and the update would still be hit; the kernel offers
+    /// no way to close that window.)
+    pub fn update(&mut self, key: &ConnKey, change: Change) -> Result<Option<Conn>, Error> {
         self.get(key)?;
         let seq = self.next_seq();
         self.send(&request::update(key, change, seq))?;
         self.receive("update", seq, |_| Step::More)?;
-        self.get(key)
+        match self.get(key) {
+            Ok(conn) => Ok(Some(conn)),
+            Err(Error::NotFound) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// Creates one entry (for tests, the demo and benchmarks).
     pub fn create(&mut self, conn: &Conn) -> Result<(), Error> {
         let seq = self.next_seq();
         self.send(&request::create(conn, seq))?;
-        self.receive("create", seq, |_| Step::More).map(|_| ())
+        self.receive("create", seq, |_| Step::More)
     }
 
     /// Creates many entries, pipelining requests; returns how many the kernel refused
@@ -302,7 +308,6 @@ fn answer(
     op: &'static str,
     seq: u32,
     datagram: &[u8],
-    interrupted: &mut bool,
     on_frame: &mut impl FnMut(&Frame<'_>) -> Step,
 ) -> Result<Option<()>, Error> {
     for frame in Frames::new(datagram) {
@@ -310,7 +315,6 @@ fn answer(
         if frame.seq != seq {
             continue; // a late answer to an earlier request
         }
-        *interrupted |= frame.flags & NLM_F_DUMP_INTR != 0;
         match frame.msg_type {
             NLMSG_ERROR => {
                 let code = frame.error_code()?;

@@ -172,7 +172,7 @@ fn mark_and_timeout_updates_show_in_a_fresh_dump() {
     assert_eq!(ct.create_many(&synthetic(10)).unwrap().0, 0);
     let target = ct.dump_all().unwrap().remove(4);
     let changed = ct.update(&target.key(), Change::Mark(0xfedc_ba98)).unwrap();
-    assert_eq!(changed.mark, 0xfedc_ba98);
+    assert_eq!(changed.unwrap().mark, 0xfedc_ba98);
     ct.update(&target.key(), Change::Timeout(4321)).unwrap();
     let fresh = ct.dump_all().unwrap();
     let got = fresh.iter().find(|c| c.id == target.id).unwrap();
@@ -242,4 +242,36 @@ fn kernel_refusals_are_typed_with_the_errno_in_words() {
         }
         other => panic!("expected EEXIST, got {other:?}"),
     }
+}
+
+/// Regression: GRE keys travel as ports; a tuple without them is refused.
+#[test]
+fn gre_entries_can_be_deleted_and_updated_by_key() {
+    let (_sb, mut ct) = sandbox(false);
+    let src = "192.0.2.1".parse().unwrap();
+    let dst = "198.51.100.2".parse().unwrap();
+    let mut gre = Conn::flow(IPPROTO_GRE, src, dst, 17, 34);
+    gre.timeout = 100;
+    ct.create(&gre).unwrap();
+    let made = ct.dump_all().unwrap().remove(0);
+    assert_eq!(
+        (made.l4proto, made.orig.sport, made.orig.dport),
+        (IPPROTO_GRE, 17, 34)
+    );
+    let changed = ct.update(&made.key(), Change::Mark(9)).unwrap().unwrap();
+    assert_eq!(changed.mark, 9);
+    ct.delete(&made.key()).unwrap();
+    assert!(ct.dump_all().unwrap().is_empty());
+}
+
+/// Regression: a timeout of 0 expires the entry at once; that is a success.
+#[test]
+fn a_zero_timeout_expires_the_entry_and_is_not_an_error() {
+    let (_sb, mut ct) = sandbox(false);
+    assert_eq!(ct.create_many(&synthetic(3)).unwrap().0, 0);
+    let target = ct.dump_all().unwrap().remove(1);
+    assert_eq!(ct.update(&target.key(), Change::Timeout(0)).unwrap(), None);
+    let left = ct.dump_all().unwrap();
+    assert_eq!(left.len(), 2);
+    assert!(left.iter().all(|c| c.id != target.id));
 }

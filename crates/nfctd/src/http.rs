@@ -19,7 +19,7 @@ use crate::xmlrpc::{self, dispatch, Limits};
 
 /// Largest request body accepted (XML-RPC calls are small; a bigger body is refused with 413).
 pub const MAX_BODY: usize = 1024 * 1024;
-/// A request that takes longer is answered 408 and its work abandoned.
+/// A request that takes longer is answered 408 (work already started finishes).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Heavy calls (kernel requests, scans of the whole table) running at once;
@@ -93,13 +93,21 @@ async fn xmlrpc_call(State(api): State<Api>, body: Bytes) -> Response {
 }
 
 /// Kernel requests and scans of big tables block: keep them off the executor,
-/// at most [`HEAVY_CALLS`] at a time.
-async fn blocking(gate: &Semaphore, work: impl FnOnce() -> String + Send + 'static) -> String {
+/// at most [`HEAVY_CALLS`] at a time. The permit goes with the work: if the
+/// request times out, the work still runs to its end (what was sent to the
+/// kernel is not undone) and keeps its slot until then.
+async fn blocking(gate: &Arc<Semaphore>, work: impl FnOnce() -> String + Send + 'static) -> String {
     // The semaphore is never closed, so acquiring only waits.
-    let Ok(_permit) = gate.acquire().await else {
+    let Ok(permit) = Arc::clone(gate).acquire_owned().await else {
         return xmlrpc::render_fault(-32603, "internal error");
     };
-    tokio::task::spawn_blocking(work).await.unwrap_or_else(|e| {
+    tokio::task::spawn_blocking(move || {
+        let answer = work();
+        drop(permit);
+        answer
+    })
+    .await
+    .unwrap_or_else(|e| {
         tracing::error!(error = %e, "request handler failed");
         xmlrpc::render_fault(-32603, "internal error")
     })

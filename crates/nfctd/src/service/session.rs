@@ -1,11 +1,14 @@
 //! Sessions: random ids, sliding idle expiry, role, and the per-session view
-//! mode (live, or a frozen snapshot for stable paging).
+//! mode (live, or a frozen snapshot for stable paging, with the session's own
+//! kills and changes laid over it).
 
-use std::collections::HashMap;
-use std::sync::Mutex;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use crate::table::Snapshot;
+use ctnetlink::ConnKey;
+
+use crate::table::{Row, Snapshot};
 
 use super::error::ApiError;
 
@@ -25,6 +28,63 @@ impl Role {
     }
 }
 
+/// A frozen view: the snapshot taken when autorefresh went off (or at the
+/// last `refresh`), plus what this session itself killed or changed since.
+/// The overlay keeps the snapshot shared with the mirror and other sessions
+/// instead of copying it per session.
+#[derive(Debug, Clone)]
+pub struct Frozen {
+    pub snapshot: Snapshot,
+    gone: HashSet<ConnKey>,
+    changed: HashMap<ConnKey, Arc<Row>>,
+}
+
+impl Frozen {
+    pub fn new(snapshot: Snapshot) -> Frozen {
+        Frozen {
+            snapshot,
+            gone: HashSet::new(),
+            changed: HashMap::new(),
+        }
+    }
+
+    /// The snapshot as this session should see it.
+    pub fn view(&self) -> Snapshot {
+        if self.gone.is_empty() && self.changed.is_empty() {
+            return self.snapshot.clone();
+        }
+        let rows = self
+            .snapshot
+            .rows
+            .iter()
+            .filter_map(|row| {
+                let key = row.conn.key();
+                if self.gone.contains(&key) {
+                    return None;
+                }
+                Some(
+                    self.changed
+                        .get(&key)
+                        .map_or_else(|| Arc::clone(row), Arc::clone),
+                )
+            })
+            .collect();
+        Snapshot {
+            rows: Arc::new(rows),
+            ..self.snapshot.clone()
+        }
+    }
+
+    pub fn forget(&mut self, key: ConnKey) {
+        self.changed.remove(&key);
+        self.gone.insert(key);
+    }
+
+    pub fn replace(&mut self, row: Arc<Row>) {
+        self.changed.insert(row.conn.key(), row);
+    }
+}
+
 /// One logged-in client.
 #[derive(Debug, Clone)]
 pub struct Session {
@@ -34,32 +94,63 @@ pub struct Session {
     pub user: String,
     pub role: Role,
     last_used: Instant,
-    /// `Some` while autorefresh is off: the snapshot this session pages through.
-    pub frozen: Option<Snapshot>,
+    /// `Some` while autorefresh is off.
+    pub frozen: Option<Arc<Frozen>>,
 }
 
 /// A bound on live sessions, so a login loop cannot exhaust memory; the least
 /// recently used session makes room.
 const MAX_SESSIONS: usize = 10_000;
+/// A bound on sessions with autorefresh off: each may pin a table state the
+/// mirror has moved past.
+pub const MAX_FROZEN: usize = 64;
+/// How often touching a session also sweeps out expired ones.
+const SWEEP_EVERY: Duration = Duration::from_secs(10);
+
+#[derive(Debug)]
+struct Map {
+    sessions: HashMap<String, Session>,
+    last_sweep: Instant,
+}
 
 /// All sessions, behind one lock held only for map operations.
 #[derive(Debug)]
 pub struct Sessions {
     idle_timeout: Duration,
-    map: Mutex<HashMap<String, Session>>,
+    map: Mutex<Map>,
 }
 
 impl Sessions {
     pub fn new(idle_timeout: Duration) -> Sessions {
+        let map = Map {
+            sessions: HashMap::new(),
+            last_sweep: Instant::now(),
+        };
         Sessions {
             idle_timeout,
-            map: Mutex::new(HashMap::new()),
+            map: Mutex::new(map),
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Session>> {
+    fn lock(&self) -> MutexGuard<'_, Map> {
         // Sessions are replaced whole under the lock; a poisoned map is still consistent.
         self.map.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Removes expired sessions and returns them, to be dropped after the lock
+    /// is released (dropping a frozen snapshot can free many rows).
+    fn sweep(&self, map: &mut Map, now: Instant) -> Vec<Session> {
+        map.last_sweep = now;
+        let expired: Vec<String> = map
+            .sessions
+            .iter()
+            .filter(|(_, s)| now.duration_since(s.last_used) >= self.idle_timeout)
+            .map(|(k, _)| k.clone())
+            .collect();
+        expired
+            .iter()
+            .filter_map(|k| map.sessions.remove(k))
+            .collect()
     }
 
     /// Opens a session and returns its id: 128 random bits as 32 hex digits.
@@ -67,26 +158,25 @@ impl Sessions {
         let id = format!("{:032x}", rand::random::<u128>());
         let now = Instant::now();
         let mut map = self.lock();
-        map.retain(|_, s| now.duration_since(s.last_used) < self.idle_timeout);
-        if map.len() >= MAX_SESSIONS {
-            if let Some(oldest) = map
+        let mut dropped = self.sweep(&mut map, now);
+        if map.sessions.len() >= MAX_SESSIONS {
+            let oldest = map
+                .sessions
                 .iter()
                 .min_by_key(|(_, s)| s.last_used)
-                .map(|(k, _)| k.clone())
-            {
-                map.remove(&oldest);
-            }
+                .map(|(k, _)| k.clone());
+            dropped.extend(oldest.and_then(|k| map.sessions.remove(&k)));
         }
-        map.insert(
-            id.clone(),
-            Session {
-                tag: id[..8].to_string(),
-                user: user.to_string(),
-                role,
-                last_used: now,
-                frozen: None,
-            },
-        );
+        let session = Session {
+            tag: id[..8].to_string(),
+            user: user.to_string(),
+            role,
+            last_used: now,
+            frozen: None,
+        };
+        map.sessions.insert(id.clone(), session);
+        drop(map);
+        drop(dropped);
         id
     }
 
@@ -94,34 +184,76 @@ impl Sessions {
     pub fn touch(&self, id: &str) -> Result<Session, ApiError> {
         let now = Instant::now();
         let mut map = self.lock();
-        let Some(session) = map.get_mut(id) else {
-            return Err(ApiError::BadSession);
+        let dropped = if now.duration_since(map.last_sweep) >= SWEEP_EVERY {
+            self.sweep(&mut map, now)
+        } else {
+            Vec::new()
         };
-        if now.duration_since(session.last_used) >= self.idle_timeout {
-            map.remove(id);
-            return Err(ApiError::BadSession);
-        }
-        session.last_used = now;
-        Ok(session.clone())
+        let result = match map.sessions.get_mut(id) {
+            Some(s) if now.duration_since(s.last_used) < self.idle_timeout => {
+                s.last_used = now;
+                Ok(s.clone())
+            }
+            Some(_) => {
+                let expired = map.sessions.remove(id);
+                drop(map);
+                drop(expired);
+                return Err(ApiError::BadSession);
+            }
+            None => Err(ApiError::BadSession),
+        };
+        drop(map);
+        drop(dropped);
+        result
     }
 
-    /// Sets (Some) or clears (None) the session's frozen snapshot.
-    pub fn set_frozen(&self, id: &str, frozen: Option<Snapshot>) -> Result<(), ApiError> {
+    /// Freezes the session on `snapshot` (autorefresh off, or a refresh while off).
+    pub fn freeze(&self, id: &str, snapshot: Snapshot) -> Result<(), ApiError> {
         let mut map = self.lock();
-        let session = map.get_mut(id).ok_or(ApiError::BadSession)?;
-        session.frozen = frozen;
+        let frozen_elsewhere = map
+            .sessions
+            .iter()
+            .filter(|(k, s)| s.frozen.is_some() && k.as_str() != id)
+            .count();
+        let session = map.sessions.get_mut(id).ok_or(ApiError::BadSession)?;
+        if session.frozen.is_none() && frozen_elsewhere >= MAX_FROZEN {
+            return Err(ApiError::invalid(
+                "autorefresh",
+                format!("at most {MAX_FROZEN} sessions may have autorefresh off at once; turn it back on in one, or log out unused sessions"),
+            ));
+        }
+        let old = session.frozen.replace(Arc::new(Frozen::new(snapshot)));
+        drop(map);
+        drop(old);
         Ok(())
     }
 
+    /// Back to the live table.
+    pub fn thaw(&self, id: &str) -> Result<(), ApiError> {
+        let mut map = self.lock();
+        let session = map.sessions.get_mut(id).ok_or(ApiError::BadSession)?;
+        let old = session.frozen.take();
+        drop(map);
+        drop(old);
+        Ok(())
+    }
+
+    /// Edits the session's frozen view, if it still has one, under the lock
+    /// (so a concurrent thaw or refresh is not undone).
+    pub fn edit_frozen(&self, id: &str, edit: impl FnOnce(&mut Frozen)) {
+        let mut map = self.lock();
+        if let Some(frozen) = map.sessions.get_mut(id).and_then(|s| s.frozen.as_mut()) {
+            edit(Arc::make_mut(frozen));
+        }
+    }
+
     pub fn close(&self, id: &str) -> Result<(), ApiError> {
-        self.lock()
-            .remove(id)
-            .map(|_| ())
-            .ok_or(ApiError::BadSession)
+        let removed = self.lock().sessions.remove(id);
+        removed.map(drop).ok_or(ApiError::BadSession)
     }
 
     pub fn count(&self) -> usize {
-        self.lock().len()
+        self.lock().sessions.len()
     }
 }
 
@@ -162,5 +294,20 @@ mod tests {
         s.close(&id).unwrap();
         assert!(s.touch(&id).is_err());
         assert!(s.close(&id).is_err());
+    }
+
+    #[test]
+    fn frozen_sessions_are_bounded() {
+        let s = Sessions::new(Duration::from_secs(60));
+        let ids: Vec<_> = (0..=MAX_FROZEN).map(|_| s.open("u", Role::Admin)).collect();
+        for id in &ids[..MAX_FROZEN] {
+            s.freeze(id, Snapshot::empty()).unwrap();
+        }
+        let refused = s.freeze(&ids[MAX_FROZEN], Snapshot::empty()).unwrap_err();
+        assert!(refused.to_string().contains("autorefresh"), "{refused}");
+        // Re-freezing a frozen session (a refresh) is always allowed.
+        s.freeze(&ids[0], Snapshot::empty()).unwrap();
+        s.thaw(&ids[0]).unwrap();
+        s.freeze(&ids[MAX_FROZEN], Snapshot::empty()).unwrap();
     }
 }

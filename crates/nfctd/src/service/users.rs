@@ -16,18 +16,26 @@ pub struct SystemUsers {
 
 impl UserNames for SystemUsers {
     fn name(&self, uid: u32) -> Option<Arc<str>> {
-        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(known) = cache.get(&uid) {
+        if let Some(known) = self.lock().get(&uid) {
             return known.clone();
         }
+        // The lookup may ask NSS (LDAP, files...): not while holding the lock.
         let name = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
             .ok()
             .flatten()
             .map(|u| Arc::<str>::from(u.name));
+        let mut cache = self.lock();
         if cache.len() < MAX_CACHED {
             cache.insert(uid, name.clone());
         }
         name
+    }
+}
+
+impl SystemUsers {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u32, Option<Arc<str>>>> {
+        // The cache holds only complete answers; a poisoned one is still valid.
+        self.cache.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 

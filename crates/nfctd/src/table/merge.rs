@@ -11,9 +11,37 @@ use super::row::{Millis, Row};
 /// right after an event would otherwise give a wild rate from a tiny interval.
 const MIN_RATE_INTERVAL: Millis = 1000;
 
+/// A deadline this close to the previous one is the same deadline seen again
+/// (the kernel reports whole seconds left).
+const DEADLINE_SLACK: Millis = 2000;
+
 /// The row for `conn` observed at mirror time `now` (wall time `now_unix`),
-/// carrying over what only earlier observations know.
-pub fn observe(previous: Option<&Arc<Row>>, mut conn: Conn, now: Millis, now_unix: u64) -> Row {
+/// carrying over what only earlier observations know. When the observation
+/// tells nothing new (an idle connection seen by another dump), the previous
+/// row itself is returned: snapshots then share it instead of each holding a
+/// copy, and nothing needs publishing.
+pub fn observe(previous: Option<&Arc<Row>>, conn: Conn, now: Millis, now_unix: u64) -> Arc<Row> {
+    let row = merge(previous, conn, now, now_unix);
+    match previous {
+        Some(prev) if same_news(prev, &row) => Arc::clone(prev),
+        _ => Arc::new(row),
+    }
+}
+
+/// Whether `new` says nothing that `prev` did not: same kernel fields but the
+/// seconds left, the same deadline within the slack, and no traffic since.
+fn same_news(prev: &Row, new: &Row) -> bool {
+    new.deadline.abs_diff(prev.deadline) <= DEADLINE_SLACK
+        && new.rate == prev.rate
+        && new.sampled_bytes == prev.sampled_bytes
+        && new.started_unix == prev.started_unix
+        && Conn {
+            timeout: prev.conn.timeout,
+            ..new.conn.clone()
+        } == prev.conn
+}
+
+fn merge(previous: Option<&Arc<Row>>, mut conn: Conn, now: Millis, now_unix: u64) -> Row {
     let deadline = now.saturating_add(u64::from(conn.timeout) * 1000);
     let Some(prev) = previous else {
         let bytes = conn.counters.map(|c| c.total_bytes()).unwrap_or(0);
@@ -30,7 +58,11 @@ pub fn observe(previous: Option<&Arc<Row>>, mut conn: Conn, now: Millis, now_uni
             sampled_at: now,
         };
     };
-    // Events carry counters and timestamps only sometimes: keep what we knew.
+    // Events carry counters, timestamps and the protocol state only sometimes
+    // (the state only when it changed): keep what we knew.
+    if conn.proto_state.is_none() {
+        conn.proto_state = prev.conn.proto_state;
+    }
     if conn.counters.is_none() {
         conn.counters = prev.conn.counters;
     }
@@ -76,7 +108,7 @@ mod tests {
 
     #[test]
     fn rate_is_bytes_per_second_over_the_observed_interval() {
-        let first = Arc::new(observe(None, conn(1000, 60), 10_000, 100));
+        let first = observe(None, conn(1000, 60), 10_000, 100);
         assert_eq!(first.rate, 0.0);
         assert_eq!(first.deadline, 70_000);
         let second = observe(Some(&first), conn(5000, 50), 12_000, 102);
@@ -86,13 +118,49 @@ mod tests {
 
     #[test]
     fn close_samples_keep_the_previous_rate_and_missing_counters_are_kept() {
-        let first = Arc::new(observe(None, conn(1000, 60), 10_000, 100));
-        let second = Arc::new(observe(Some(&first), conn(9000, 60), 13_000, 103));
+        let first = observe(None, conn(1000, 60), 10_000, 100);
+        let second = observe(Some(&first), conn(9000, 60), 13_000, 103);
         let mut without = conn(0, 30);
         without.counters = None;
         let third = observe(Some(&second), without, 13_100, 103);
         assert_eq!(third.rate, second.rate);
         assert_eq!(third.conn.counters, second.conn.counters);
+    }
+
+    /// Regression: the kernel sends the state only when it changed, so an
+    /// event for a mark change must not wipe it.
+    #[test]
+    fn an_event_without_state_keeps_the_known_state() {
+        let mut established = conn(0, 60);
+        established.proto_state = Some(3);
+        let first = observe(None, established, 0, 0);
+        let mut marked = conn(0, 60);
+        marked.mark = 42;
+        let second = observe(Some(&first), marked, 500, 0);
+        assert_eq!((second.conn.proto_state, second.conn.mark), (Some(3), 42));
+    }
+
+    #[test]
+    fn seeing_an_idle_connection_again_shares_its_row() {
+        let first = observe(None, conn(1000, 60), 10_000, 100);
+        // 5 s later the kernel says 55 s left: the same deadline, no traffic.
+        let again = observe(Some(&first), conn(1000, 55), 15_000, 105);
+        assert!(Arc::ptr_eq(&first, &again));
+        // Traffic, a refreshed timeout or a new mark each make a new row.
+        assert!(!Arc::ptr_eq(
+            &first,
+            &observe(Some(&first), conn(2000, 55), 15_000, 105)
+        ));
+        assert!(!Arc::ptr_eq(
+            &first,
+            &observe(Some(&first), conn(1000, 60), 15_000, 105)
+        ));
+        let mut marked = conn(1000, 55);
+        marked.mark = 1;
+        assert!(!Arc::ptr_eq(
+            &first,
+            &observe(Some(&first), marked, 15_000, 105)
+        ));
     }
 
     #[test]

@@ -58,8 +58,10 @@ pub struct ResyncReport {
 
 enum Command {
     Resync(Sender<Result<ResyncReport, String>>),
-    Forget(ConnKey, Sender<()>),
-    Observe(Box<Conn>, Sender<()>),
+    /// Drop these rows (deleted in the kernel); reply once published.
+    Forget(Vec<ConnKey>, Sender<()>),
+    /// Record these kernel views (after a change); reply once published.
+    Observe(Vec<Conn>, Sender<()>),
 }
 
 struct Shared {
@@ -163,18 +165,23 @@ impl Mirror {
             .map_err(|_| "the mirror thread stopped".to_string())?
     }
 
-    /// Drops one entry at once (after it was deleted in the kernel). Blocking.
-    pub fn forget(&self, key: ConnKey) {
+    /// Drops entries at once (after they were deleted in the kernel) and
+    /// waits until a snapshot without them is published. Blocking.
+    pub fn forget(&self, keys: Vec<ConnKey>) {
+        if keys.is_empty() {
+            return;
+        }
         let (tx, rx) = mpsc::channel();
-        if self.send(Command::Forget(key, tx)).is_ok() {
+        if self.send(Command::Forget(keys, tx)).is_ok() {
             let _ = rx.recv();
         }
     }
 
-    /// Records a fresh kernel view of one entry at once (after a change). Blocking.
-    pub fn observe(&self, conn: Conn) {
+    /// Records fresh kernel views of entries at once (after a change) and
+    /// waits until they are published. Blocking.
+    pub fn observe(&self, conns: Vec<Conn>) {
         let (tx, rx) = mpsc::channel();
-        if self.send(Command::Observe(Box::new(conn), tx)).is_ok() {
+        if self.send(Command::Observe(conns, tx)).is_ok() {
             let _ = rx.recv();
         }
     }
@@ -199,10 +206,13 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 const PUBLISH_EVERY: Millis = 100;
 /// How often rows past their deadline are checked against the kernel.
 const EXPIRY_EVERY: Millis = 1000;
-/// More expired rows than this are cheaper to settle with one full dump.
-const EXPIRY_LOOKUP_LIMIT: usize = 256;
+/// Expired rows looked up per check; the rest wait for the next one (and the
+/// periodic reconciliation covers them all).
+const EXPIRY_LOOKUPS: usize = 256;
 /// Datagrams read before applying and checking commands again.
 const EVENT_BATCH: usize = 64;
+/// Batches drained before timers get their turn, even in an event storm.
+const EVENT_BATCHES: usize = 16;
 
 struct Worker {
     config: MirrorConfig,
@@ -220,6 +230,16 @@ struct Worker {
     retired: Vec<Snapshot>,
 }
 
+/// Marks the mirror as not live when its thread ends, however it ends.
+struct LiveGuard(Arc<Shared>);
+
+impl Drop for LiveGuard {
+    fn drop(&mut self) {
+        self.0.live.store(false, Ordering::Release);
+        tracing::error!("the mirror thread stopped: the table is no longer followed");
+    }
+}
+
 fn now_unix() -> u64 {
     SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
@@ -229,11 +249,10 @@ fn now_unix() -> u64 {
 
 impl Worker {
     fn run(mut self) {
-        let mut next_resync = self
-            .config
-            .resync_interval
-            .map(|d| self.clock.now() + millis(d));
-        let mut next_expiry = self.clock.now() + EXPIRY_EVERY;
+        let _guard = LiveGuard(Arc::clone(&self.shared));
+        let every = self.config.resync_interval.map(millis);
+        let mut next_resync = every.map(|e| self.clock.now().saturating_add(e));
+        let mut next_expiry = self.clock.now().saturating_add(EXPIRY_EVERY);
         loop {
             let now = self.clock.now();
             let mut wait = next_expiry.saturating_sub(now);
@@ -241,33 +260,33 @@ impl Worker {
                 wait = wait.min(at.saturating_sub(now));
             }
             if self.dirty {
-                wait = wait.min((self.last_publish + PUBLISH_EVERY).saturating_sub(now));
+                wait = wait.min(
+                    self.last_publish
+                        .saturating_add(PUBLISH_EVERY)
+                        .saturating_sub(now),
+                );
             }
             self.wait(wait);
 
             if let Err(e) = self.drain_events() {
                 self.recover(&e);
             }
-            while let Ok(command) = self.commands.try_recv() {
-                self.handle(command);
-            }
-            self.retired.clear();
+            self.handle_commands();
             let now = self.clock.now();
             if now >= next_expiry {
                 self.check_expired();
-                next_expiry = self.clock.now() + EXPIRY_EVERY;
+                next_expiry = self.clock.now().saturating_add(EXPIRY_EVERY);
             }
-            if let (Some(at), Some(every)) = (next_resync, self.config.resync_interval) {
+            if let (Some(at), Some(every)) = (next_resync, every) {
                 if now >= at {
                     if let Err(e) = self.resync() {
                         tracing::warn!(error = %e, "periodic reconciliation failed");
                     }
-                    next_resync = Some(self.clock.now() + millis(every));
+                    next_resync = Some(self.clock.now().saturating_add(every));
                 }
             }
-            if self.dirty && self.clock.now() >= self.last_publish + PUBLISH_EVERY {
-                self.publish();
-            }
+            self.publish_if_due();
+            self.retired.clear();
         }
     }
 
@@ -282,8 +301,9 @@ impl Worker {
         while matches!((&self.wake_rx).read(&mut sink), Ok(n) if n > 0) {}
     }
 
+    /// Applies waiting events, a bounded number of batches at a time.
     fn drain_events(&mut self) -> Result<(), ctnetlink::Error> {
-        loop {
+        for _ in 0..EVENT_BATCHES {
             let mut batch = Vec::new();
             let mut malformed = 0;
             let mut datagrams = 0;
@@ -302,23 +322,19 @@ impl Worker {
             counters
                 .events
                 .fetch_add(batch.len() as u64, Ordering::Relaxed);
-            let done = datagrams < EVENT_BATCH;
-            let now = self.clock.now();
-            let unix = now_unix();
+            let (now, unix) = (self.clock.now(), now_unix());
             for event in batch {
                 self.dirty |= self.rows.apply(event, now, unix);
             }
-            if done {
+            if datagrams < EVENT_BATCH {
                 return Ok(());
             }
-            // Keep commands and publication flowing during an event storm.
-            while let Ok(command) = self.commands.try_recv() {
-                self.handle(command);
-            }
-            if self.dirty && self.clock.now() >= self.last_publish + PUBLISH_EVERY {
-                self.publish();
-            }
+            // An event storm: keep commands and publication flowing.
+            self.handle_commands();
+            self.publish_if_due();
+            self.retired.clear();
         }
+        Ok(())
     }
 
     fn recover(&mut self, error: &ctnetlink::Error) {
@@ -356,20 +372,40 @@ impl Worker {
         }
     }
 
-    fn handle(&mut self, command: Command) {
-        match command {
-            Command::Resync(reply) => {
-                let result = self.resync().map_err(|e| e.to_string());
-                let _ = reply.send(result);
+    /// Handles every queued command: row changes first, then one publish, then
+    /// the replies; all queued resync requests share one dump.
+    fn handle_commands(&mut self) {
+        let mut resyncs = Vec::new();
+        let mut published_waiters = Vec::new();
+        let (now, unix) = (self.clock.now(), now_unix());
+        while let Ok(command) = self.commands.try_recv() {
+            match command {
+                Command::Resync(reply) => resyncs.push(reply),
+                Command::Forget(keys, reply) => {
+                    for key in &keys {
+                        self.dirty |= self.rows.remove(key);
+                    }
+                    published_waiters.push(reply);
+                }
+                Command::Observe(conns, reply) => {
+                    for conn in conns {
+                        self.dirty |= self.rows.upsert(conn, now, unix);
+                    }
+                    published_waiters.push(reply);
+                }
             }
-            Command::Forget(key, reply) => {
-                self.rows.remove(&key);
-                self.publish();
-                let _ = reply.send(());
+        }
+        if !resyncs.is_empty() {
+            let result = self.resync().map_err(|e| e.to_string());
+            for reply in resyncs {
+                let _ = reply.send(result.clone());
             }
-            Command::Observe(conn, reply) => {
-                self.rows.upsert(*conn, self.clock.now(), now_unix());
+        }
+        if !published_waiters.is_empty() {
+            if self.dirty {
                 self.publish();
+            }
+            for reply in published_waiters {
                 let _ = reply.send(());
             }
         }
@@ -387,13 +423,13 @@ impl Worker {
                 malformed = requests.dump(sink)?.malformed;
                 Ok::<(), ctnetlink::Error>(())
             })?;
-        self.shared
-            .counters
+        let counters = &self.shared.counters;
+        counters
             .malformed
             .fetch_add(malformed as u64, Ordering::Relaxed);
-        self.dirty = true;
-        self.shared.counters.resyncs.fetch_add(1, Ordering::Relaxed);
+        counters.resyncs.fetch_add(1, Ordering::Relaxed);
         self.shared.live.store(true, Ordering::Release);
+        self.dirty = true;
         self.publish();
         Ok(ResyncReport {
             entries: self.rows.len(),
@@ -403,33 +439,37 @@ impl Worker {
     }
 
     /// Rows whose timeout ran out may be gone (their DESTROY can be missing) or
-    /// refreshed by traffic (the kernel sends no event for that): ask the kernel.
+    /// refreshed by traffic (the kernel sends no event for that): ask the
+    /// kernel about the longest overdue ones.
     fn check_expired(&mut self) {
         self.shared
             .counters
             .expiry_checks
             .fetch_add(1, Ordering::Relaxed);
         let now = self.clock.now();
-        let expired = self.rows.expired(now);
-        if expired.is_empty() {
-            return;
-        }
-        if expired.len() > EXPIRY_LOOKUP_LIMIT {
-            if let Err(e) = self.resync() {
-                tracing::warn!(error = %e, "reconciliation of expired entries failed");
-            }
-            return;
+        let mut expired = self.rows.expired(now);
+        if expired.len() > EXPIRY_LOOKUPS {
+            expired.select_nth_unstable_by_key(EXPIRY_LOOKUPS, |row| row.deadline);
+            expired.truncate(EXPIRY_LOOKUPS);
         }
         let unix = now_unix();
         for row in expired {
             match self.requests.get(&row.conn.key()) {
                 Ok(conn) => self.dirty |= self.rows.upsert(conn, self.clock.now(), unix),
                 Err(ctnetlink::Error::NotFound) => self.dirty |= self.rows.remove(&row.conn.key()),
-                Err(e) => {
-                    tracing::warn!(error = %e, "expiry lookup failed");
+                Err(e @ (ctnetlink::Error::Io(_) | ctnetlink::Error::PermissionDenied)) => {
+                    tracing::warn!(error = %e, "expiry lookups failed");
                     return;
                 }
+                // The kernel refused this one lookup: the next reconciliation settles it.
+                Err(e) => tracing::debug!(error = %e, id = row.conn.id, "expiry lookup refused"),
             }
+        }
+    }
+
+    fn publish_if_due(&mut self) {
+        if self.dirty && self.clock.now() >= self.last_publish.saturating_add(PUBLISH_EVERY) {
+            self.publish();
         }
     }
 

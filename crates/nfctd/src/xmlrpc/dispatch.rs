@@ -94,7 +94,7 @@ pub fn is_quick(method: &str) -> bool {
 pub fn dispatch(service: &Service, call: &MethodCall) -> Result<Value, Fault> {
     let method = find(&call.name).ok_or_else(|| Fault {
         code: -32601,
-        message: format!("unknown method {:?}", call.name),
+        message: format!("unknown method {:?}", clip(&call.name)),
     })?;
     let p = Params {
         method: method.name,
@@ -248,7 +248,7 @@ pub fn dispatch(service: &Service, call: &MethodCall) -> Result<Value, Fault> {
         }
         _ => Err(Fault {
             code: -32601,
-            message: format!("unknown method {:?}", call.name),
+            message: format!("unknown method {:?}", clip(&call.name)),
         }),
     }
 }

@@ -32,12 +32,25 @@ fn items(value: &Value) -> &[Value] {
 }
 
 /// Parses each item of a value (or nothing, for an absent value).
+/// The most values one filter key may list: each is tried against every row,
+/// so a longer list would turn one `view` into minutes of work.
+pub(super) const MAX_VALUES: usize = 1024;
+
 fn each<'v, T>(
+    key: &str,
     value: &'v Value,
     mut item: impl FnMut(&'v Value) -> Result<T, QueryError>,
 ) -> Result<Option<Vec<T>>, QueryError> {
     if is_absent(value) {
         return Ok(None);
+    }
+    if let Value::Array(values) = value {
+        if values.len() > MAX_VALUES {
+            return Err(QueryError::filter(
+                key,
+                format!("at most {MAX_VALUES} values, got {}", values.len()),
+            ));
+        }
     }
     items(value)
         .iter()
@@ -91,7 +104,7 @@ pub(super) fn ints(
     } else {
         "int, array of ints or \"LO-HI\" string"
     };
-    let parsed = each(value, |item| match item {
+    let parsed = each(key, value, |item| match item {
         Value::Int(i) => {
             let n = int_in_range(key, *i, max)?;
             Ok(IntPat::Range { lo: n, hi: n })
@@ -165,7 +178,7 @@ fn number(key: &str, text: &str, max: u64) -> Result<u64, QueryError> {
 /// Address prefixes: a string address or CIDR prefix, an int that is an IPv4
 /// address (pyctd: 3232235521 is 192.168.0.1), or an array of those.
 pub(super) fn addrs(key: &str, value: &Value) -> Result<Option<Vec<Cidr>>, QueryError> {
-    each(value, |item| match item {
+    each(key, value, |item| match item {
         Value::Str(s) => s
             .trim()
             .parse()
@@ -201,7 +214,7 @@ pub(super) fn names<'v>(
     } else {
         "string or array of strings"
     };
-    each(value, |item| match item {
+    each(key, value, |item| match item {
         Value::Str(s) => Ok(Name::Text(s.trim())),
         Value::Int(i) if ints => Ok(Name::Int(*i)),
         other => Err(wrong_type(key, expected, other)),
@@ -211,7 +224,7 @@ pub(super) fn names<'v>(
 /// Connection ids: an int, a decimal string, or an array of those.
 pub(super) fn ids(key: &str, value: &Value) -> Result<Option<Vec<u32>>, QueryError> {
     let bad = |what: String| QueryError::filter(key, format!("{what} is not a connection id"));
-    each(value, |item| match item {
+    each(key, value, |item| match item {
         Value::Int(i) => u32::try_from(*i).map_err(|_| bad(i.to_string())),
         Value::Str(s) => {
             let t = s.trim();
@@ -228,7 +241,7 @@ pub(super) fn ids(key: &str, value: &Value) -> Result<Option<Vec<u32>>, QueryErr
 /// `"LO-"`, a number as a string, or an array of those.
 pub(super) fn rates(key: &str, value: &Value) -> Result<Option<Vec<(f64, f64)>>, QueryError> {
     let expected = "double, int, \"LO-HI\" string or array of them";
-    each(value, |item| match item {
+    each(key, value, |item| match item {
         Value::Double(d) if d.is_finite() => Ok((*d, *d)),
         // Rates are far below 2^53: the conversion is exact where it matters.
         Value::Int(i) => Ok((*i as f64, *i as f64)),

@@ -1,0 +1,277 @@
+//! What changes the kernel: `kill`, `kill_matching` and `change`, each entry
+//! addressed by original tuple and id, each attempt written to the audit log.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use ctnetlink::{Change, ConnKey, CtSocket};
+
+use super::{ApiError, Service, Session};
+use crate::table::query::Filter;
+use crate::table::{Row, Snapshot};
+use crate::value::Value;
+
+/// The answer to `kill`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Killed {
+    pub killed: usize,
+    pub missing: Vec<u32>,
+}
+
+/// What a series of deletes did.
+#[derive(Debug, Default)]
+struct Deletes {
+    /// Deleted now, or found gone: both leave the mirror.
+    gone: Vec<ConnKey>,
+    killed: usize,
+    missing: Vec<u32>,
+    /// Refusals other than "gone", with the first one's words.
+    refused: usize,
+    first_refusal: Option<String>,
+}
+
+impl Deletes {
+    /// Fault 6 when the kernel refused any delete, saying what was done anyway.
+    fn check(&self) -> Result<(), ApiError> {
+        match &self.first_refusal {
+            None => Ok(()),
+            Some(first) => Err(ApiError::Kernel(format!(
+                "killed {}, refused {}: {first}",
+                self.killed, self.refused
+            ))),
+        }
+    }
+}
+
+impl Service {
+    /// `kill(sid, ids)`: deletes each connection by its original tuple and id.
+    pub fn kill(&self, sid: &str, ids: &[u32]) -> Result<Killed, ApiError> {
+        let session = self.admin(sid, "kill")?;
+        let wanted: HashSet<u32> = ids.iter().copied().collect();
+        let found = self.rows_for(&session, &wanted)?;
+        let mut socket = CtSocket::open()?;
+        let mut done = Deletes::default();
+        let mut seen = HashSet::new();
+        for &id in ids {
+            if !seen.insert(id) {
+                continue; // the same id twice is one connection
+            }
+            match found.get(&id) {
+                Some(row) => self.delete(&mut socket, &session, row, &mut done),
+                None => {
+                    tracing::info!(target: "audit", session = %session.tag, user = ?session.user, id, result = "not in the table", "kill");
+                    done.missing.push(id);
+                }
+            }
+        }
+        self.settle(sid, &done);
+        done.check()?;
+        Ok(Killed {
+            killed: done.killed,
+            missing: done.missing,
+        })
+    }
+
+    /// `kill_matching(sid, filters)`: kills every connection the filters select.
+    pub fn kill_matching(&self, sid: &str, filters: &[(String, Value)]) -> Result<usize, ApiError> {
+        let session = self.admin(sid, "kill_matching")?;
+        self.check_uid_keys(filters.iter().map(|(k, _)| k.as_str()))?;
+        let filter = Filter::parse(filters).map_err(|e| ApiError::Invalid(e.to_string()))?;
+        // Checked on the parsed filter: keys with empty values constrain nothing either.
+        if filter.is_empty() {
+            return Err(ApiError::invalid(
+                "filters",
+                "must constrain something (an empty filter would kill every connection)",
+            ));
+        }
+        let snapshot = self.inner.mirror.snapshot();
+        let ctx = self.context(&snapshot, true);
+        let mut socket = CtSocket::open()?;
+        let mut done = Deletes::default();
+        for row in snapshot.rows.iter().filter(|row| filter.matches(row, &ctx)) {
+            self.delete(&mut socket, &session, row, &mut done);
+        }
+        self.settle(sid, &done);
+        done.check()?;
+        Ok(done.killed)
+    }
+
+    /// Deletes one connection in the kernel and records the outcome.
+    fn delete(&self, socket: &mut CtSocket, session: &Session, row: &Row, done: &mut Deletes) {
+        let conn = &row.conn;
+        let result = socket.delete(&conn.key());
+        let outcome = match &result {
+            Ok(()) => "killed".to_string(),
+            Err(e) => e.to_string(),
+        };
+        tracing::info!(
+            target: "audit", session = %session.tag, user = ?session.user, id = conn.id,
+            tuple = %describe(row), result = %outcome, "kill"
+        );
+        match result {
+            Ok(()) => {
+                done.killed += 1;
+                done.gone.push(conn.key());
+            }
+            Err(ctnetlink::Error::NotFound) => {
+                done.missing.push(conn.id);
+                done.gone.push(conn.key());
+            }
+            Err(e) => {
+                done.refused += 1;
+                done.first_refusal.get_or_insert(e.to_string());
+            }
+        }
+    }
+
+    /// Drops what is gone from the mirror (one publish for all) and from the
+    /// session's frozen view.
+    fn settle(&self, sid: &str, done: &Deletes) {
+        if done.gone.is_empty() {
+            return;
+        }
+        self.inner.mirror.forget(done.gone.clone());
+        self.inner.sessions.edit_frozen(sid, |frozen| {
+            for key in &done.gone {
+                frozen.forget(*key);
+            }
+        });
+    }
+
+    /// The row of each id: from the session's frozen view first (the rows its
+    /// user saw), then from the live table (a frozen session may name a
+    /// connection newer than its snapshot). The kernel request carries tuple
+    /// and id, so a row that is gone is reported as such. Ids are 32-bit
+    /// hashes: an id that two connections share cannot say which one is
+    /// meant, and is refused.
+    fn rows_for(
+        &self,
+        session: &Session,
+        ids: &HashSet<u32>,
+    ) -> Result<HashMap<u32, Arc<Row>>, ApiError> {
+        let pick = |snapshot: &Snapshot| -> HashMap<u32, Vec<Arc<Row>>> {
+            let mut found: HashMap<u32, Vec<Arc<Row>>> = HashMap::new();
+            for row in snapshot
+                .rows
+                .iter()
+                .filter(|row| ids.contains(&row.conn.id))
+            {
+                found.entry(row.conn.id).or_default().push(Arc::clone(row));
+            }
+            found
+        };
+        let mut found = match &session.frozen {
+            Some(frozen) => pick(&frozen.view()),
+            None => HashMap::new(),
+        };
+        if found.len() < ids.len() {
+            for (id, rows) in pick(&self.inner.mirror.snapshot()) {
+                found.entry(id).or_insert(rows);
+            }
+        }
+        found
+            .into_iter()
+            .map(|(id, mut rows)| match rows.len() {
+                1 => Ok((id, rows.remove(0))),
+                n => Err(ApiError::invalid(
+                    "id",
+                    format!("{id} is shared by {n} connections (kernel ids are 32-bit hashes); address one with kill_matching and a tuple filter"),
+                )),
+            })
+            .collect()
+    }
+
+    /// `change(sid, field_name, id, value)`: sets `mark` or `timeout`.
+    pub fn change(&self, sid: &str, field: &str, id: u32, value: i64) -> Result<(), ApiError> {
+        let session = self.admin(sid, "change")?;
+        let value32 = u32::try_from(value).map_err(|_| {
+            ApiError::invalid(
+                "field_value",
+                format!("{value} is not a 32-bit unsigned value"),
+            )
+        })?;
+        let change = match field {
+            "mark" => Change::Mark(value32),
+            "timeout" => Change::Timeout(value32),
+            other => {
+                return Err(ApiError::invalid(
+                    "field_name",
+                    format!(
+                        "{:?} cannot be changed (only mark and timeout)",
+                        clip(other)
+                    ),
+                ))
+            }
+        };
+        let row = self
+            .rows_for(&session, &HashSet::from([id]))?
+            .remove(&id)
+            .ok_or_else(|| ApiError::NoSuchConnection(format!("id {id}")))?;
+        let key = row.conn.key();
+        let result = CtSocket::open().and_then(|mut socket| socket.update(&key, change));
+        let outcome = match &result {
+            Ok(Some(_)) => "changed".to_string(),
+            Ok(None) => "changed; the entry expired at once".to_string(),
+            Err(e) => e.to_string(),
+        };
+        tracing::info!(
+            target: "audit", session = %session.tag, user = ?session.user, id,
+            tuple = %describe(&row), field, value, result = %outcome, "change"
+        );
+        match result {
+            Ok(Some(conn)) => {
+                self.inner.mirror.observe(vec![conn]);
+                // The session's frozen view shows the change it made.
+                if session.frozen.is_some() {
+                    let live = self.inner.mirror.snapshot();
+                    if let Some(fresh) = live.rows.iter().find(|r| r.conn.key() == key) {
+                        self.inner
+                            .sessions
+                            .edit_frozen(sid, |frozen| frozen.replace(Arc::clone(fresh)));
+                    }
+                }
+                Ok(())
+            }
+            Ok(None) => {
+                self.settle(
+                    sid,
+                    &Deletes {
+                        gone: vec![key],
+                        ..Deletes::default()
+                    },
+                );
+                Ok(())
+            }
+            Err(ctnetlink::Error::NotFound) => {
+                self.settle(
+                    sid,
+                    &Deletes {
+                        gone: vec![key],
+                        ..Deletes::default()
+                    },
+                );
+                Err(ApiError::NoSuchConnection(format!("id {id}")))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+/// `proto orig_src:sport -> orig_dst:dport zone N` for the audit log.
+fn describe(row: &Row) -> String {
+    let c = &row.conn;
+    format!(
+        "{} {}:{} -> {}:{} zone {}",
+        ctnetlink::names::proto_name(c.l4proto),
+        c.orig.src,
+        c.orig.sport,
+        c.orig.dst,
+        c.orig.dport,
+        c.zone
+    )
+}
+
+/// At most 64 characters of caller input in a message.
+fn clip(text: &str) -> String {
+    text.chars().take(64).collect()
+}
