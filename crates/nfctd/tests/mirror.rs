@@ -131,25 +131,7 @@ fn real_traffic_shows_states_counters_and_rates() {
     let mut py = daemon.client();
     let sid = py.login();
 
-    let listener = std::net::TcpListener::from(bed.socket(libc::SOCK_STREAM));
-    let addr: std::net::SocketAddr = "192.0.2.1:8080".parse().unwrap();
-    let sock = socket2::Socket::from(listener);
-    sock.set_reuse_address(true).unwrap();
-    sock.bind(&addr.into()).unwrap();
-    sock.listen(8).unwrap();
-    let listener: std::net::TcpListener = sock.into();
-    let server = std::thread::spawn(move || {
-        let (mut peer, _) = listener.accept().unwrap();
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = peer.read(&mut buf) {
-            if n == 0 || peer.write_all(&buf[..n]).is_err() {
-                break;
-            }
-        }
-    });
-    let client = socket2::Socket::from(bed.socket(libc::SOCK_STREAM));
-    client.connect(&addr.into()).unwrap();
-    let mut client: TcpStream = client.into();
+    let (mut client, server) = common::echo_connection(&bed, "192.0.2.1:8080");
     let chunk = [7u8; 4000];
     let mut echo = [0u8; 4000];
     let talk = |client: &mut TcpStream, echo: &mut [u8]| {

@@ -66,6 +66,29 @@ impl Bed {
         self.ct().dump_all().unwrap()
     }
 
+    /// Runs `nft ARGS` inside the namespace (nftables must be installed).
+    pub fn nft(&self, args: &[&str]) {
+        let pid = self.sandbox.holder_pid().to_string();
+        let mut command = Command::new("nsenter");
+        command.args([
+            "--target",
+            &pid,
+            "--user",
+            "--net",
+            "--preserve-credentials",
+            "nft",
+        ]);
+        let out = command
+            .args(args)
+            .output()
+            .expect("nsenter and nft (apt-get install nftables)");
+        assert!(
+            out.status.success(),
+            "nft {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     /// A TCP or UDP socket living in the namespace.
     pub fn socket(&self, ty: i32) -> std::os::fd::OwnedFd {
         self.sandbox.socket(libc::AF_INET, ty, 0).unwrap()
@@ -321,4 +344,27 @@ pub fn ids(view: &Json) -> Vec<String> {
         .iter()
         .map(|c| c["id"].as_str().unwrap().to_string())
         .collect()
+}
+
+/// A TCP connection inside the bed's namespace to an echo server on `addr`
+/// (run by the returned thread until the client hangs up).
+pub fn echo_connection(bed: &Bed, addr: &str) -> (TcpStream, std::thread::JoinHandle<()>) {
+    let addr: SocketAddr = addr.parse().unwrap();
+    let listener = socket2::Socket::from(bed.socket(libc::SOCK_STREAM));
+    listener.set_reuse_address(true).unwrap();
+    listener.bind(&addr.into()).unwrap();
+    listener.listen(4).unwrap();
+    let listener: std::net::TcpListener = listener.into();
+    let client = socket2::Socket::from(bed.socket(libc::SOCK_STREAM));
+    client.connect(&addr.into()).unwrap();
+    let (mut peer, _) = listener.accept().unwrap();
+    let echo = std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = peer.read(&mut buf) {
+            if n == 0 || peer.write_all(&buf[..n]).is_err() {
+                break;
+            }
+        }
+    });
+    (client.into(), echo)
 }
