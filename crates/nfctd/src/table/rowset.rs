@@ -48,23 +48,34 @@ fn find<'a>(
     }
 }
 
-/// Puts `row` in place of the row with the same key, or adds it.
+/// Puts `row` in place of the row with the same key, or adds it; returns
+/// whether the key was new.
 fn insert(
     by_id: &mut HashMap<u32, Arc<Row>>,
     shared_ids: &mut HashMap<u32, Vec<Arc<Row>>>,
     row: Arc<Row>,
-) {
+) -> bool {
     let key = row.conn.key();
     match by_id.get_mut(&key.id) {
         None => {
             by_id.insert(key.id, row);
+            true
         }
-        Some(first) if first.conn.key() == key => *first = row,
+        Some(first) if first.conn.key() == key => {
+            *first = row;
+            false
+        }
         Some(_) => {
             let others = shared_ids.entry(key.id).or_default();
             match others.iter_mut().find(|r| r.conn.key() == key) {
-                Some(slot) => *slot = row,
-                None => others.push(row),
+                Some(slot) => {
+                    *slot = row;
+                    false
+                }
+                None => {
+                    others.push(row);
+                    true
+                }
             }
         }
     }
@@ -148,21 +159,21 @@ impl RowSet {
     ) -> Result<(usize, usize), E> {
         let mut by_id = HashMap::with_capacity(self.by_id.len() + self.by_id.len() / 8 + 64);
         let mut shared_ids = HashMap::new();
-        let mut added = 0;
+        let (mut added, mut kept) = (0, 0);
         fill(&mut |conn: Conn| {
             if (self.hidden)(&conn) {
                 return;
             }
             let previous = find(&self.by_id, &self.shared_ids, &conn.key());
-            added += usize::from(previous.is_none());
+            let known = previous.is_some();
             let row = observe(previous, conn, now, now_unix);
-            insert(&mut by_id, &mut shared_ids, row);
+            // A dump may repeat an entry: count each key once.
+            if insert(&mut by_id, &mut shared_ids, row) {
+                added += usize::from(!known);
+                kept += usize::from(known);
+            }
         })?;
-        // Counted on the old rows (a dump may repeat an entry).
-        let removed = self
-            .rows()
-            .filter(|row| find(&by_id, &shared_ids, &row.conn.key()).is_none())
-            .count();
+        let removed = self.len() - kept;
         self.by_id = by_id;
         self.shared_ids = shared_ids;
         Ok((added, removed))
