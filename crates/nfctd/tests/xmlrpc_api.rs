@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use common::raw::{self, i8, s};
-use common::{ids, synthetic, wait_until, Answer, Bed, Daemon};
+use common::{ids, proto, synthetic, wait_until, Answer, Bed, Daemon};
 use ctnetlink::Conn;
 use serde_json::{json, Value as Json};
 
@@ -19,17 +19,6 @@ fn kernel_ids(bed: &Bed) -> BTreeSet<String> {
 
 fn all(py: &mut common::Py, sid: &str) -> Json {
     py.call("view", json!([sid, {}, "", "", 0, 1000])).ok()
-}
-
-fn proto(l4: u8) -> &'static str {
-    match l4 {
-        1 => "icmp",
-        6 => "tcp",
-        17 => "udp",
-        58 => "icmpv6",
-        132 => "sctp",
-        other => panic!("unexpected protocol {other}"),
-    }
 }
 
 /// A fresh namespace with `n` entries and a daemon serving it.

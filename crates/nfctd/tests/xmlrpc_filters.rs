@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::net::IpAddr;
 
 use common::raw::{self, i8, s};
-use common::{ids, synthetic, Answer, Bed, Daemon, Py};
+use common::{ids, proto, synthetic, Answer, Bed, Daemon, Py};
 use ctnetlink::Conn;
 use serde_json::{json, Value as Json};
 
@@ -43,17 +43,6 @@ fn fixture() -> Fx {
         py,
         sid,
         truth,
-    }
-}
-
-fn proto(l4: u8) -> &'static str {
-    match l4 {
-        1 => "icmp",
-        6 => "tcp",
-        17 => "udp",
-        58 => "icmpv6",
-        132 => "sctp",
-        other => panic!("unexpected protocol {other}"),
     }
 }
 

@@ -368,3 +368,17 @@ pub fn echo_connection(bed: &Bed, addr: &str) -> (TcpStream, std::thread::JoinHa
     });
     (client.into(), echo)
 }
+
+/// The protocol names the API must render for the fixtures' protocols, written
+/// out here rather than taken from the daemon's own table.
+pub fn proto(l4: u8) -> &'static str {
+    match l4 {
+        1 => "icmp",
+        6 => "tcp",
+        17 => "udp",
+        47 => "gre",
+        58 => "icmpv6",
+        132 => "sctp",
+        other => panic!("unexpected protocol {other}"),
+    }
+}

@@ -136,6 +136,11 @@ fn int_text(key: &str, text: &str, max: u64, masks: bool) -> Result<IntPat, Quer
             let n = number(key, t, max)?;
             Ok(IntPat::Range { lo: n, hi: n })
         }
+        // "-5": a negative number, not a range with no start.
+        Some((lo, _)) if lo.trim().is_empty() => Err(QueryError::filter(
+            key,
+            format!("{} is out of range (0..={max})", quoted(t)),
+        )),
         Some((lo, hi)) => {
             let lo = number(key, lo, max)?;
             let hi = if hi.trim().is_empty() {
@@ -352,7 +357,10 @@ mod tests {
             port(s("abc")),
             "filter \"orig_sport\": \"abc\" is not a number"
         );
-        assert_eq!(port(s("-5")), "filter \"orig_sport\": \"\" is not a number");
+        assert_eq!(
+            port(s("-5")),
+            "filter \"orig_sport\": \"-5\" is out of range (0..=65535)"
+        );
         assert_eq!(
             port(s("9-3")),
             "filter \"orig_sport\": range \"9-3\" is empty"
