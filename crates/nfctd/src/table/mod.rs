@@ -6,6 +6,7 @@ mod mirror;
 pub mod query;
 mod row;
 mod rowset;
+mod worker;
 
 pub use mirror::{Hidden, Mirror, MirrorConfig, MirrorCounters, MirrorError, ResyncReport};
 pub use row::{Clock, Millis, Row, Snapshot};

@@ -1,9 +1,10 @@
-//! The XML-RPC method table: turns a decoded call into a service call, checks
-//! parameter counts and types (-32602), and answers the `system.*` introspection.
+//! The XML-RPC method table: turns a decoded call into a service call and
+//! answers the `system.*` introspection (parameters are read by `params`).
 
 use crate::service::{ApiError, Service, ViewRequest};
 use crate::value::Value;
 
+use super::params::{clip, connection_id, params_fault, Params};
 use super::MethodCall;
 
 /// An XML-RPC fault: code and message.
@@ -19,13 +20,6 @@ impl From<ApiError> for Fault {
             code: e.code(),
             message: e.to_string(),
         }
-    }
-}
-
-fn params_fault(message: String) -> Fault {
-    Fault {
-        code: -32602,
-        message,
     }
 }
 
@@ -348,100 +342,4 @@ fn capabilities() -> Value {
             ),
         ),
     ])
-}
-
-/// A connection id: `<int>`, `<i8>` or a decimal string, within u32.
-fn connection_id(value: &Value) -> Result<u32, Fault> {
-    let parsed = match value {
-        Value::Int(n) => u32::try_from(*n).ok(),
-        Value::Str(s) => s.trim().parse::<u32>().ok(),
-        other => {
-            return Err(params_fault(format!(
-                "connection id must be an int or a decimal string, got {}",
-                other.type_name()
-            )))
-        }
-    };
-    parsed.ok_or_else(|| {
-        ApiError::invalid("id", "not a connection id (a decimal number 0..4294967295)").into()
-    })
-}
-
-/// Positional parameter access with -32602 faults that say which parameter.
-struct Params<'a> {
-    method: &'static str,
-    values: &'a [Value],
-}
-
-impl<'a> Params<'a> {
-    fn count(&self, n: usize) -> Result<(), Fault> {
-        self.between(n, n)
-    }
-
-    fn between(&self, lo: usize, hi: usize) -> Result<(), Fault> {
-        let got = self.values.len();
-        if got < lo || got > hi {
-            let want = if lo == hi {
-                lo.to_string()
-            } else {
-                format!("{lo} to {hi}")
-            };
-            return Err(params_fault(format!(
-                "{} takes {want} parameters, got {got}",
-                self.method
-            )));
-        }
-        Ok(())
-    }
-
-    fn wrong(&self, index: usize, what: &str, want: &str) -> Fault {
-        let got = self
-            .values
-            .get(index)
-            .map(Value::type_name)
-            .unwrap_or("nothing");
-        params_fault(format!(
-            "{}: parameter {} ({what}) must be {want}, got {got}",
-            self.method,
-            index + 1
-        ))
-    }
-
-    fn str(&self, index: usize, what: &str) -> Result<&'a str, Fault> {
-        match self.values.get(index) {
-            Some(Value::Str(s)) => Ok(s),
-            _ => Err(self.wrong(index, what, "a string")),
-        }
-    }
-
-    /// A string, with `<nil/>` meaning empty.
-    fn opt_str(&self, index: usize, what: &str) -> Result<&'a str, Fault> {
-        match self.values.get(index) {
-            Some(Value::Str(s)) => Ok(s),
-            Some(Value::Nil) => Ok(""),
-            _ => Err(self.wrong(index, what, "a string")),
-        }
-    }
-
-    /// An int, with `<nil/>` meaning 0.
-    fn opt_int(&self, index: usize, what: &str) -> Result<i64, Fault> {
-        match self.values.get(index) {
-            Some(Value::Int(n)) => Ok(*n),
-            Some(Value::Nil) => Ok(0),
-            _ => Err(self.wrong(index, what, "an int")),
-        }
-    }
-
-    /// The filters struct; `<nil/>` means no filter.
-    fn filters(&self, index: usize) -> Result<&'a [(String, Value)], Fault> {
-        match self.values.get(index) {
-            Some(Value::Struct(members)) => Ok(members),
-            Some(Value::Nil) => Ok(&[]),
-            _ => Err(self.wrong(index, "filters", "a struct")),
-        }
-    }
-}
-
-fn clip(text: &str) -> String {
-    text.chars().take(64).collect()
 }

@@ -11,6 +11,7 @@
 mod decode;
 pub mod dispatch;
 mod error;
+mod params;
 mod parse;
 mod render;
 mod scalar;
