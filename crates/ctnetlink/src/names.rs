@@ -26,14 +26,6 @@ pub fn proto_number(name: &str) -> Option<u8> {
     (0..=255u8).find(|n| proto_name(*n).eq_ignore_ascii_case(name))
 }
 
-/// Whether the protocol carries ports in its tuple.
-pub fn has_ports(l4proto: u8) -> bool {
-    matches!(
-        l4proto,
-        IPPROTO_TCP | IPPROTO_UDP | IPPROTO_DCCP | IPPROTO_SCTP | IPPROTO_UDPLITE
-    )
-}
-
 const TCP_STATES: [&str; 10] = [
     "NONE",
     "SYN_SENT",

@@ -71,10 +71,6 @@ impl Service {
         &self.inner.mirror
     }
 
-    pub fn sessions(&self) -> &Sessions {
-        &self.inner.sessions
-    }
-
     /// `login(...)`: with `--auth none` any arguments are accepted (pyctd's
     /// no-backend mode) and every session is admin.
     pub fn login(&self, args: &[Value]) -> Result<String, ApiError> {
@@ -88,8 +84,9 @@ impl Service {
         } else {
             user
         };
-        let sid = self.inner.sessions.open(&user, Role::Admin);
-        tracing::info!(target: "audit", session = &sid[..8], user = ?user, role = "admin", "login");
+        let role = Role::Admin;
+        let sid = self.inner.sessions.open(&user, role);
+        tracing::info!(target: "audit", session = &sid[..8], user = ?user, role = role.name(), "login");
         Ok(sid)
     }
 

@@ -44,7 +44,6 @@ pub struct MirrorCounters {
     pub resyncs: AtomicU64,
     pub overflows: AtomicU64,
     pub malformed: AtomicU64,
-    pub expiry_checks: AtomicU64,
 }
 
 /// What a reconciliation found.

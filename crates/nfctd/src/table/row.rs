@@ -89,39 +89,6 @@ impl Snapshot {
         self.rows.is_empty()
     }
 
-    /// The same view without the rows of `keys`.
-    pub fn without(&self, keys: &std::collections::HashSet<ctnetlink::ConnKey>) -> Snapshot {
-        let rows = self
-            .rows
-            .iter()
-            .filter(|row| !keys.contains(&row.conn.key()))
-            .cloned()
-            .collect();
-        Snapshot {
-            rows: Arc::new(rows),
-            ..self.clone()
-        }
-    }
-
-    /// The same view with `row` in place of the row of the same id and tuple.
-    pub fn replacing(&self, row: Arc<Row>) -> Snapshot {
-        let rows = self
-            .rows
-            .iter()
-            .map(|old| {
-                if old.conn.key() == row.conn.key() {
-                    Arc::clone(&row)
-                } else {
-                    Arc::clone(old)
-                }
-            })
-            .collect();
-        Snapshot {
-            rows: Arc::new(rows),
-            ..self.clone()
-        }
-    }
-
     /// Unix seconds of `taken`.
     pub fn taken_unix(&self) -> u64 {
         self.taken

@@ -257,10 +257,6 @@ impl Worker {
     /// refreshed by traffic (the kernel sends no event for that): ask the
     /// kernel about the longest overdue ones.
     fn check_expired(&mut self) {
-        self.shared
-            .counters
-            .expiry_checks
-            .fetch_add(1, Ordering::Relaxed);
         let now = self.clock.now();
         let mut expired = self.rows.expired(now);
         if expired.len() > EXPIRY_LOOKUPS {

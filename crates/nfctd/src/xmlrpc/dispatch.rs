@@ -62,8 +62,15 @@ const METHODS: &[Method] = &[
 /// Most calls one `system.multicall` may carry.
 const MAX_MULTICALL: usize = 1000;
 
-fn find(name: &str) -> Option<&'static Method> {
-    METHODS.iter().find(|m| m.name == name)
+/// The method called `name`, or the -32601 fault naming it (clipped).
+fn find(name: &str) -> Result<&'static Method, Fault> {
+    METHODS
+        .iter()
+        .find(|m| m.name == name)
+        .ok_or_else(|| Fault {
+            code: -32601,
+            message: format!("unknown method {:?}", clip(name)),
+        })
 }
 
 /// Methods that answer from memory in microseconds: fronts may run them on
@@ -86,10 +93,7 @@ pub fn is_quick(method: &str) -> bool {
 /// Runs one call. May block (kernel requests, table scans): unless
 /// [`is_quick`] says otherwise, call it off the async executor.
 pub fn dispatch(service: &Service, call: &MethodCall) -> Result<Value, Fault> {
-    let method = find(&call.name).ok_or_else(|| Fault {
-        code: -32601,
-        message: format!("unknown method {:?}", clip(&call.name)),
-    })?;
+    let method = find(&call.name)?;
     let p = Params {
         method: method.name,
         values: &call.params,
@@ -212,19 +216,13 @@ pub fn dispatch(service: &Service, call: &MethodCall) -> Result<Value, Fault> {
         "system.methodHelp" => {
             p.count(1)?;
             let name = p.str(0, "method name")?;
-            let m = find(name).ok_or_else(|| Fault {
-                code: -32601,
-                message: format!("unknown method {:?}", clip(name)),
-            })?;
+            let m = find(name)?;
             Ok(Value::str(m.help))
         }
         "system.methodSignature" => {
             p.count(1)?;
             let name = p.str(0, "method name")?;
-            let m = find(name).ok_or_else(|| Fault {
-                code: -32601,
-                message: format!("unknown method {:?}", clip(name)),
-            })?;
+            let m = find(name)?;
             Ok(Value::Array(
                 m.signatures
                     .iter()
@@ -240,9 +238,10 @@ pub fn dispatch(service: &Service, call: &MethodCall) -> Result<Value, Fault> {
             p.count(0)?;
             Ok(capabilities())
         }
-        _ => Err(Fault {
-            code: -32601,
-            message: format!("unknown method {:?}", clip(&call.name)),
+        // Every name in METHODS has its arm above.
+        other => Err(Fault {
+            code: -32603,
+            message: format!("method {other:?} is listed but not implemented"),
         }),
     }
 }
