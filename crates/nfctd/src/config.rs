@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand};
 use serde::Deserialize;
 
 use crate::table::query::Cidr;
+use crate::xmlrpc::WideInt;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8020";
 pub const DEFAULT_IGNORE: [&str; 2] = ["127.0.0.0/8", "::1/128"];
@@ -80,6 +81,9 @@ pub struct Options {
     /// Receive buffer for conntrack events, bytes; an overflow costs a full resync [default: 33554432].
     #[arg(long, value_name = "BYTES")]
     pub event_buffer: Option<usize>,
+    /// How XML-RPC sends integers beyond signed 32 bits: i8, double (for PHP ext/xmlrpc) or string (for Frontier::Client, XMLRPC::Lite) [default: i8].
+    #[arg(long, value_name = "i8|double|string")]
+    pub xmlrpc_wide_int: Option<String>,
     /// Log format on stderr: text or json [default: text].
     #[arg(long, value_name = "text|json")]
     pub log_format: Option<String>,
@@ -122,6 +126,7 @@ pub struct Config {
     pub resync_interval: Option<Duration>,
     pub max_page: usize,
     pub event_buffer: usize,
+    pub xmlrpc_wide_int: WideInt,
     pub log_format: LogFormat,
 }
 
@@ -206,6 +211,15 @@ impl Config {
             Some(n) => n,
             None => 32 * 1024 * 1024,
         };
+        let xmlrpc_wide_int = match o.xmlrpc_wide_int.as_deref() {
+            None => WideInt::default(),
+            Some(name) => WideInt::parse(name).ok_or_else(|| {
+                bad(
+                    "--xmlrpc-wide-int",
+                    format!("{name:?}: expected one of {}", WideInt::NAMES.join(", ")),
+                )
+            })?,
+        };
         let log_format = match o.log_format.as_deref() {
             None | Some("text") => LogFormat::Text,
             Some("json") => LogFormat::Json,
@@ -225,6 +239,7 @@ impl Config {
             resync_interval,
             max_page,
             event_buffer,
+            xmlrpc_wide_int,
             log_format,
         })
     }
@@ -258,6 +273,7 @@ fn merge(high: Options, low: Options) -> Options {
         resync_interval: high.resync_interval.or(low.resync_interval),
         max_page: high.max_page.or(low.max_page),
         event_buffer: high.event_buffer.or(low.event_buffer),
+        xmlrpc_wide_int: high.xmlrpc_wide_int.or(low.xmlrpc_wide_int),
         log_format: high.log_format.or(low.log_format),
     }
 }
@@ -315,6 +331,9 @@ mod tests {
         assert_eq!(c.max_page, 10_000);
         assert_eq!(c.ignore.len(), 2);
         assert_eq!(c.source, Source::Own);
+        assert_eq!(c.xmlrpc_wide_int, WideInt::I8);
+        let c = parse(&["--xmlrpc-wide-int", "double"]).unwrap();
+        assert_eq!(c.xmlrpc_wide_int, WideInt::Double);
     }
 
     #[test]
@@ -326,6 +345,7 @@ mod tests {
             (&["--listen", "0.0.0.0:8020"], "--listen"),
             (&["--max-page", "0"], "--max-page"),
             (&["--log-format", "xml"], "--log-format"),
+            (&["--xmlrpc-wide-int", "i4"], "--xmlrpc-wide-int"),
             (&["--auth", "pam"], "--auth"),
             (&["--netns", "/nonexistent/ns"], "--netns"),
         ] {

@@ -15,7 +15,7 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 
 use crate::service::Service;
-use crate::xmlrpc::{self, dispatch, Limits};
+use crate::xmlrpc::{self, dispatch, Fault, FaultCode, Limits, WideInt};
 
 /// Largest request body accepted (XML-RPC calls are small; a bigger body is refused with 413).
 pub const MAX_BODY: usize = 1024 * 1024;
@@ -26,18 +26,21 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// more wait their turn, so a burst of them cannot pile up threads and memory.
 pub const HEAVY_CALLS: usize = 8;
 
-/// What every handler gets: the service, and the gate for heavy calls.
+/// What every handler gets: the service, the gate for heavy calls, and how
+/// XML-RPC writes integers beyond 32 bits.
 #[derive(Debug, Clone)]
 pub struct Api {
     service: Service,
     heavy: Arc<Semaphore>,
+    wide_int: WideInt,
 }
 
 /// The router, over a service; tests drive it in-process.
-pub fn app(service: Service) -> Router {
+pub fn app(service: Service, wide_int: WideInt) -> Router {
     let api = Api {
         service,
         heavy: Arc::new(Semaphore::new(HEAVY_CALLS)),
+        wide_int,
     };
     Router::new()
         .route("/RPC2", post(xmlrpc_call))
@@ -74,17 +77,18 @@ async fn xmlrpc_call(State(api): State<Api>, body: Bytes) -> Response {
         ..Limits::default()
     };
     let service = api.service.clone();
+    let wide = api.wide_int;
     let xml = if body.len() <= INLINE_BODY {
         match xmlrpc::parse_call(&body, &limits) {
-            Ok(call) if dispatch::is_quick(&call.name) => answer(&service, &call),
-            Ok(call) => blocking(&api.heavy, move || answer(&service, &call)).await,
-            Err(e) => xmlrpc::render_fault(e.fault_code(), &e.to_string()),
+            Ok(call) if dispatch::is_quick(&call.name) => answer(&service, &call, wide),
+            Ok(call) => blocking(&api.heavy, move || answer(&service, &call, wide)).await,
+            Err(e) => xmlrpc::render_fault(&e.into()),
         }
     } else {
         blocking(&api.heavy, move || {
             match xmlrpc::parse_call(&body, &limits) {
-                Ok(call) => answer(&service, &call),
-                Err(e) => xmlrpc::render_fault(e.fault_code(), &e.to_string()),
+                Ok(call) => answer(&service, &call, wide),
+                Err(e) => xmlrpc::render_fault(&e.into()),
             }
         })
         .await
@@ -99,7 +103,7 @@ async fn xmlrpc_call(State(api): State<Api>, body: Bytes) -> Response {
 async fn blocking(gate: &Arc<Semaphore>, work: impl FnOnce() -> String + Send + 'static) -> String {
     // The semaphore is never closed, so acquiring only waits.
     let Ok(permit) = Arc::clone(gate).acquire_owned().await else {
-        return xmlrpc::render_fault(-32603, "internal error");
+        return xmlrpc::render_fault(&Fault::internal());
     };
     tokio::task::spawn_blocking(move || {
         let answer = work();
@@ -109,18 +113,18 @@ async fn blocking(gate: &Arc<Semaphore>, work: impl FnOnce() -> String + Send + 
     .await
     .unwrap_or_else(|e| {
         tracing::error!(error = %e, "request handler failed");
-        xmlrpc::render_fault(-32603, "internal error")
+        xmlrpc::render_fault(&Fault::internal())
     })
 }
 
-fn answer(service: &Service, call: &xmlrpc::MethodCall) -> String {
+fn answer(service: &Service, call: &xmlrpc::MethodCall, wide: WideInt) -> String {
     match dispatch::dispatch(service, call) {
-        Ok(value) => xmlrpc::render_response(&value),
+        Ok(value) => xmlrpc::render_response(&value, wide),
         Err(fault) => {
-            if fault.code == -32603 {
+            if fault.code == FaultCode::Internal {
                 tracing::error!(method = %call.name, error = %fault.message, "internal error");
             }
-            xmlrpc::render_fault(fault.code, &fault.message)
+            xmlrpc::render_fault(&fault)
         }
     }
 }

@@ -2,10 +2,12 @@
 //! the API fronts and the demo, wired together by `main.rs` (and reused by the
 //! integration tests and benchmarks).
 
+pub mod clip;
 pub mod config;
 pub mod demo;
 pub mod http;
 pub mod service;
 pub mod table;
 pub mod value;
+pub mod wrapped_u32;
 pub mod xmlrpc;

@@ -99,7 +99,7 @@ fn run(config: Config) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     runtime.block_on(http::serve(
-        http::app(service),
+        http::app(service, config.xmlrpc_wide_int),
         listeners,
         shutdown_signal(),
     ))?;

@@ -346,7 +346,11 @@ fn kill_by_int_i8_and_string_ids_reports_missing_and_spares_the_rest() {
     );
     // An id that is no number at all is an invalid argument.
     assert_eq!(py.call("kill", json!([sid, ["12ab"]])).fault_code(), 4);
-    assert_eq!(py.call("kill", json!([sid, [-5]])).fault_code(), 4);
+    // Below i32: not a wrapped u32 either.
+    assert_eq!(
+        py.call("kill", json!([sid, ["-2147483649"]])).fault_code(),
+        4
+    );
     assert_eq!(kernel_ids(&bed), want);
 }
 
@@ -404,7 +408,12 @@ fn change_mark_and_timeout_in_the_kernel() {
     assert_eq!(f.fault_code(), 4);
     assert!(f.fault_string().contains("field_name"), "{f:?}");
     assert_eq!(
-        py.call("change", json!([sid, "mark", a.to_string(), -1]))
+        py.call("change", json!([sid, "mark", a.to_string(), "-2147483649"]))
+            .fault_code(),
+        4
+    );
+    assert_eq!(
+        py.call("change", json!([sid, "timeout", a.to_string(), -1]))
             .fault_code(),
         4
     );
@@ -663,8 +672,11 @@ fn each_fault_code_has_its_trigger() {
             .fault_code(),
         -32602
     );
+    let f = py.call("view", json!([sid, {}, "", "", "zero", 10]));
+    assert_eq!(f.fault_code(), 4);
+    assert!(f.fault_string().contains("start"), "{f:?}");
     assert_eq!(
-        py.call("view", json!([sid, {}, "", "", "zero", 10]))
+        py.call("view", json!([sid, {}, "", "", [0], 10]))
             .fault_code(),
         -32602
     );

@@ -6,17 +6,9 @@ use std::sync::Arc;
 
 use ctnetlink::{Change, ConnKey, CtSocket};
 
-use super::{ApiError, Service, Session};
-use crate::table::query::Filter;
+use super::{ApiError, Killed, Service, Session, Setting};
+use crate::table::query::{Filter, FilterSpec};
 use crate::table::{Row, Snapshot};
-use crate::value::Value;
-
-/// The answer to `kill`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Killed {
-    pub killed: usize,
-    pub missing: Vec<u32>,
-}
 
 /// What a series of deletes did.
 #[derive(Debug, Default)]
@@ -49,21 +41,23 @@ impl Service {
         let session = self.admin(sid, "kill")?;
         let wanted: HashSet<u32> = ids.iter().copied().collect();
         let found = self.rows_for(&session, &wanted)?;
-        let mut socket = CtSocket::open()?;
         let mut done = Deletes::default();
-        let mut seen = HashSet::new();
-        for &id in ids {
-            if !seen.insert(id) {
-                continue; // the same id twice is one connection
-            }
-            match found.get(&id) {
-                Some(row) => self.delete(&mut socket, &session, row, &mut done),
-                None => {
-                    tracing::info!(target: "audit", session = %session.tag, user = ?session.user, id, result = "not in the table", "kill");
-                    done.missing.push(id);
+        self.inner.sockets.with(|socket| {
+            let mut seen = HashSet::new();
+            for &id in ids {
+                if !seen.insert(id) {
+                    continue; // the same id twice is one connection
+                }
+                match found.get(&id) {
+                    Some(row) => self.delete(socket, &session, row, &mut done),
+                    None => {
+                        tracing::info!(target: "audit", session = %session.tag, user = ?session.user, id, result = "not in the table", "kill");
+                        done.missing.push(id);
+                    }
                 }
             }
-        }
+            Ok(())
+        })?;
         self.settle(sid, &done);
         done.check()?;
         Ok(Killed {
@@ -73,10 +67,10 @@ impl Service {
     }
 
     /// `kill_matching(sid, filters)`: kills every connection the filters select.
-    pub fn kill_matching(&self, sid: &str, filters: &[(String, Value)]) -> Result<usize, ApiError> {
+    pub fn kill_matching(&self, sid: &str, spec: &FilterSpec) -> Result<usize, ApiError> {
         let session = self.admin(sid, "kill_matching")?;
-        self.check_uid_keys(filters.iter().map(|(k, _)| k.as_str()))?;
-        let filter = Filter::parse(filters).map_err(|e| ApiError::Invalid(e.to_string()))?;
+        self.check_uid_keys(spec.keys())?;
+        let filter = Filter::compile(spec)?;
         // Checked on the parsed filter: keys with empty values constrain nothing either.
         if filter.is_empty() {
             return Err(ApiError::invalid(
@@ -86,11 +80,13 @@ impl Service {
         }
         let snapshot = self.inner.mirror.snapshot();
         let ctx = self.context(&snapshot, true);
-        let mut socket = CtSocket::open()?;
         let mut done = Deletes::default();
-        for row in snapshot.rows.iter().filter(|row| filter.matches(row, &ctx)) {
-            self.delete(&mut socket, &session, row, &mut done);
-        }
+        self.inner.sockets.with(|socket| {
+            for row in snapshot.rows.iter().filter(|row| filter.matches(row, &ctx)) {
+                self.delete(socket, &session, row, &mut done);
+            }
+            Ok(())
+        })?;
         self.settle(sid, &done);
         done.check()?;
         Ok(done.killed)
@@ -182,33 +178,22 @@ impl Service {
     }
 
     /// `change(sid, field_name, id, value)`: sets `mark` or `timeout`.
-    pub fn change(&self, sid: &str, field: &str, id: u32, value: i64) -> Result<(), ApiError> {
+    pub fn change(&self, sid: &str, id: u32, setting: Setting) -> Result<(), ApiError> {
         let session = self.admin(sid, "change")?;
-        let value32 = u32::try_from(value).map_err(|_| {
-            ApiError::invalid(
-                "field_value",
-                format!("{value} is not a 32-bit unsigned value"),
-            )
-        })?;
-        let change = match field {
-            "mark" => Change::Mark(value32),
-            "timeout" => Change::Timeout(value32),
-            other => {
-                return Err(ApiError::invalid(
-                    "field_name",
-                    format!(
-                        "{:?} cannot be changed (only mark and timeout)",
-                        clip(other)
-                    ),
-                ))
-            }
+        let change = match setting {
+            Setting::Mark(v) => Change::Mark(v),
+            Setting::Timeout(v) => Change::Timeout(v),
         };
+        let (field, value) = (setting.field_name(), setting.value());
         let row = self
             .rows_for(&session, &HashSet::from([id]))?
             .remove(&id)
             .ok_or_else(|| ApiError::NoSuchConnection(format!("id {id}")))?;
         let key = row.conn.key();
-        let result = CtSocket::open().and_then(|mut socket| socket.update(&key, change));
+        let result = self
+            .inner
+            .sockets
+            .with(|socket| socket.update(&key, change));
         let outcome = match &result {
             Ok(Some(_)) => "changed".to_string(),
             Ok(None) => "changed; the entry expired at once".to_string(),
@@ -269,9 +254,4 @@ fn describe(row: &Row) -> String {
         c.orig.dport,
         c.zone
     )
-}
-
-/// At most 64 characters of caller input in a message.
-fn clip(text: &str) -> String {
-    text.chars().take(64).collect()
 }

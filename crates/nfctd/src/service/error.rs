@@ -1,5 +1,5 @@
 //! The one error type of the API: every front renders it (XML-RPC as a fault
-//! with SPEC's code, JSON as a status and body).
+//! with SPEC's code, JSON as a status and body); the mapping lives with each front.
 
 /// A refused or failed API call. Messages name the argument and never repeat a request body.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -23,20 +23,6 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    /// The fault code of SPEC section 4.
-    pub fn code(&self) -> i32 {
-        match self {
-            ApiError::AuthFailed => 1,
-            ApiError::BadSession => 2,
-            ApiError::Denied(_) => 3,
-            ApiError::Invalid(_) => 4,
-            ApiError::NoSuchConnection(_) => 5,
-            ApiError::Kernel(_) => 6,
-            ApiError::TooManyLogins => 7,
-            ApiError::Internal(_) => -32603,
-        }
-    }
-
     pub fn invalid(argument: &str, why: impl std::fmt::Display) -> ApiError {
         ApiError::Invalid(format!("{argument}: {why}"))
     }
@@ -50,5 +36,11 @@ impl From<ctnetlink::Error> for ApiError {
             }
             other => ApiError::Kernel(other.to_string()),
         }
+    }
+}
+
+impl From<crate::table::query::QueryError> for ApiError {
+    fn from(e: crate::table::query::QueryError) -> ApiError {
+        ApiError::Invalid(e.to_string())
     }
 }

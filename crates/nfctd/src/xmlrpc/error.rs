@@ -1,4 +1,4 @@
-//! Codec errors, split by the XML-RPC fault code each maps to.
+//! Codec errors, split by the XML-RPC fault code each maps to (see `fault`).
 
 /// Why a request body was refused. Messages never quote the body: at most a short,
 /// checked element name and a byte offset.
@@ -16,10 +16,7 @@ pub enum CodecError {
 impl CodecError {
     /// The fault code SPEC section 4 assigns to this error.
     pub fn fault_code(&self) -> i32 {
-        match self {
-            CodecError::NotWellFormed(_) => -32700,
-            CodecError::NotACall(_) => -32600,
-        }
+        super::Fault::from(self.clone()).code.number()
     }
 
     pub(crate) fn xml(what: &str, pos: u64) -> Self {
@@ -31,8 +28,9 @@ impl CodecError {
     }
 }
 
-/// An element name from the request, fit to quote in an error: only when short and
-/// made of name characters, else a placeholder.
+/// An element name from the request, fit to quote in an error: only when short
+/// and made of name characters, else a placeholder. Stricter than
+/// `crate::clip`: a name is structure, and a long one is more likely a secret.
 pub(crate) fn quote_name(name: &str) -> String {
     let ok = !name.is_empty()
         && name.len() <= 32

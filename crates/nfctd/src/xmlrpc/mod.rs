@@ -1,6 +1,9 @@
-//! The XML-RPC wire codec: parses a `methodCall` body into [`MethodCall`] and renders
-//! `methodResponse` bodies (values and faults); no HTTP, no business rules. The
-//! method table that sits between codec and service is [`dispatch`].
+//! The XML-RPC front: the wire codec (parses a `methodCall` body into
+//! [`MethodCall`], renders `methodResponse` bodies and faults), the door
+//! (`params`: wire values into the service's typed requests, with the
+//! leniencies real clients need; `reply`: typed replies into values), and the
+//! method table (`methods/`, one file per method, run by [`dispatch`]). No
+//! HTTP, no business rules.
 //!
 //! Parsing is our own, on quick-xml's low-level reader, not dxr's serde deserializer:
 //! dxr recurses through serde per nested value with no depth or count limit (a deeply
@@ -11,17 +14,23 @@
 mod decode;
 pub mod dispatch;
 mod error;
+mod fault;
+mod method;
+mod methods;
 mod params;
 mod parse;
 mod render;
+mod reply;
 mod scalar;
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests;
 
 pub use error::CodecError;
+pub use fault::{Fault, FaultCode};
+pub use params::Params;
 pub use parse::parse_call;
-pub use render::{render_fault, render_response};
+pub use render::{fault_struct, render_fault, render_response, WideInt};
 
 use crate::value::Value;
 

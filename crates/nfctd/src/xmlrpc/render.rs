@@ -1,6 +1,8 @@
 //! Rendering `methodResponse` bodies: one value, or a fault.
 //!
-//! Output rules: integers go out as `<int>` when they fit 32 bits, else `<i8>`;
+//! Output rules: integers go out as `<int>` when they fit 32 bits, else as
+//! [`WideInt`] says (`<i8>` by default, `<double>` or a decimal `<string>` for
+//! clients that cannot read `<i8>`);
 //! doubles in Rust's shortest round-trip decimal form (never an exponent, which
 //! XML-RPC forbids; Python's `float()` reads it back exactly), and NaN or infinity,
 //! which XML-RPC cannot carry, as `0`; text escapes `&`, `<`, `>` and writes CR as
@@ -15,29 +17,61 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 
 use super::parse::is_xml_char;
+use super::Fault;
 use crate::value::Value;
 
 const HEAD: &str = r#"<?xml version="1.0"?>"#;
 
+/// How integers beyond signed 32 bits go out (`--xmlrpc-wide-int`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum WideInt {
+    /// `<i8>`: Python, Perl RPC::XML, Node, C xmlrpc-c read it.
+    #[default]
+    I8,
+    /// `<double>`, exact below 2^53: for PHP ext/xmlrpc, which turns `<i8>` into NULL.
+    Double,
+    /// A decimal `<string>`: for Frontier::Client and XMLRPC::Lite, which
+    /// reject a response with `<i8>` in it.
+    String,
+}
+
+impl WideInt {
+    pub const NAMES: [&'static str; 3] = ["i8", "double", "string"];
+
+    pub fn parse(name: &str) -> Option<WideInt> {
+        match name {
+            "i8" => Some(WideInt::I8),
+            "double" => Some(WideInt::Double),
+            "string" => Some(WideInt::String),
+            _ => None,
+        }
+    }
+}
+
 /// A successful response carrying `value`.
-pub fn render_response(value: &Value) -> String {
+pub fn render_response(value: &Value, wide: WideInt) -> String {
     let mut out = format!("{HEAD}<methodResponse><params><param>");
-    write_value(&mut out, value);
+    write_value(&mut out, value, wide);
     out.push_str("</param></params></methodResponse>");
     out
 }
 
 /// A fault response, the `{faultCode, faultString}` struct Python's
 /// `xmlrpc.client` turns into `Fault(code, message)`.
-pub fn render_fault(code: i32, message: &str) -> String {
-    let fault = Value::Struct(vec![
-        ("faultCode".to_string(), Value::int(code)),
-        ("faultString".to_string(), Value::str(message)),
-    ]);
+pub fn render_fault(fault: &Fault) -> String {
     let mut out = format!("{HEAD}<methodResponse><fault>");
-    write_value(&mut out, &fault);
+    write_value(&mut out, &fault_struct(fault), WideInt::I8);
     out.push_str("</fault></methodResponse>");
     out
+}
+
+/// A fault as a struct: the body of a fault response, and what
+/// `system.multicall` puts in a failed call's slot.
+pub fn fault_struct(fault: &Fault) -> Value {
+    Value::Struct(vec![
+        ("faultCode".into(), Value::int(fault.code.number())),
+        ("faultString".into(), Value::str(fault.message.as_str())),
+    ])
 }
 
 /// A call body, as a client would send it (for tests).
@@ -48,20 +82,23 @@ pub(crate) fn render_call(name: &str, params: &[Value]) -> String {
     out.push_str("</methodName><params>");
     for param in params {
         out.push_str("<param>");
-        write_value(&mut out, param);
+        write_value(&mut out, param, WideInt::I8);
         out.push_str("</param>");
     }
     out.push_str("</params></methodCall>");
     out
 }
 
-fn write_value(out: &mut String, value: &Value) {
+fn write_value(out: &mut String, value: &Value, wide: WideInt) {
     out.push_str("<value>");
     // `write!` into a String cannot fail; its fmt::Result is always Ok.
     match value {
-        Value::Int(i) => match i32::try_from(*i) {
-            Ok(small) => _ = write!(out, "<int>{small}</int>"),
-            Err(_) => _ = write!(out, "<i8>{i}</i8>"),
+        Value::Int(i) => match (i32::try_from(*i), wide) {
+            (Ok(small), _) => _ = write!(out, "<int>{small}</int>"),
+            (Err(_), WideInt::I8) => _ = write!(out, "<i8>{i}</i8>"),
+            // Exact below 2^53, which covers marks, ids and any real counter.
+            (Err(_), WideInt::Double) => _ = write!(out, "<double>{}</double>", *i as f64),
+            (Err(_), WideInt::String) => _ = write!(out, "<string>{i}</string>"),
         },
         Value::Bool(b) => out.push_str(if *b {
             "<boolean>1</boolean>"
@@ -93,7 +130,7 @@ fn write_value(out: &mut String, value: &Value) {
                 out.push_str("<member><name>");
                 escape_into(out, name);
                 out.push_str("</name>");
-                write_value(out, member);
+                write_value(out, member, wide);
                 out.push_str("</member>");
             }
             out.push_str("</struct>");
@@ -101,7 +138,7 @@ fn write_value(out: &mut String, value: &Value) {
         Value::Array(items) => {
             out.push_str("<array><data>");
             for item in items {
-                write_value(out, item);
+                write_value(out, item, wide);
             }
             out.push_str("</data></array>");
         }

@@ -54,8 +54,10 @@ impl Scalar {
     pub(crate) fn decode(self, text: String) -> Option<Value> {
         let t = text.trim_matches(is_xml_space);
         match self {
-            Scalar::Int | Scalar::I4 => t.parse::<i32>().ok().map(Value::int),
-            Scalar::I8 => t.parse::<i64>().ok().map(Value::Int),
+            // Frontier::Client and Ruby send big numbers as <i4>/<int> with
+            // text beyond 32 bits: read them wide, as Python's server does;
+            // each parameter then checks its own range.
+            Scalar::Int | Scalar::I4 | Scalar::I8 => t.parse::<i64>().ok().map(Value::Int),
             Scalar::Boolean => match t {
                 "0" => Some(Value::Bool(false)),
                 "1" => Some(Value::Bool(true)),

@@ -6,13 +6,12 @@ use std::net::IpAddr;
 use ctnetlink::names::{proto_number, state_name, state_number, status_bit};
 use ctnetlink::Family;
 
-use super::error::quoted;
 use super::extract::{addr, int};
-use super::pattern::{addrs, ids, ints, names, rates, IntSet, Name};
+use super::pattern::{addrs, ids, ints, names, rates, IntKind, IntSet, Name};
 use super::q::Needle;
-use super::{Cidr, Context, Field, QueryError};
+use super::{Cidr, Context, Field, FilterSpec, FilterValue, QueryError};
+use crate::clip::quoted;
 use crate::table::Row;
-use crate::value::Value;
 
 /// Protocols with a state machine, whose state names a filter may use.
 const STATEFUL: [u8; 3] = [6, 132, 33];
@@ -68,11 +67,11 @@ const ADDR_FIELDS: [Field; 4] = [
 ];
 
 impl Filter {
-    /// Validates a filter struct (SPEC 4, "Filters"). Keys whose value is
-    /// absent (nil, "" or an empty array) add no test.
-    pub fn parse(members: &[(String, Value)]) -> Result<Filter, QueryError> {
-        let mut tests = Vec::with_capacity(members.len());
-        for (key, value) in members {
+    /// Validates a filter (SPEC 4, "Filters"). Keys whose value is absent
+    /// (nil, "" or an empty list) add no test; a key given twice adds two.
+    pub fn compile(spec: &FilterSpec) -> Result<Filter, QueryError> {
+        let mut tests = Vec::with_capacity(spec.terms.len());
+        for (key, value) in &spec.terms {
             if let Some(test) = compile(key, value)? {
                 tests.push(test);
             }
@@ -90,17 +89,17 @@ impl Filter {
     }
 }
 
-fn compile(key: &str, value: &Value) -> Result<Option<Test>, QueryError> {
+fn compile(key: &str, value: &FilterValue) -> Result<Option<Test>, QueryError> {
     match key {
         "addr" => Ok(addrs(key, value)?.map(|nets| Test::Addr {
             fields: &ADDR_FIELDS,
             nets,
         })),
-        "port" => Ok(ints(key, value, U16, false)?.map(Test::Port)),
+        "port" => Ok(ints(key, value, IntKind::upto(U16))?.map(Test::Port)),
         "q" => match value {
-            Value::Nil => Ok(None),
-            Value::Str(s) if s.trim().is_empty() => Ok(None),
-            Value::Str(s) => Ok(Some(Test::Q(Needle::new(s.trim())))),
+            FilterValue::Absent => Ok(None),
+            FilterValue::Text(s) if s.trim().is_empty() => Ok(None),
+            FilterValue::Text(s) => Ok(Some(Test::Q(Needle::new(s.trim())))),
             other => Err(QueryError::filter(
                 key,
                 format!("expected string, got {}", other.type_name()),
@@ -113,9 +112,9 @@ fn compile(key: &str, value: &Value) -> Result<Option<Test>, QueryError> {
     }
 }
 
-fn compile_field(key: &str, field: Field, value: &Value) -> Result<Option<Test>, QueryError> {
-    let int_test = |max: u64, masks: bool| -> Result<Option<Test>, QueryError> {
-        Ok(ints(key, value, max, masks)?.map(|set| Test::Int { field, set }))
+fn compile_field(key: &str, field: Field, value: &FilterValue) -> Result<Option<Test>, QueryError> {
+    let int_test = |kind: IntKind| -> Result<Option<Test>, QueryError> {
+        Ok(ints(key, value, kind)?.map(|set| Test::Int { field, set }))
     };
     match field {
         Field::Id => Ok(ids(key, value)?.map(Test::Id)),
@@ -126,17 +125,21 @@ fn compile_field(key: &str, field: Field, value: &Value) -> Result<Option<Test>,
                 .map_or(&ADDR_FIELDS[..0], |i| &ADDR_FIELDS[i..=i]);
             Ok(addrs(key, value)?.map(|nets| Test::Addr { fields, nets }))
         }
-        Field::L4proto => int_test(u64::from(u8::MAX), false),
+        Field::L4proto => int_test(IntKind::upto(u64::from(u8::MAX))),
         Field::OrigSport | Field::OrigDport | Field::ReplSport | Field::ReplDport | Field::Zone => {
-            int_test(U16, false)
+            int_test(IntKind::upto(U16))
         }
-        Field::Mark => int_test(U32, true),
-        Field::Timeout | Field::Uid => int_test(U32, false),
+        Field::Mark => int_test(IntKind {
+            max: U32,
+            masks: true,
+            wraps: true,
+        }),
+        Field::Timeout | Field::Uid => int_test(IntKind::upto(U32)),
         Field::OrigBytes
         | Field::OrigPackets
         | Field::ReplBytes
         | Field::ReplPackets
-        | Field::Age => int_test(u64::MAX, false),
+        | Field::Age => int_test(IntKind::upto(u64::MAX)),
         Field::Rate => Ok(rates(key, value)?.map(Test::Rate)),
         Field::Family => each_name(
             key,
@@ -201,7 +204,7 @@ fn compile_field(key: &str, field: Field, value: &Value) -> Result<Option<Test>,
 /// Names looked up one by one; an unknown one is an error ("unknown protocol 'tcpx'").
 fn each_name<T>(
     key: &str,
-    value: &Value,
+    value: &FilterValue,
     ints: bool,
     lookup: impl Fn(Name<'_>) -> Option<T>,
     what: &str,

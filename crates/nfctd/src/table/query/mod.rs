@@ -1,5 +1,6 @@
 //! The query engine: which rows a `view` filter selects, in which order, which
-//! page of them, and how one row renders for every API front.
+//! page of them, and how one row renders for every API front. Fronts hand
+//! filters over as a wire-neutral [`FilterSpec`].
 //!
 //! Filters are validated once per call into a compiled [`Filter`], which then
 //! runs over the whole snapshot without allocating per row; sort keys are read
@@ -24,17 +25,18 @@ mod sort;
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod sort_tests;
+mod spec;
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod testutil;
 
-// Re-exported: what other modules name. `Page`, `Field`, `CidrError` and
-// `render` are reachable through these (a bin crate warns on unused re-exports).
+// Re-exported: what other modules name.
 pub use cidr::{Cidr, CidrError};
 pub use context::{Context, NoUserNames, UserNames};
 pub use error::QueryError;
 pub use filter::Filter;
-pub use render::{render, render_struct};
+pub use render::{render, Connection, Owner};
 pub use sort::{run, Order, Page};
+pub use spec::{FilterSpec, FilterValue};
 
 pub use field::Field;

@@ -1,44 +1,94 @@
-//! Rendering one row as the API's connection struct (SPEC 4, "One
-//! connection"): the one place every front (XML-RPC, JSON, web) gets it from.
+//! Rendering one row as the API's connection (SPEC 4, "One connection"): a
+//! typed [`Connection`], the one place every front (XML-RPC, JSON, web)
+//! gets a row's values from; each front writes it in its own wire format.
 
-use ctnetlink::names::status_names;
+use std::borrow::Cow;
+use std::net::IpAddr;
+
+use ctnetlink::names::{proto_name, state_name, status_names};
 
 use super::extract::{datum, Datum};
 use super::{Context, Field};
 use crate::table::Row;
-use crate::value::Value;
 
-/// The row's keys and values in the API's order; `uid` and `user` only with a uid mask.
-pub fn render(row: &Row, ctx: &Context) -> Vec<(&'static str, Value)> {
-    Field::ALL
-        .iter()
-        .filter(|f| ctx.uid_mask.is_some() || !f.needs_uid_mask())
-        .map(|&f| (f.name(), value(f, row, ctx)))
-        .collect()
+/// One connection as the API shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Connection {
+    pub id: u32,
+    /// `ipv4` or `ipv6`.
+    pub family: &'static str,
+    pub proto: Cow<'static, str>,
+    pub l4proto: u8,
+    pub orig_src: IpAddr,
+    pub orig_dst: IpAddr,
+    pub repl_src: IpAddr,
+    pub repl_dst: IpAddr,
+    pub orig_sport: u16,
+    pub orig_dport: u16,
+    pub repl_sport: u16,
+    pub repl_dport: u16,
+    /// The TCP/SCTP/DCCP state name; empty for other protocols.
+    pub state: &'static str,
+    pub status: Vec<&'static str>,
+    pub mark: u32,
+    /// Seconds left.
+    pub timeout: u32,
+    pub zone: u16,
+    pub orig_bytes: u64,
+    pub orig_packets: u64,
+    pub repl_bytes: u64,
+    pub repl_packets: u64,
+    /// Bytes per second, both directions.
+    pub rate: f64,
+    /// Seconds since first seen.
+    pub age: u64,
+    /// Only with `--uid-mask`.
+    pub owner: Option<Owner>,
 }
 
-/// [`render`] as a `Value::Struct`.
-pub fn render_struct(row: &Row, ctx: &Context) -> Value {
-    Value::Struct(
-        render(row, ctx)
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v))
-            .collect(),
-    )
+/// The user packed into the connmark (`--uid-mask`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Owner {
+    pub uid: u32,
+    /// The name from the user database, or the uid in decimal when it has none.
+    pub user: String,
 }
 
-fn value(field: Field, row: &Row, ctx: &Context) -> Value {
-    if field == Field::Id {
-        // A u32 does not fit XML-RPC's <int>: ids go out as decimal strings.
-        return Value::Str(row.conn.id.to_string());
-    }
-    match datum(field, row, ctx) {
-        Datum::Int(n) => Value::Int(i64::try_from(n).unwrap_or(i64::MAX)),
-        Datum::Addr(a) => Value::Str(a.to_string()),
-        Datum::Float(f) => Value::Double(f),
-        Datum::Text(t) => Value::Str(t.into_owned()),
-        Datum::Name(n) => Value::Str(n.to_string()),
-        Datum::Status(bits) => Value::Array(status_names(bits).map(Value::str).collect()),
-        Datum::Absent => Value::Nil,
+/// The row as the API shows it at the context's moment.
+pub fn render(row: &Row, ctx: &Context) -> Connection {
+    let conn = &row.conn;
+    let counters = conn.counters.unwrap_or_default();
+    let owner = ctx.uid(row).map(|uid| Owner {
+        uid,
+        user: match datum(Field::User, row, ctx) {
+            Datum::Name(name) => name.to_string(),
+            _ => uid.to_string(),
+        },
+    });
+    Connection {
+        id: conn.id,
+        family: conn.family.name(),
+        proto: proto_name(conn.l4proto),
+        l4proto: conn.l4proto,
+        orig_src: conn.orig.src,
+        orig_dst: conn.orig.dst,
+        repl_src: conn.reply.src,
+        repl_dst: conn.reply.dst,
+        orig_sport: conn.orig.sport,
+        orig_dport: conn.orig.dport,
+        repl_sport: conn.reply.sport,
+        repl_dport: conn.reply.dport,
+        state: state_name(conn.l4proto, conn.proto_state),
+        status: status_names(conn.status).collect(),
+        mark: conn.mark,
+        timeout: row.timeout_at(ctx.now),
+        zone: conn.zone,
+        orig_bytes: counters.orig_bytes,
+        orig_packets: counters.orig_packets,
+        repl_bytes: counters.repl_bytes,
+        repl_packets: counters.repl_packets,
+        rate: row.rate,
+        age: row.age_at(ctx.now_unix),
+        owner,
     }
 }

@@ -4,9 +4,9 @@
 use std::cmp::Ordering;
 use std::sync::Arc;
 
-use super::error::quoted;
 use super::extract::{datum, Datum};
 use super::{Context, Field, Filter, QueryError};
+use crate::clip::quoted;
 use crate::table::{Row, Snapshot};
 
 /// The order of a `view`: one key, ascending or descending; ties are always

@@ -4,9 +4,9 @@
 use proptest::prelude::*;
 
 use super::testutil::{counted, icmp, row, snapshot, tcp, v6_udp, NOW, NOW_UNIX};
+use super::FilterValue;
 use super::{run, Context, Field, Filter, Order, QueryError};
 use crate::table::{Row, Snapshot};
-use crate::value::Value;
 
 fn ctx() -> Context<'static> {
     Context::new(NOW, NOW_UNIX)
@@ -145,7 +145,8 @@ fn paging_edges() {
     assert_eq!((page.total, page.rows.len()), (7, 0));
     assert_eq!(ids(&snap, &o, 5, usize::MAX), [50, 4_000_000_000]);
     assert_eq!(ids(&snap, &o, 2, 2), [9, 12]);
-    let tcp_only = Filter::parse(&[("proto".to_owned(), Value::str("tcp"))]).unwrap();
+    let tcp_only =
+        Filter::compile(&[("proto", FilterValue::text("tcp"))].into_iter().collect()).unwrap();
     let page = run(&snap, &tcp_only, &order("orig_sport", "desc"), 1, 2, &ctx());
     assert_eq!(page.total, 4);
     assert_eq!(
@@ -243,7 +244,7 @@ proptest! {
         let names = |uid: u32| (uid == 1).then(|| "one".into());
         let c = ctx().with_users(0xff, &names);
         let filter = if mark_filter {
-            Filter::parse(&[("mark".to_owned(), Value::str("0-1"))]).unwrap()
+            Filter::compile(&[("mark", FilterValue::text("0-1"))].into_iter().collect()).unwrap()
         } else {
             Filter::default()
         };

@@ -108,6 +108,15 @@ fn python_scalars_parse() {
 #[test]
 fn every_integer_tag_is_accepted() {
     assert_eq!(one("<value><int>-7</int></value>").unwrap(), Value::Int(-7));
+    // Frontier::Client and Ruby send numbers beyond 32 bits in <i4>/<int>.
+    assert_eq!(
+        one("<value><i4>3398211665</i4></value>").unwrap(),
+        Value::Int(3_398_211_665)
+    );
+    assert_eq!(
+        one("<value><int>-2147483649</int></value>").unwrap(),
+        Value::Int(-2_147_483_649)
+    );
     assert_eq!(one("<value><i4> 7 </i4></value>").unwrap(), Value::Int(7));
     assert_eq!(
         one("<value><i8>9223372036854775807</i8></value>").unwrap(),

@@ -2,10 +2,14 @@
 
 use super::{call, response_as_call};
 use crate::value::Value;
-use crate::xmlrpc::{render_fault, render_response};
+use crate::xmlrpc::{render_fault, render_response, Fault, FaultCode, WideInt};
 
 fn body(value: &Value) -> String {
-    let response = render_response(value);
+    body_as(value, WideInt::I8)
+}
+
+fn body_as(value: &Value, wide: WideInt) -> String {
+    let response = render_response(value, wide);
     let inner = response
         .strip_prefix("<?xml version=\"1.0\"?><methodResponse><params><param>")
         .and_then(|rest| rest.strip_suffix("</param></params></methodResponse>"));
@@ -24,6 +28,32 @@ fn integers_switch_to_i8_beyond_32_bits() {
     for (i, expected) in cases {
         assert_eq!(body(&Value::Int(i)), expected);
     }
+}
+
+#[test]
+fn wide_integers_as_double_or_string_for_clients_without_i8() {
+    let mark = Value::Struct(vec![
+        ("mark".into(), Value::Int(3_000_000_000)),
+        ("n".into(), Value::Int(7)),
+    ]);
+    let members = |wide| body_as(&mark, wide);
+    assert!(members(WideInt::Double).contains("<double>3000000000</double>"));
+    assert!(members(WideInt::String).contains("<string>3000000000</string>"));
+    assert!(members(WideInt::I8).contains("<i8>3000000000</i8>"));
+    for wide in [WideInt::I8, WideInt::Double, WideInt::String] {
+        assert!(
+            members(wide).contains("<int>7</int>"),
+            "small ints stay <int>"
+        );
+        assert_eq!(
+            body_as(&Value::Int(-2_147_483_648), wide),
+            "<value><int>-2147483648</int></value>"
+        );
+    }
+    assert_eq!(
+        body_as(&Value::Int(1 << 53), WideInt::Double),
+        "<value><double>9007199254740992</double></value>"
+    );
 }
 
 #[test]
@@ -68,7 +98,7 @@ fn text_is_escaped_and_forbidden_characters_replaced() {
         "<value><string>a&amp;b&lt;c&gt;d&#13;\n\te\u{FFFD}\u{FFFD}\u{FFFD}é</string></value>";
     assert_eq!(body(&value), expected);
     // And it reads back, with the forbidden characters replaced.
-    let back = call(&response_as_call(&render_response(&value))).unwrap();
+    let back = call(&response_as_call(&render_response(&value, WideInt::I8))).unwrap();
     let replaced = Value::str("a&b<c>d\r\n\te\u{FFFD}\u{FFFD}\u{FFFD}é");
     assert_eq!(back.params, vec![replaced]);
 }
@@ -95,5 +125,8 @@ fn fault_is_the_struct_python_expects() {
         <member><name>faultCode</name><value><int>-32700</int></value></member>\
         <member><name>faultString</name><value><string>bad &lt;xml&gt;</string></value></member>\
         </struct></value></fault></methodResponse>";
-    assert_eq!(render_fault(-32700, "bad <xml>"), expected);
+    assert_eq!(
+        render_fault(&Fault::new(FaultCode::NotWellFormed, "bad <xml>")),
+        expected
+    );
 }

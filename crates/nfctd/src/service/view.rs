@@ -1,0 +1,73 @@
+//! The views: `view` (filter, sort, page over the live mirror or the
+//! session's frozen snapshot), `refresh` and `set_autorefresh`.
+
+use crate::table::query::{self, Filter};
+
+use super::{ApiError, Service, ViewPage, ViewRequest};
+
+impl Service {
+    /// `view(sid, filters, order_by, order_dir, start, length)`.
+    pub fn view(&self, sid: &str, req: &ViewRequest) -> Result<ViewPage, ApiError> {
+        let session = self.session(sid)?;
+        self.check_uid_keys(req.filter.keys().chain([req.order.field.name()]))?;
+        let filter = Filter::compile(&req.filter)?;
+        let max = self.inner.settings.max_page;
+        if req.page.length > max {
+            return Err(ApiError::invalid(
+                "length",
+                format!("must be 0..={max}, got {}", req.page.length),
+            ));
+        }
+        let autorefresh = session.frozen.is_none();
+        let snapshot = match &session.frozen {
+            Some(frozen) => frozen.view(),
+            None => self.inner.mirror.snapshot(),
+        };
+        let ctx = self.context(&snapshot, autorefresh);
+        let page = query::run(
+            &snapshot,
+            &filter,
+            &req.order,
+            req.page.start,
+            req.page.length,
+            &ctx,
+        );
+        Ok(ViewPage {
+            total: page.total,
+            start: req.page.start,
+            table_size: snapshot.len(),
+            autorefresh,
+            snapshot: snapshot.taken,
+            connections: page
+                .rows
+                .iter()
+                .map(|row| query::render(row, &ctx))
+                .collect(),
+        })
+    }
+
+    /// `refresh(sid)`: a full reconciliation with the kernel; with autorefresh
+    /// off, the session then pages through a new snapshot.
+    pub fn refresh(&self, sid: &str) -> Result<(), ApiError> {
+        let session = self.session(sid)?;
+        self.inner.mirror.resync().map_err(ApiError::Kernel)?;
+        if session.frozen.is_some() {
+            self.inner
+                .sessions
+                .freeze(sid, self.inner.mirror.snapshot())?;
+        }
+        Ok(())
+    }
+
+    /// `set_autorefresh(sid, on)`: off freezes the session on the current snapshot.
+    pub fn set_autorefresh(&self, sid: &str, on: bool) -> Result<(), ApiError> {
+        self.session(sid)?;
+        if on {
+            self.inner.sessions.thaw(sid)
+        } else {
+            self.inner
+                .sessions
+                .freeze(sid, self.inner.mirror.snapshot())
+        }
+    }
+}

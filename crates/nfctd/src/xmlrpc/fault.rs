@@ -1,0 +1,125 @@
+//! XML-RPC faults: the codes of SPEC section 4, named once, and how the
+//! service's errors and the codec's map onto them.
+
+use crate::service::ApiError;
+
+use super::CodecError;
+
+/// A fault code (SPEC section 4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaultCode {
+    AuthFailed,
+    BadSession,
+    Denied,
+    InvalidArgument,
+    NoSuchConnection,
+    KernelRefused,
+    TooManyLogins,
+    NotWellFormed,
+    NotACall,
+    UnknownMethod,
+    BadParams,
+    Internal,
+}
+
+impl FaultCode {
+    /// The number on the wire.
+    pub fn number(self) -> i32 {
+        match self {
+            FaultCode::AuthFailed => 1,
+            FaultCode::BadSession => 2,
+            FaultCode::Denied => 3,
+            FaultCode::InvalidArgument => 4,
+            FaultCode::NoSuchConnection => 5,
+            FaultCode::KernelRefused => 6,
+            FaultCode::TooManyLogins => 7,
+            FaultCode::NotWellFormed => -32700,
+            FaultCode::NotACall => -32600,
+            FaultCode::UnknownMethod => -32601,
+            FaultCode::BadParams => -32602,
+            FaultCode::Internal => -32603,
+        }
+    }
+}
+
+/// An XML-RPC fault: code and message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fault {
+    pub code: FaultCode,
+    pub message: String,
+}
+
+impl Fault {
+    pub fn new(code: FaultCode, message: impl Into<String>) -> Fault {
+        Fault {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// -32602: wrong number or types of parameters.
+    pub fn params(message: impl Into<String>) -> Fault {
+        Fault::new(FaultCode::BadParams, message)
+    }
+
+    /// -32601, naming the method (clipped: it is caller input).
+    pub fn unknown_method(name: &str) -> Fault {
+        Fault::new(
+            FaultCode::UnknownMethod,
+            format!("unknown method {}", crate::clip::quoted(name)),
+        )
+    }
+
+    /// -32603, for what the caller cannot fix; the details go to the log only.
+    pub fn internal() -> Fault {
+        Fault::new(FaultCode::Internal, "internal error")
+    }
+}
+
+impl From<ApiError> for Fault {
+    fn from(e: ApiError) -> Fault {
+        let code = match &e {
+            ApiError::AuthFailed => FaultCode::AuthFailed,
+            ApiError::BadSession => FaultCode::BadSession,
+            ApiError::Denied(_) => FaultCode::Denied,
+            ApiError::Invalid(_) => FaultCode::InvalidArgument,
+            ApiError::NoSuchConnection(_) => FaultCode::NoSuchConnection,
+            ApiError::Kernel(_) => FaultCode::KernelRefused,
+            ApiError::TooManyLogins => FaultCode::TooManyLogins,
+            ApiError::Internal(_) => FaultCode::Internal,
+        };
+        Fault::new(code, e.to_string())
+    }
+}
+
+impl From<CodecError> for Fault {
+    fn from(e: CodecError) -> Fault {
+        let code = match &e {
+            CodecError::NotWellFormed(_) => FaultCode::NotWellFormed,
+            CodecError::NotACall(_) => FaultCode::NotACall,
+        };
+        Fault::new(code, e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn service_errors_get_the_spec_codes() {
+        let cases = [
+            (ApiError::AuthFailed, 1),
+            (ApiError::BadSession, 2),
+            (ApiError::Denied("x".into()), 3),
+            (ApiError::invalid("start", "x"), 4),
+            (ApiError::NoSuchConnection("x".into()), 5),
+            (ApiError::Kernel("x".into()), 6),
+            (ApiError::TooManyLogins, 7),
+            (ApiError::Internal("x".into()), -32603),
+        ];
+        for (e, n) in cases {
+            assert_eq!(Fault::from(e).code.number(), n);
+        }
+    }
+}
