@@ -19,7 +19,7 @@ use crate::value::Value;
 
 pub use act::Killed;
 pub use error::ApiError;
-pub use session::{Frozen, Role, Session, Sessions, MAX_FROZEN};
+pub use session::{Role, Session, Sessions, MAX_FROZEN};
 pub use users::SystemUsers;
 
 /// What the service needs to know from the configuration.

@@ -1,11 +1,12 @@
-//! The table area: the live mirror of the kernel table, its snapshots and the
-//! query engine (filter, sort, page).
+//! The table area: the live mirror of the kernel table, its snapshots, frozen
+//! views with their overlays, and the query engine (filter, sort, page).
 //!
 //! The mirror's modules import one way: `mirror` (the handle) starts a
 //! `worker` (its thread), which drains `events` into a `rowset`; the handle
 //! and the thread meet only in `shared`.
 
 mod events;
+mod frozen;
 mod merge;
 mod mirror;
 pub mod query;
@@ -15,6 +16,7 @@ mod shared;
 mod worker;
 
 pub use events::{drain_events, Drained, BATCH_DATAGRAMS};
+pub use frozen::Frozen;
 pub use mirror::{Mirror, MirrorError};
 pub use row::{Clock, Millis, Row, Snapshot};
 pub use rowset::{Hidden, RowSet};
