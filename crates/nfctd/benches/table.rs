@@ -10,8 +10,8 @@
 //! 2. heap bytes per entry of a `RowSet` plus one published snapshot vector, via a
 //!    counting global allocator [≤ 300 B]; the dump's `Vec<Conn>` reported apart, and the
 //!    growth after `Mirror::start` as a cross-check;
-//! 3. draining a backlog of conntrack events (create then delete a batch) with
-//!    decode + `RowSet::apply` [≥ 100,000 events/s];
+//! 3. draining a backlog of conntrack events (create then delete a batch) with the
+//!    mirror thread's own `table::drain_events` (read, decode, apply) [≥ 100,000 events/s];
 //! 4. `view` over HTTP from the real daemon, filtered (`tcp`, `orig_dport` 443) and
 //!    unfiltered, ordered by timeout DESC, 100 rows, vs `conntrack -L -p tcp --dport 443`
 //!    [≥ 20× faster];
@@ -24,8 +24,13 @@
 
 #[path = "table/alloc.rs"]
 mod alloc;
-#[path = "table/http.rs"]
-mod http;
+/// The integration tests' bed: the daemon's start-up, the XML-RPC builders and
+/// readers, the HTTP client. Shared by path rather than copied, so the bench
+/// and the tests cannot drift apart.
+#[path = "../tests/common/mod.rs"]
+mod common;
+#[path = "table/python.rs"]
+mod python;
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -33,8 +38,12 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use ctnetlink::{ConnKey, CtSocket, EventKind, EventSocket};
-use nfctd::table::{Clock, Mirror, MirrorConfig, RowSet};
+use common::http::Client;
+use common::raw::{self, int, s, strukt};
+use common::Daemon;
+use ctnetlink::{ConnKey, CtSocket, EventSocket};
+use nfctd::table::{drain_events, Clock, Mirror, MirrorConfig, RowSet};
+use serde_json::Value as Json;
 
 #[global_allocator]
 static ALLOC: alloc::Counting = alloc::Counting;
@@ -305,7 +314,7 @@ fn main() {
     );
 
     let mut ct = CtSocket::open().expect("ctnetlink socket");
-    let fixtures = ctnetlink::fixtures::synthetic(a.entries);
+    let fixtures = common::synthetic(a.entries);
     let (t_fill, result) = time(|| ct.create_many(&fixtures).expect("create_many"));
     let (refused, first) = result;
     drop(fixtures);
@@ -396,7 +405,7 @@ fn main() {
     drop(snapshot);
 
     // 3: backlogs of events, drained with decode + apply.
-    match drain_events(&mut ct, &mut rows, &clock, n, max as usize, a.events) {
+    match event_backlogs(&mut ct, &mut rows, &clock, n, max as usize, a.events) {
         Ok(run) => {
             let rate = run.total() as f64 / run.seconds;
             report.push(
@@ -443,38 +452,26 @@ fn main() {
     // 4-6: the real daemon over HTTP.
     let t_filtered = conntrack(&["-L", "-p", "tcp", "--dport", "443"], a.runs);
     let filtered_count = conntrack_count(&["-L", "-p", "tcp", "--dport", "443"]);
-    let (daemon, addr) = http::start_daemon(
-        env!("CARGO_BIN_EXE_nfctd"),
-        &["--listen", "127.0.0.1:0", "--resync-interval", "0"],
-    )
-    .expect("nfctd daemon");
-    let mut client = http::Client::new(addr, true);
-    let login = client
-        .call(&http::method_call("login", &[]))
-        .expect("login");
-    let sid = http::strings(&login)
-        .into_iter()
-        .next()
-        .expect("a session id");
-    let sid = http::string(&sid);
+    let daemon = Daemon::spawn(&["--listen", "127.0.0.1:0", "--resync-interval", "0"]);
+    let addr = daemon.addr;
+    let mut client = Client::new(addr, true);
+    let sid = answer(&client.call(&raw::call("login", &[])).expect("login"));
+    let sid = s(sid.as_str().expect("a session id"));
     let view = |filters: String| {
-        http::method_call(
+        raw::call(
             "view",
             &[
                 sid.clone(),
                 filters,
-                http::string("timeout"),
-                http::string("DESC"),
-                http::int(0),
-                http::int(100),
+                s("timeout"),
+                s("DESC"),
+                int(0),
+                int(100),
             ],
         )
     };
-    let filtered = view(http::structure(&[
-        ("proto", http::string("tcp")),
-        ("orig_dport", http::int(443)),
-    ]));
-    let unfiltered = view(http::structure(&[]));
+    let filtered = view(strukt(&[("proto", s("tcp")), ("orig_dport", int(443))]));
+    let unfiltered = view(strukt(&[]));
     let mut calls = |body: &str, count: usize| -> (f64, String) {
         let mut last = String::new();
         let times = (0..count)
@@ -487,8 +484,8 @@ fn main() {
         (median(times), last)
     };
     calls(&filtered, 2); // warm-up
-    let (t_view, answer) = calls(&filtered, 20);
-    let total = http::member_int(&answer, "total");
+    let (t_view, last) = calls(&filtered, 20);
+    let total = answer(&last)["total"].as_i64();
     let (t_view_all, answer_all) = calls(&unfiltered, 20);
     report.speedup(
         "4. view tcp dport 443, timeout DESC, 100 rows",
@@ -515,12 +512,13 @@ fn main() {
     );
     report.info(
         "   view total (no filter)",
-        http::member_int(&answer_all, "total")
+        answer(&answer_all)["total"]
+            .as_i64()
             .unwrap_or(-1)
             .to_string(),
         "-".into(),
     );
-    let refresh = http::method_call("refresh", std::slice::from_ref(&sid));
+    let refresh = raw::call("refresh", std::slice::from_ref(&sid));
     let (t_refresh, _) = calls(&refresh, a.runs);
     report.time_ratio(
         "5. refresh(sid) over HTTP (vs conntrack -L)",
@@ -530,9 +528,9 @@ fn main() {
     );
 
     // 6: the same small document from both servers, the same client and request.
-    let list_call = http::method_call("system.listMethods", &[]);
-    let names = http::strings(&client.call(&list_call).expect("listMethods"));
-    let python = http::start_python(&names, "HTTP/1.1");
+    let list_call = raw::call("system.listMethods", &[]);
+    let names = method_names(&client.call(&list_call).expect("listMethods"));
+    let python = python::start_python(&names, "HTTP/1.1");
     if let Err(e) = &python {
         eprintln!(
             "cannot start python3's SimpleXMLRPCServer ({e}); skipping the small-call comparison"
@@ -548,8 +546,8 @@ fn main() {
         let peer = python.as_ref().ok().map(|(_, py)| {
             // A fresh connection, closed at once: the Python server is single-threaded and
             // would otherwise wait on this idle keep-alive connection.
-            let mut c = http::Client::new(*py, false);
-            let same = http::strings(&c.call(&list_call).expect("python listMethods"));
+            let mut c = Client::new(*py, false);
+            let same = method_names(&c.call(&list_call).expect("python listMethods"));
             assert_eq!(same, names, "both servers answer the same document");
             drop(c);
             rate(*py, keep_alive, &list_call)
@@ -567,7 +565,7 @@ fn main() {
     // is how it serves several clients; nfctd keeps the connections.
     let clients = 8;
     let ours = rate_concurrent(addr, clients, &list_call);
-    let python10 = http::start_python(&names, "HTTP/1.0");
+    let python10 = python::start_python(&names, "HTTP/1.0");
     let peer = python10
         .as_ref()
         .ok()
@@ -582,7 +580,7 @@ fn main() {
     );
     // 6w: the same with wrk (`apt-get install wrk`), whose C client leaves
     // more of the two cores to the servers than the client threads above.
-    let python10 = http::start_python(&names, "HTTP/1.0");
+    let python10 = python::start_python(&names, "HTTP/1.0");
     match (
         wrk_rate(addr, &list_call),
         python10
@@ -652,11 +650,12 @@ impl EventRun {
 }
 
 /// Builds backlogs of events on a subscribed socket without reading (create a batch of
-/// entries, later delete them) and times draining each backlog through `RowSet::apply`,
+/// entries, later delete them) and times draining each backlog with the mirror thread's
+/// own `drain_events`,
 /// until `target` events were drained. The batch fits the receive buffer the kernel
 /// granted: SO_RCVBUFFORCE needs CAP_NET_ADMIN in the initial namespace, so inside a
 /// private one the buffer stops at net.core.rmem_max (doubled). Halves on overflow.
-fn drain_events(
+fn event_backlogs(
     ct: &mut CtSocket,
     rows: &mut RowSet,
     clock: &Clock,
@@ -672,7 +671,7 @@ fn drain_events(
     let mut batch = (rcvbuf / 2048)
         .min(target / 2)
         .min(max.saturating_sub(n + 1000));
-    let pool: Vec<_> = ctnetlink::fixtures::synthetic(n + batch).split_off(n);
+    let pool: Vec<_> = common::synthetic(n + batch).split_off(n);
     let mut run = EventRun {
         rcvbuf,
         ..EventRun::default()
@@ -686,15 +685,25 @@ fn drain_events(
         if refused > 0 {
             return Err(format!("{refused} extra entries refused: {first:?}"));
         }
-        let mut keys = Vec::with_capacity(batch);
-        let created = drain(&mut events, rows, clock, &mut run, &mut keys);
+        let wanted: HashSet<_> = extra
+            .iter()
+            .map(|c| (c.family, c.l4proto, c.orig))
+            .collect();
+        let created = drain(&mut events, rows, clock, &mut run);
         let deleted = match created {
             Ok(()) => {
+                // Untimed: the kernel's ids of the new entries, from the rows they made.
+                let keys: Vec<ConnKey> = rows
+                    .to_vec()
+                    .iter()
+                    .filter(|r| wanted.contains(&(r.conn.family, r.conn.l4proto, r.conn.orig)))
+                    .map(|r| r.conn.key())
+                    .collect();
                 let (failed, first) = ct.delete_many(&keys).map_err(|e| e.to_string())?;
                 if failed > 0 {
                     return Err(format!("{failed} deletes refused: {first:?}"));
                 }
-                drain(&mut events, rows, clock, &mut run, &mut Vec::new())
+                drain(&mut events, rows, clock, &mut run)
             }
             Err(e) => Err(e),
         };
@@ -705,10 +714,6 @@ fn drain_events(
             batch /= 2;
             // Remove what is left of the batch (by tuple: 32-bit ids may collide) and
             // settle the rows the lost events left behind.
-            let wanted: HashSet<_> = extra
-                .iter()
-                .map(|c| (c.family, c.l4proto, c.orig))
-                .collect();
             let dump = ct.dump_all().map_err(|e| e.to_string())?;
             let left: Vec<ConnKey> = dump
                 .iter()
@@ -727,34 +732,26 @@ fn drain_events(
     Ok(run)
 }
 
-/// Reads every waiting event into `rows` (timed into `run`); keys of new entries go to `keys`.
+/// Reads every waiting event into `rows` (timed into `run`), batch by batch, with the
+/// function the mirror's thread runs.
 fn drain(
     events: &mut EventSocket,
     rows: &mut RowSet,
     clock: &Clock,
     run: &mut EventRun,
-    keys: &mut Vec<ConnKey>,
 ) -> Result<(), String> {
     let start = Instant::now();
     let result = loop {
-        let (now, unix) = (clock.now(), unix_now());
-        let got = events.recv(|e| match e {
-            Ok(e) => {
-                match e.kind {
-                    EventKind::New => {
-                        run.new += 1;
-                        keys.push(e.conn.key());
-                    }
-                    EventKind::Destroy => run.destroyed += 1,
-                    EventKind::Update => run.updated += 1,
+        match drain_events(events, rows, clock) {
+            Ok(batch) => {
+                run.new += batch.new;
+                run.destroyed += batch.destroyed;
+                run.updated += batch.updated;
+                run.malformed += batch.malformed;
+                if !batch.full() {
+                    break Ok(());
                 }
-                rows.apply(e, now, unix);
             }
-            Err(_) => run.malformed += 1,
-        });
-        match got {
-            Ok(0) => break Ok(()),
-            Ok(_) => {}
             Err(e) => break Err(e.to_string()),
         }
     };
@@ -762,9 +759,24 @@ fn drain(
     result
 }
 
+/// The value of an XML-RPC response (a fault already failed the call).
+fn answer(body: &str) -> Json {
+    raw::parse_response(body).ok()
+}
+
+/// The names a `system.listMethods` response lists.
+fn method_names(body: &str) -> Vec<String> {
+    answer(body)
+        .as_array()
+        .expect("an array of names")
+        .iter()
+        .map(|n| n.as_str().expect("a name").to_string())
+        .collect()
+}
+
 /// Sequential calls per second for about two seconds (capped to spare ephemeral ports).
 fn rate(addr: SocketAddr, keep_alive: bool, body: &str) -> f64 {
-    let mut client = http::Client::new(addr, keep_alive);
+    let mut client = Client::new(addr, keep_alive);
     for _ in 0..50 {
         client.call(body).expect("warm-up call");
     }
@@ -785,7 +797,7 @@ fn rate_concurrent(addr: SocketAddr, clients: usize, body: &str) -> f64 {
         let workers: Vec<_> = (0..clients)
             .map(|_| {
                 scope.spawn(|| {
-                    let mut client = http::Client::new(addr, true);
+                    let mut client = Client::new(addr, true);
                     let mut done = 0u32;
                     while start.elapsed() < Duration::from_secs(2) && done < 100_000 {
                         client.call(body).expect("call");

@@ -1,14 +1,12 @@
 //! Sessions: random ids, sliding idle expiry, role, and the per-session view
-//! mode (live, or a frozen snapshot for stable paging, with the session's own
-//! kills and changes laid over it).
+//! mode (live, or a [`Frozen`] snapshot for stable paging, with the session's
+//! own kills and changes laid over it).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use ctnetlink::ConnKey;
-
-use crate::table::{Row, Snapshot};
+use crate::table::{Frozen, Snapshot};
 
 use super::error::ApiError;
 
@@ -28,63 +26,6 @@ impl Role {
     }
 }
 
-/// A frozen view: the snapshot taken when autorefresh went off (or at the
-/// last `refresh`), plus what this session itself killed or changed since.
-/// The overlay keeps the snapshot shared with the mirror and other sessions
-/// instead of copying it per session.
-#[derive(Debug, Clone)]
-pub struct Frozen {
-    pub snapshot: Snapshot,
-    gone: HashSet<ConnKey>,
-    changed: HashMap<ConnKey, Arc<Row>>,
-}
-
-impl Frozen {
-    pub fn new(snapshot: Snapshot) -> Frozen {
-        Frozen {
-            snapshot,
-            gone: HashSet::new(),
-            changed: HashMap::new(),
-        }
-    }
-
-    /// The snapshot as this session should see it.
-    pub fn view(&self) -> Snapshot {
-        if self.gone.is_empty() && self.changed.is_empty() {
-            return self.snapshot.clone();
-        }
-        let rows = self
-            .snapshot
-            .rows
-            .iter()
-            .filter_map(|row| {
-                let key = row.conn.key();
-                if self.gone.contains(&key) {
-                    return None;
-                }
-                Some(
-                    self.changed
-                        .get(&key)
-                        .map_or_else(|| Arc::clone(row), Arc::clone),
-                )
-            })
-            .collect();
-        Snapshot {
-            rows: Arc::new(rows),
-            ..self.snapshot.clone()
-        }
-    }
-
-    pub fn forget(&mut self, key: ConnKey) {
-        self.changed.remove(&key);
-        self.gone.insert(key);
-    }
-
-    pub fn replace(&mut self, row: Arc<Row>) {
-        self.changed.insert(row.conn.key(), row);
-    }
-}
-
 /// One logged-in client.
 #[derive(Debug, Clone)]
 pub struct Session {
@@ -94,7 +35,8 @@ pub struct Session {
     pub user: String,
     pub role: Role,
     last_used: Instant,
-    /// `Some` while autorefresh is off.
+    /// `Some` while autorefresh is off: the snapshot taken then (or at the
+    /// last `refresh`), with this session's kills and changes since.
     pub frozen: Option<Arc<Frozen>>,
 }
 

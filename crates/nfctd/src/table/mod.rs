@@ -1,13 +1,24 @@
-//! The table area: the live mirror of the kernel table, its snapshots and the
-//! query engine (filter, sort, page).
+//! The table area: the live mirror of the kernel table, its snapshots, frozen
+//! views with their overlays, and the query engine (filter, sort, page).
+//!
+//! The mirror's modules import one way: `mirror` (the handle) starts a
+//! `worker` (its thread), which drains `events` into a `rowset`; the handle
+//! and the thread meet only in `shared`.
 
+mod events;
+mod frozen;
 mod merge;
 mod mirror;
 pub mod query;
 mod row;
 mod rowset;
+mod shared;
 mod worker;
 
-pub use mirror::{Hidden, Mirror, MirrorConfig, MirrorCounters, MirrorError, ResyncReport};
+pub use events::{drain_events, Drained, BATCH_DATAGRAMS};
+pub use frozen::Frozen;
+pub use mirror::{Mirror, MirrorError};
 pub use row::{Clock, Millis, Row, Snapshot};
-pub use rowset::RowSet;
+pub use rowset::{Hidden, RowSet};
+pub use shared::{MirrorCounters, ResyncReport};
+pub use worker::MirrorConfig;

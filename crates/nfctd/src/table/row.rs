@@ -32,6 +32,14 @@ impl Default for Clock {
     }
 }
 
+/// Wall-clock Unix seconds now: the time base of `Row::started_unix`.
+pub(super) fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
 /// A connection as the mirror knows it: the kernel's view plus what the mirror
 /// derived over time (expiry deadline, first sight, byte rate).
 #[derive(Debug, Clone, PartialEq)]

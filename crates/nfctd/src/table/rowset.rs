@@ -13,8 +13,10 @@ use std::sync::Arc;
 use ctnetlink::{Conn, ConnKey, Event, EventKind};
 
 use super::merge::observe;
-use super::mirror::Hidden;
 use super::row::{Millis, Row};
+
+/// Which connections the mirror keeps out of sight (`--ignore`).
+pub type Hidden = Arc<dyn Fn(&Conn) -> bool + Send + Sync>;
 
 /// The rows of the live table. Owned by one writer (the mirror thread).
 pub struct RowSet {

@@ -2,20 +2,18 @@
 //! expired rows against the kernel, recovers from event overflow, handles the
 //! handle's commands, and publishes snapshots.
 
-use std::io::Read;
 use std::os::fd::AsFd;
-use std::os::unix::net::UnixStream;
 use std::sync::atomic::Ordering;
-use std::sync::mpsc::Receiver;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use ctnetlink::{CtSocket, EventSocket};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
-use super::mirror::{lock, Command, MirrorConfig, ResyncReport, Shared};
-use super::row::{Clock, Millis, Snapshot};
-use super::rowset::RowSet;
+use super::events::drain_events;
+use super::row::{unix_now, Clock, Millis, Snapshot};
+use super::rowset::{Hidden, RowSet};
+use super::shared::{lock, Command, Inbox, ResyncReport, Shared};
 
 /// Publish at most this often while events stream in.
 const PUBLISH_EVERY: Millis = 100;
@@ -24,25 +22,41 @@ const EXPIRY_EVERY: Millis = 1000;
 /// Expired rows looked up per check; the rest wait for the next one (and the
 /// periodic reconciliation covers them all).
 const EXPIRY_LOOKUPS: usize = 256;
-/// Datagrams read before applying and checking commands again.
-const EVENT_BATCH: usize = 64;
-/// Batches drained before timers get their turn, even in an event storm.
+/// Event batches drained before timers get their turn, even in an event storm.
 const EVENT_BATCHES: usize = 16;
 
+/// How the mirror runs.
+#[derive(Clone)]
+pub struct MirrorConfig {
+    /// Full reconciliation period; `None` disables it.
+    pub resync_interval: Option<Duration>,
+    pub hidden: Hidden,
+    /// Event socket receive buffer, bytes.
+    pub event_buffer: usize,
+}
+
+impl std::fmt::Debug for MirrorConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MirrorConfig")
+            .field("resync_interval", &self.resync_interval)
+            .field("event_buffer", &self.event_buffer)
+            .finish_non_exhaustive()
+    }
+}
+
 pub(super) struct Worker {
-    pub(super) config: MirrorConfig,
-    pub(super) clock: Clock,
-    pub(super) rows: RowSet,
-    pub(super) events: EventSocket,
-    pub(super) requests: CtSocket,
-    pub(super) commands: Receiver<Command>,
-    pub(super) wake_rx: UnixStream,
-    pub(super) shared: Arc<Shared>,
-    pub(super) dirty: bool,
-    pub(super) last_publish: Millis,
+    resync_interval: Option<Duration>,
+    clock: Clock,
+    rows: RowSet,
+    events: EventSocket,
+    requests: CtSocket,
+    inbox: Inbox,
+    shared: Arc<Shared>,
+    dirty: bool,
+    last_publish: Millis,
     /// Snapshots just replaced: freeing their rows waits until pending
     /// replies are sent, so a caller of `resync` does not wait for it.
-    pub(super) retired: Vec<Snapshot>,
+    retired: Vec<Snapshot>,
 }
 
 /// Marks the mirror as not live when its thread ends, however it ends.
@@ -55,17 +69,36 @@ impl Drop for LiveGuard {
     }
 }
 
-fn now_unix() -> u64 {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
 impl Worker {
+    /// Subscribes to events, then dumps the table and publishes it, all in the
+    /// calling thread's network namespace: subscribing before the dump means
+    /// no change between the two is lost. The thread then starts with `run`.
+    pub(super) fn new(
+        config: MirrorConfig,
+        shared: Arc<Shared>,
+        inbox: Inbox,
+    ) -> Result<Worker, ctnetlink::Error> {
+        let events = EventSocket::subscribe(config.event_buffer)?;
+        let requests = CtSocket::open()?;
+        let mut worker = Worker {
+            resync_interval: config.resync_interval,
+            clock: shared.clock,
+            rows: RowSet::new(config.hidden),
+            events,
+            requests,
+            inbox,
+            shared,
+            dirty: false,
+            last_publish: 0,
+            retired: Vec::new(),
+        };
+        worker.resync()?;
+        Ok(worker)
+    }
+
     pub(super) fn run(mut self) {
         let _guard = LiveGuard(Arc::clone(&self.shared));
-        let every = self.config.resync_interval.map(millis);
+        let every = self.resync_interval.map(millis);
         let mut next_resync = every.map(|e| self.clock.now().saturating_add(e));
         let mut next_expiry = self.clock.now().saturating_add(EXPIRY_EVERY);
         loop {
@@ -83,7 +116,7 @@ impl Worker {
             }
             self.wait(wait);
 
-            if let Err(e) = self.drain_events() {
+            if let Err(e) = self.drain_pending() {
                 self.recover(&e);
             }
             self.handle_commands();
@@ -109,39 +142,25 @@ impl Worker {
         let timeout = PollTimeout::try_from(ms.min(60_000) as i32).unwrap_or(PollTimeout::MAX);
         let mut fds = [
             PollFd::new(self.events.as_fd(), PollFlags::POLLIN),
-            PollFd::new(self.wake_rx.as_fd(), PollFlags::POLLIN),
+            PollFd::new(self.inbox.waker(), PollFlags::POLLIN),
         ];
         let _ = poll(&mut fds, timeout);
-        let mut sink = [0u8; 64];
-        while matches!((&self.wake_rx).read(&mut sink), Ok(n) if n > 0) {}
+        self.inbox.clear_wakeups();
     }
 
     /// Applies waiting events, a bounded number of batches at a time.
-    fn drain_events(&mut self) -> Result<(), ctnetlink::Error> {
+    fn drain_pending(&mut self) -> Result<(), ctnetlink::Error> {
         for _ in 0..EVENT_BATCHES {
-            let mut batch = Vec::new();
-            let mut malformed = 0;
-            let mut datagrams = 0;
-            while datagrams < EVENT_BATCH {
-                let n = self.events.recv(|event| match event {
-                    Ok(e) => batch.push(e),
-                    Err(_) => malformed += 1,
-                })?;
-                if n == 0 {
-                    break;
-                }
-                datagrams += 1;
-            }
+            let drained = drain_events(&mut self.events, &mut self.rows, &self.clock)?;
             let counters = &self.shared.counters;
-            counters.malformed.fetch_add(malformed, Ordering::Relaxed);
+            counters
+                .malformed
+                .fetch_add(drained.malformed as u64, Ordering::Relaxed);
             counters
                 .events
-                .fetch_add(batch.len() as u64, Ordering::Relaxed);
-            let (now, unix) = (self.clock.now(), now_unix());
-            for event in batch {
-                self.dirty |= self.rows.apply(event, now, unix);
-            }
-            if datagrams < EVENT_BATCH {
+                .fetch_add(drained.events() as u64, Ordering::Relaxed);
+            self.dirty |= drained.changed;
+            if !drained.full() {
                 return Ok(());
             }
             // An event storm: keep commands and publication flowing.
@@ -192,8 +211,8 @@ impl Worker {
     fn handle_commands(&mut self) {
         let mut resyncs = Vec::new();
         let mut published_waiters = Vec::new();
-        let (now, unix) = (self.clock.now(), now_unix());
-        while let Ok(command) = self.commands.try_recv() {
+        let (now, unix) = (self.clock.now(), unix_now());
+        while let Some(command) = self.inbox.next() {
             match command {
                 Command::Resync(reply) => resyncs.push(reply),
                 Command::Forget(keys, reply) => {
@@ -227,14 +246,15 @@ impl Worker {
     }
 
     /// Replaces the rows with a fresh dump, keeping what earlier observations
-    /// knew (rates, first sight). Events queued meanwhile are applied after it.
-    pub(super) fn resync(&mut self) -> Result<ResyncReport, ctnetlink::Error> {
+    /// knew (rates, first sight), and publishes them. Events queued meanwhile
+    /// are applied after it.
+    fn resync(&mut self) -> Result<ResyncReport, ctnetlink::Error> {
         // The dump streams straight into the new rows: no intermediate copy.
         let requests = &mut self.requests;
         let mut malformed = 0;
         let (added, removed) = self
             .rows
-            .replace_with(self.clock.now(), now_unix(), |sink| {
+            .replace_with(self.clock.now(), unix_now(), |sink| {
                 malformed = requests.dump(sink)?.malformed;
                 Ok::<(), ctnetlink::Error>(())
             })?;
@@ -263,7 +283,7 @@ impl Worker {
             expired.select_nth_unstable_by_key(EXPIRY_LOOKUPS, |row| row.deadline);
             expired.truncate(EXPIRY_LOOKUPS);
         }
-        let unix = now_unix();
+        let unix = unix_now();
         for row in expired {
             match self.requests.get(&row.conn.key()) {
                 Ok(conn) => self.dirty |= self.rows.upsert(conn, self.clock.now(), unix),
@@ -284,7 +304,7 @@ impl Worker {
         }
     }
 
-    pub(super) fn publish(&mut self) {
+    fn publish(&mut self) {
         let snapshot = Snapshot {
             rows: Arc::new(self.rows.to_vec()),
             at: self.clock.now(),

@@ -1,7 +1,10 @@
 //! The integration test bed: a private user+net namespace per test (no root
 //! needed), filled through ctnetlink or real traffic; the real `nfctd` binary
-//! started against it; an independent client (Python's xmlrpc.client) and a
-//! raw HTTP poster; and the kernel's truth read straight from ctnetlink.
+//! started against it; an independent client (Python's xmlrpc.client), a raw
+//! HTTP poster, hand-built XML-RPC (`raw`) and a keep-alive client (`http`);
+//! and the kernel's truth read straight from ctnetlink. The benchmark
+//! (`benches/table.rs`) includes this module too, so both start the daemon
+//! and speak XML-RPC the same way.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)] // each test uses part of the bed
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -16,6 +19,7 @@ use serde_json::{json, Value as Json};
 
 pub use ctnetlink::fixtures::synthetic;
 
+pub mod http;
 pub mod raw;
 
 /// A private namespace with addresses on its loopback.

@@ -1,0 +1,118 @@
+//! What the mirror's handle and its thread share: the published snapshot, the
+//! counters, liveness, and the command queue with the waker that interrupts
+//! the thread's poll. The handle holds the sending side ([`Shared`]), the
+//! thread the receiving side ([`Inbox`]).
+
+use std::io::{Read, Write};
+use std::os::fd::{AsFd, BorrowedFd};
+use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Mutex, MutexGuard};
+
+use ctnetlink::{Conn, ConnKey};
+
+use super::row::{Clock, Snapshot};
+
+/// Counters about the mirror's own work, for `stats` and metrics.
+#[derive(Debug, Default)]
+pub struct MirrorCounters {
+    pub events: AtomicU64,
+    pub resyncs: AtomicU64,
+    pub overflows: AtomicU64,
+    pub malformed: AtomicU64,
+}
+
+/// What a reconciliation found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResyncReport {
+    pub entries: usize,
+    pub added: usize,
+    pub removed: usize,
+}
+
+/// What the handle asks of the mirror's thread.
+pub(super) enum Command {
+    Resync(Sender<Result<ResyncReport, String>>),
+    /// Drop these rows (deleted in the kernel); reply once published.
+    Forget(Vec<ConnKey>, Sender<()>),
+    /// Record these kernel views (after a change); reply once published.
+    Observe(Vec<Conn>, Sender<()>),
+}
+
+/// The state both sides see, and the way into the thread's queue.
+pub(super) struct Shared {
+    pub(super) clock: Clock,
+    pub(super) published: Mutex<Snapshot>,
+    pub(super) live: AtomicBool,
+    pub(super) counters: MirrorCounters,
+    commands: Mutex<Sender<Command>>,
+    waker: UnixStream,
+}
+
+/// The thread's end of the command queue.
+pub(super) struct Inbox {
+    commands: Receiver<Command>,
+    wake_rx: UnixStream,
+}
+
+impl Shared {
+    /// A fresh, not yet live state with an empty snapshot, and the queue's
+    /// receiving end for the thread.
+    pub(super) fn new() -> std::io::Result<(Shared, Inbox)> {
+        let (tx, rx) = mpsc::channel();
+        let (waker, wake_rx) = UnixStream::pair()?;
+        // Neither side may block: a full waker already means a wake-up is pending.
+        waker.set_nonblocking(true)?;
+        wake_rx.set_nonblocking(true)?;
+        let shared = Shared {
+            clock: Clock::new(),
+            published: Mutex::new(Snapshot::empty()),
+            live: AtomicBool::new(false),
+            counters: MirrorCounters::default(),
+            commands: Mutex::new(tx),
+            waker,
+        };
+        Ok((
+            shared,
+            Inbox {
+                commands: rx,
+                wake_rx,
+            },
+        ))
+    }
+
+    /// Queues a command and wakes the thread; fails once the thread is gone.
+    pub(super) fn send(&self, command: Command) -> Result<(), String> {
+        lock(&self.commands)
+            .send(command)
+            .map_err(|_| "the mirror thread stopped".to_string())?;
+        // A full waker buffer already means a wake-up is pending.
+        let _ = (&self.waker).write(&[1]);
+        Ok(())
+    }
+}
+
+impl Inbox {
+    /// The descriptor that turns readable when a command is queued.
+    pub(super) fn waker(&self) -> BorrowedFd<'_> {
+        self.wake_rx.as_fd()
+    }
+
+    /// Empties the waker after a poll; the commands themselves stay queued.
+    pub(super) fn clear_wakeups(&self) {
+        let mut sink = [0u8; 64];
+        while matches!((&self.wake_rx).read(&mut sink), Ok(n) if n > 0) {}
+    }
+
+    /// The next queued command, if any.
+    pub(super) fn next(&self) -> Option<Command> {
+        self.commands.try_recv().ok()
+    }
+}
+
+pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding the lock cannot leave a half-written Snapshot or
+    // Sender behind (both are replaced whole), so poisoning is safe to ignore.
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
