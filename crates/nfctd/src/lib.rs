@@ -8,6 +8,5 @@ pub mod demo;
 pub mod http;
 pub mod service;
 pub mod table;
-pub mod value;
 pub mod wrapped_u32;
 pub mod xmlrpc;

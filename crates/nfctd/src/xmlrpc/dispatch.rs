@@ -2,7 +2,7 @@
 //! parameter count against its signatures, and runs its handler.
 
 use crate::service::Service;
-use crate::value::Value;
+use crate::xmlrpc::Value;
 
 use super::method::{Cost, Ctx, Method};
 use super::methods::ALL;

@@ -3,7 +3,7 @@
 //! count check and the choice of thread all read the same declaration.
 
 use crate::service::Service;
-use crate::value::Value;
+use crate::xmlrpc::Value;
 
 use super::{Fault, MethodCall, Params};
 

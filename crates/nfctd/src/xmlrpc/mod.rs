@@ -22,6 +22,7 @@ mod parse;
 mod render;
 mod reply;
 mod scalar;
+mod value;
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests;
@@ -31,8 +32,8 @@ pub use fault::{Fault, FaultCode};
 pub use params::Params;
 pub use parse::parse_call;
 pub use render::{fault_struct, render_fault, render_response, WideInt};
+pub use value::Value;
 
-use crate::value::Value;
 
 /// One decoded call: the method name and its positional parameters.
 #[derive(Debug, Clone, PartialEq)]

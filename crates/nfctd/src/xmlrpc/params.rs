@@ -7,7 +7,7 @@
 
 use crate::service::ApiError;
 use crate::table::query::{FilterSpec, FilterValue};
-use crate::value::Value;
+use crate::xmlrpc::Value;
 use crate::wrapped_u32;
 
 use super::Fault;

@@ -18,7 +18,7 @@ use base64::Engine;
 
 use super::parse::is_xml_char;
 use super::Fault;
-use crate::value::Value;
+use crate::xmlrpc::Value;
 
 const HEAD: &str = r#"<?xml version="1.0"?>"#;
 

@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 
 use crate::service::{Killed, Stats, ViewPage};
 use crate::table::query::Connection;
-use crate::value::Value;
+use crate::xmlrpc::Value;
 
 fn int<T: TryInto<i64>>(n: T) -> Value {
     // Only u64 counters can exceed i64, and none will in practice: saturate.

@@ -1,7 +1,7 @@
 //! `change(sid, field_name, id, value)` -> true.
 
 use crate::service::Setting;
-use crate::value::Value;
+use crate::xmlrpc::Value;
 use crate::xmlrpc::method::{Cost, Ctx, Method};
 use crate::xmlrpc::{Fault, Params};
 

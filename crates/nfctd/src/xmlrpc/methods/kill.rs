@@ -1,6 +1,6 @@
 //! `kill(sid, ids)` -> {killed, missing}.
 
-use crate::value::Value;
+use crate::xmlrpc::Value;
 use crate::xmlrpc::method::{Cost, Ctx, Method};
 use crate::xmlrpc::{reply, Fault, Params};
 

@@ -1,6 +1,6 @@
 //! `kill_matching(sid, filters)` -> {killed}.
 
-use crate::value::Value;
+use crate::xmlrpc::Value;
 use crate::xmlrpc::method::{Cost, Ctx, Method};
 use crate::xmlrpc::{Fault, Params};
 

@@ -1,7 +1,7 @@
 //! `login()` / `login(user)` / `login(user, password)` -> session id.
 
 use crate::service::Credentials;
-use crate::value::Value;
+use crate::xmlrpc::Value;
 use crate::xmlrpc::method::{Cost, Ctx, Method};
 use crate::xmlrpc::{Fault, Params};
 

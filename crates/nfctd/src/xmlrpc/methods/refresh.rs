@@ -1,6 +1,6 @@
 //! `refresh(sid)` -> true.
 
-use crate::value::Value;
+use crate::xmlrpc::Value;
 use crate::xmlrpc::method::{Cost, Ctx, Method};
 use crate::xmlrpc::{Fault, Params};
 

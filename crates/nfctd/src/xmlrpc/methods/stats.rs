@@ -1,6 +1,6 @@
 //! `stats(sid)` -> table, kernel and mirror counters.
 
-use crate::value::Value;
+use crate::xmlrpc::Value;
 use crate::xmlrpc::method::{Cost, Ctx, Method};
 use crate::xmlrpc::{reply, Fault, Params};
 

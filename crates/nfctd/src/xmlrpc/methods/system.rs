@@ -1,6 +1,6 @@
 //! The `system.*` introspection methods and `system.multicall`.
 
-use crate::value::Value;
+use crate::xmlrpc::Value;
 use crate::xmlrpc::method::{Cost, Ctx, Method};
 use crate::xmlrpc::{fault_struct, Fault, FaultCode, MethodCall, Params};
 

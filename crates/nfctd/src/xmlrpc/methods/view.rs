@@ -2,7 +2,7 @@
 
 use crate::service::{PageRange, ViewRequest};
 use crate::table::query::Order;
-use crate::value::Value;
+use crate::xmlrpc::Value;
 use crate::xmlrpc::method::{Cost, Ctx, Method};
 use crate::xmlrpc::{reply, Fault, Params};
 

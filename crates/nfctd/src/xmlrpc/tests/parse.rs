@@ -1,7 +1,7 @@
 //! Parsing valid calls: every type, entities, what Python and Apache clients send.
 
 use super::{call, one, with_params};
-use crate::value::Value;
+use crate::xmlrpc::Value;
 
 const PYTHON_VIEW: &str = "<?xml version='1.0'?>
 <methodCall>

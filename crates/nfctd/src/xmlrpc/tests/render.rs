@@ -1,7 +1,7 @@
 //! Rendering responses and faults, checked as exact strings.
 
 use super::{call, response_as_call};
-use crate::value::Value;
+use crate::xmlrpc::Value;
 use crate::xmlrpc::{render_fault, render_response, Fault, FaultCode, WideInt};
 
 fn body(value: &Value) -> String {

@@ -3,7 +3,7 @@
 use proptest::prelude::*;
 
 use super::{call, response_as_call};
-use crate::value::Value;
+use crate::xmlrpc::Value;
 use crate::xmlrpc::parse::is_xml_char;
 use crate::xmlrpc::render::render_call;
 use crate::xmlrpc::{render_response, WideInt};

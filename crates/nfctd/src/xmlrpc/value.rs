@@ -1,5 +1,6 @@
-//! The dynamic argument/result value that API fronts decode into and render from
-//! (XML-RPC's data model, which JSON maps onto); the service layer speaks only this.
+//! XML-RPC's data model: the dynamic value a call's parameters decode into and
+//! a response renders from. It stops at the door: the service sees typed
+//! requests and replies only.
 
 /// One API value.
 #[derive(Debug, Clone, PartialEq)]
