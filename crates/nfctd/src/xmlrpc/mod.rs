@@ -22,10 +22,10 @@ mod parse;
 mod render;
 mod reply;
 mod scalar;
-mod value;
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests;
+mod value;
 
 pub use error::CodecError;
 pub use fault::{Fault, FaultCode};
@@ -33,7 +33,6 @@ pub use params::Params;
 pub use parse::parse_call;
 pub use render::{fault_struct, render_fault, render_response, WideInt};
 pub use value::Value;
-
 
 /// One decoded call: the method name and its positional parameters.
 #[derive(Debug, Clone, PartialEq)]

@@ -7,8 +7,8 @@
 
 use crate::service::ApiError;
 use crate::table::query::{FilterSpec, FilterValue};
-use crate::xmlrpc::Value;
 use crate::wrapped_u32;
+use crate::xmlrpc::Value;
 
 use super::Fault;
 

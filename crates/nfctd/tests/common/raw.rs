@@ -64,9 +64,14 @@ pub fn call(method: &str, params: &[String]) -> String {
 impl Daemon {
     /// Posts a hand-built call to /RPC2; panics unless HTTP 200.
     pub fn raw(&self, method: &str, params: &[String]) -> Answer {
-        let (status, body) = self.post("/RPC2", call(method, params).as_bytes());
-        assert_eq!(status, 200, "HTTP {status}: {body}");
-        parse_response(&body)
+        self.post_call(&call(method, params))
+    }
+
+    /// Posts a whole call body to /RPC2; panics unless HTTP 200.
+    pub fn post_call(&self, body: &str) -> Answer {
+        let (status, answer) = self.post("/RPC2", body.as_bytes());
+        assert_eq!(status, 200, "HTTP {status}: {answer}");
+        parse_response(&answer)
     }
 }
 

@@ -1,8 +1,8 @@
 //! `change(sid, field_name, id, value)` -> true.
 
 use crate::service::Setting;
-use crate::xmlrpc::Value;
 use crate::xmlrpc::method::{Cost, Ctx, Method};
+use crate::xmlrpc::Value;
 use crate::xmlrpc::{Fault, Params};
 
 pub const METHOD: Method = Method {

@@ -1,7 +1,7 @@
 //! `kill(sid, ids)` -> {killed, missing}.
 
-use crate::xmlrpc::Value;
 use crate::xmlrpc::method::{Cost, Ctx, Method};
+use crate::xmlrpc::Value;
 use crate::xmlrpc::{reply, Fault, Params};
 
 pub const METHOD: Method = Method {

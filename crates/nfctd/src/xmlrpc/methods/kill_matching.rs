@@ -1,7 +1,7 @@
 //! `kill_matching(sid, filters)` -> {killed}.
 
-use crate::xmlrpc::Value;
 use crate::xmlrpc::method::{Cost, Ctx, Method};
+use crate::xmlrpc::Value;
 use crate::xmlrpc::{Fault, Params};
 
 pub const METHOD: Method = Method {

@@ -1,8 +1,8 @@
 //! `login()` / `login(user)` / `login(user, password)` -> session id.
 
 use crate::service::Credentials;
-use crate::xmlrpc::Value;
 use crate::xmlrpc::method::{Cost, Ctx, Method};
+use crate::xmlrpc::Value;
 use crate::xmlrpc::{Fault, Params};
 
 pub const METHOD: Method = Method {

@@ -1,7 +1,7 @@
 //! The `system.*` introspection methods and `system.multicall`.
 
-use crate::xmlrpc::Value;
 use crate::xmlrpc::method::{Cost, Ctx, Method};
+use crate::xmlrpc::Value;
 use crate::xmlrpc::{fault_struct, Fault, FaultCode, MethodCall, Params};
 
 /// Most calls one `system.multicall` may carry.

@@ -2,8 +2,8 @@
 
 use crate::service::{PageRange, ViewRequest};
 use crate::table::query::Order;
-use crate::xmlrpc::Value;
 use crate::xmlrpc::method::{Cost, Ctx, Method};
+use crate::xmlrpc::Value;
 use crate::xmlrpc::{reply, Fault, Params};
 
 pub const METHOD: Method = Method {
