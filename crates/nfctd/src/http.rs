@@ -5,7 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
+use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -71,7 +72,16 @@ async fn healthz(State(api): State<Api>) -> Response {
 /// microseconds, less than a hand-over to a blocking thread.
 const INLINE_BODY: usize = 16 * 1024;
 
-async fn xmlrpc_call(State(api): State<Api>, body: Bytes) -> Response {
+/// The client's address, when the server recorded it (in-process tests do not).
+fn peer(parts: &Parts) -> Option<std::net::IpAddr> {
+    parts
+        .extensions
+        .get::<ConnectInfo<std::net::SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip())
+}
+
+async fn xmlrpc_call(State(api): State<Api>, parts: Parts, body: Bytes) -> Response {
+    let peer = peer(&parts);
     let limits = Limits {
         max_body: MAX_BODY,
         ..Limits::default()
@@ -80,14 +90,14 @@ async fn xmlrpc_call(State(api): State<Api>, body: Bytes) -> Response {
     let wide = api.wide_int;
     let xml = if body.len() <= INLINE_BODY {
         match xmlrpc::parse_call(&body, &limits) {
-            Ok(call) if dispatch::is_quick(&call.name) => answer(&service, &call, wide),
-            Ok(call) => blocking(&api.heavy, move || answer(&service, &call, wide)).await,
+            Ok(call) if dispatch::is_quick(&call.name) => answer(&service, &call, peer, wide),
+            Ok(call) => blocking(&api.heavy, move || answer(&service, &call, peer, wide)).await,
             Err(e) => xmlrpc::render_fault(&e.into()),
         }
     } else {
         blocking(&api.heavy, move || {
             match xmlrpc::parse_call(&body, &limits) {
-                Ok(call) => answer(&service, &call, wide),
+                Ok(call) => answer(&service, &call, peer, wide),
                 Err(e) => xmlrpc::render_fault(&e.into()),
             }
         })
@@ -117,8 +127,13 @@ async fn blocking(gate: &Arc<Semaphore>, work: impl FnOnce() -> String + Send + 
     })
 }
 
-fn answer(service: &Service, call: &xmlrpc::MethodCall, wide: WideInt) -> String {
-    match dispatch::dispatch(service, call) {
+fn answer(
+    service: &Service,
+    call: &xmlrpc::MethodCall,
+    peer: Option<std::net::IpAddr>,
+    wide: WideInt,
+) -> String {
+    match dispatch::dispatch(service, call, peer) {
         Ok(value) => xmlrpc::render_response(&value, wide),
         Err(fault) => {
             if fault.code == FaultCode::Internal {
@@ -143,11 +158,14 @@ pub async fn serve(
         let mut stop = stop_rx.clone();
         let app = app.clone();
         servers.push(tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = stop.wait_for(|s| *s).await;
-                })
-                .await
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
+            .with_graceful_shutdown(async move {
+                let _ = stop.wait_for(|s| *s).await;
+            })
+            .await
         }));
     }
     shutdown.await;

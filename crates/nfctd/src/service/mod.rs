@@ -69,9 +69,13 @@ impl Service {
         &self.inner.mirror
     }
 
-    /// `login(...)`: with `--auth none` any credentials are accepted (pyctd's
-    /// no-backend mode) and every session is admin.
-    pub fn login(&self, credentials: &Credentials) -> Result<SessionId, ApiError> {
+    /// `login(...)` from `peer`: with `--auth none` any credentials are
+    /// accepted (pyctd's no-backend mode) and every session is admin.
+    pub fn login(
+        &self,
+        credentials: &Credentials,
+        _peer: Option<std::net::IpAddr>,
+    ) -> Result<SessionId, ApiError> {
         // The name goes into the audit log: clipped like all caller input.
         let user = credentials
             .user

@@ -1,6 +1,8 @@
 //! The method table at work: finds the declared method, checks the
 //! parameter count against its signatures, and runs its handler.
 
+use std::net::IpAddr;
+
 use crate::service::Service;
 use crate::xmlrpc::Value;
 
@@ -21,12 +23,18 @@ pub fn is_quick(method: &str) -> bool {
     find(method).map_or(true, |m| m.cost == Cost::Quick)
 }
 
-/// Runs one call. May block (kernel requests, table scans): unless
+/// Runs one call from `peer` (the client's address, for login throttling).
+/// May block (kernel requests, table scans): unless
 /// [`is_quick`] says otherwise, call it off the async executor.
-pub fn dispatch(service: &Service, call: &MethodCall) -> Result<Value, Fault> {
-    let run = |member: &MethodCall| dispatch(service, member);
+pub fn dispatch(
+    service: &Service,
+    call: &MethodCall,
+    peer: Option<IpAddr>,
+) -> Result<Value, Fault> {
+    let run = |member: &MethodCall| dispatch(service, member, peer);
     let ctx = Ctx {
         service,
+        peer,
         methods: ALL,
         run: &run,
     };

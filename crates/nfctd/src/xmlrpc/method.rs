@@ -21,6 +21,8 @@ pub enum Cost {
 /// What a handler gets besides its parameters.
 pub struct Ctx<'a> {
     pub service: &'a Service,
+    /// The client's address, when known.
+    pub peer: Option<std::net::IpAddr>,
     /// Every method, for introspection.
     pub methods: &'a [&'a Method],
     /// Runs one more call (`system.multicall`'s members).

@@ -22,7 +22,7 @@ fn handler(ctx: &Ctx<'_>, p: &Params<'_>) -> Result<Value, Fault> {
         user: argument(p, 0, "user")?,
         password: argument(p, 1, "password")?,
     };
-    let sid = ctx.service.login(&credentials)?;
+    let sid = ctx.service.login(&credentials, ctx.peer)?;
     Ok(Value::Str(sid.0))
 }
 
