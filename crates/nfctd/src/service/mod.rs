@@ -21,7 +21,7 @@ use crate::table::query::{Context, Field};
 use crate::table::{Mirror, Snapshot};
 
 pub use error::ApiError;
-pub use reply::{KernelCounters, Killed, MirrorStats, SessionId, Stats, ViewPage};
+pub use reply::{Killed, MirrorStats, SessionId, Stats, ViewPage};
 pub use request::{Credentials, PageRange, Setting, ViewRequest};
 pub use session::{Role, Session, Sessions, MAX_FROZEN};
 pub use users::SystemUsers;

@@ -44,29 +44,16 @@ pub struct Killed {
 pub struct Stats {
     /// Rows in the mirror (after `--ignore`).
     pub table_size: usize,
-    /// The kernel's own count, hidden entries included.
-    pub kernel_entries: u64,
-    pub table_limit: u64,
     pub by_proto: BTreeMap<String, u64>,
     pub by_state: BTreeMap<String, u64>,
-    pub kernel: KernelCounters,
+    /// The kernel's entry count (hidden entries included), its limit, and
+    /// its per-CPU statistics summed.
+    pub kernel: ctnetlink::Stats,
     /// `nf_conntrack_acct`: byte and packet counters (and rates) need it.
     pub accounting: bool,
     /// `nf_conntrack_timestamp`: kernel start times for `age`.
     pub timestamps: bool,
     pub mirror: MirrorStats,
-}
-
-/// The kernel's per-CPU statistics, summed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct KernelCounters {
-    pub found: u64,
-    pub invalid: u64,
-    pub insert_failed: u64,
-    pub drop: u64,
-    pub early_drop: u64,
-    pub error: u64,
-    pub search_restart: u64,
 }
 
 /// The mirror's own health and counters.

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::{ApiError, KernelCounters, MirrorStats, Service, Stats};
+use super::{ApiError, MirrorStats, Service, Stats};
 
 impl Service {
     /// `stats(sid)`.
@@ -28,19 +28,9 @@ impl Service {
         let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
         Ok(Stats {
             table_size: snapshot.len(),
-            kernel_entries: u64::from(kernel.entries),
-            table_limit: u64::from(kernel.max_entries),
             by_proto,
             by_state,
-            kernel: KernelCounters {
-                found: kernel.found,
-                invalid: kernel.invalid,
-                insert_failed: kernel.insert_failed,
-                drop: kernel.drop,
-                early_drop: kernel.early_drop,
-                error: kernel.error,
-                search_restart: kernel.search_restart,
-            },
+            kernel,
             accounting: sysctl_on("nf_conntrack_acct"),
             timestamps: sysctl_on("nf_conntrack_timestamp"),
             mirror: MirrorStats {
