@@ -4,14 +4,16 @@
 
 use std::ffi::CString;
 use std::fs::File;
-use std::io;
+use std::io::{self, IoSliceMut};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 
 use libc::c_int;
 use nix::errno::Errno;
-use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
+use nix::sys::socket::{
+    recvmsg, socketpair, AddressFamily, ControlMessageOwned, MsgFlags, SockFlag, SockType,
+};
 
 use crate::Error;
 
@@ -126,7 +128,8 @@ pub(crate) fn fds_in_namespace(
         chan: theirs.as_raw_fd(),
         specs,
         fds: vec![-1; n],
-        cmsg: vec![0u64; cmsg_words(n)],
+        // u64 words: cmsghdr needs 8-byte alignment, which a Vec<u8> does not promise.
+        cmsg: vec![0u64; cmsg_space(n).div_ceil(8).max(1)],
     };
     let mut cmd = Command::new("true");
     cmd.stdin(Stdio::null())
@@ -175,10 +178,11 @@ pub(crate) fn fds_in_namespace(
     }
 }
 
-fn cmsg_words(n: usize) -> usize {
-    // SAFETY: CMSG_SPACE is pure arithmetic.
-    let bytes = unsafe { libc::CMSG_SPACE((n * size_of::<c_int>()) as u32) } as usize;
-    bytes.div_ceil(8).max(1)
+/// Bytes of control data that carry `n` descriptors (CMSG_SPACE).
+fn cmsg_space(n: usize) -> usize {
+    // SAFETY: CMSG_SPACE is pure arithmetic (libc declares it unsafe only because its
+    // neighbours dereference pointers).
+    unsafe { libc::CMSG_SPACE((n * size_of::<c_int>()) as u32) as usize }
 }
 
 /// What the factory child works on; everything is allocated before the fork.
@@ -224,6 +228,11 @@ impl Plan {
     }
 
     /// Sends `status` and the first `nfds` descriptors of `self.fds` in one message.
+    ///
+    /// Hand-rolled rather than nix's `sendmsg`: that one allocates its control buffer on every
+    /// call, and this runs between fork and exec where allocating may deadlock. nix's
+    /// allocation-free path (`sendmmsg` on preallocated `MultiHeaders`) holds raw pointers, so
+    /// it is neither `Send` nor `Sync` and cannot be moved into the `pre_exec` closure.
     fn send(&mut self, status: [i32; 3], nfds: usize) {
         let mut iov = libc::iovec {
             iov_base: status.as_ptr() as *mut libc::c_void,
@@ -261,61 +270,59 @@ fn errno() -> i32 {
 
 /// Receives the factory's status and descriptors (up to `n`), taking ownership of them at once.
 fn receive(sock: &OwnedFd, n: usize) -> Result<([i32; 3], Vec<OwnedFd>), Error> {
-    let mut status = [0i32; 3];
-    let mut cmsg = vec![0u64; cmsg_words(n)];
-    let mut iov = libc::iovec {
-        iov_base: status.as_mut_ptr().cast(),
-        iov_len: size_of_val(&status),
-    };
-    // SAFETY: an all-zero msghdr is valid; the pointers set below point into `iov`, `status`
-    // and `cmsg`, which outlive the call, with their true lengths.
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = cmsg.as_mut_ptr().cast();
-    msg.msg_controllen = (cmsg.len() * 8) as _;
-    let got = loop {
-        // SAFETY: see above.
-        let r = unsafe { libc::recvmsg(sock.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC) };
-        match Errno::result(r) {
+    let pass_err = |detail: String| Error::FdPassing { detail };
+    let mut status = [0u8; 3 * size_of::<i32>()];
+    // A byte buffer as nix's own `cmsg_space!` makes it (the allocator aligns it for cmsghdr).
+    let mut cmsg = vec![0u8; cmsg_space(n)];
+    let (got, flags, raw_fds) = loop {
+        let mut iov = [IoSliceMut::new(&mut status)];
+        // MSG_CMSG_CLOEXEC: the descriptors must not leak into programs this process starts
+        // before it wraps them (the flag is set atomically by the kernel on receipt).
+        match recvmsg::<()>(
+            sock.as_raw_fd(),
+            &mut iov,
+            Some(&mut cmsg),
+            MsgFlags::MSG_CMSG_CLOEXEC,
+        ) {
             Err(Errno::EINTR) => continue,
-            Err(e) => {
-                return Err(Error::FdPassing {
-                    detail: format!("recvmsg: {e}"),
-                })
+            Err(e) => return Err(pass_err(format!("recvmsg: {e}"))),
+            Ok(msg) => {
+                // The buffer holds CMSG_SPACE(n descriptors) and the child sends at most n, so
+                // the control data is never truncated and `cmsgs()` (which refuses truncated
+                // control data) sees every descriptor the kernel installed.
+                let cmsgs = msg
+                    .cmsgs()
+                    .map_err(|e| pass_err(format!("control data: {e}")))?;
+                let raw: Vec<RawFd> = cmsgs
+                    .flat_map(|c| match c {
+                        ControlMessageOwned::ScmRights(fds) => fds,
+                        _ => Vec::new(),
+                    })
+                    .collect();
+                break (msg.bytes, msg.flags, raw);
             }
-            Ok(r) => break r as usize,
         }
     };
-    let mut fds = Vec::new();
-    // SAFETY: the kernel filled `msg.msg_control` with `msg.msg_controllen` bytes of
-    // well-formed cmsgs; CMSG_FIRSTHDR/NXTHDR stay within them. Every descriptor in an
-    // SCM_RIGHTS message is new in this process and owned by nobody else, so wrapping each in
-    // an OwnedFd at once is sound (and closes them on every error path below).
-    unsafe {
-        let mut c = libc::CMSG_FIRSTHDR(&msg);
-        while !c.is_null() {
-            if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_RIGHTS {
-                let data = libc::CMSG_DATA(c);
-                let count =
-                    ((*c).cmsg_len as usize - libc::CMSG_LEN(0) as usize) / size_of::<c_int>();
-                for k in 0..count {
-                    let fd = std::ptr::read_unaligned(data.cast::<c_int>().add(k));
-                    fds.push(OwnedFd::from_raw_fd(fd));
-                }
-            }
-            c = libc::CMSG_NXTHDR(&msg, c);
-        }
-    }
+    let fds: Vec<OwnedFd> = raw_fds
+        .into_iter()
+        // SAFETY: every descriptor in an SCM_RIGHTS message is new in this process and owned
+        // by nobody else, so wrapping each in an OwnedFd at once is sound (and closes them on
+        // every error path below).
+        .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) })
+        .collect();
     if got == 0 {
-        return Err(Error::FdPassing {
-            detail: "the helper exited without answering".into(),
-        });
+        return Err(pass_err("the helper exited without answering".into()));
     }
-    if got != size_of_val(&status) || msg.msg_flags & (libc::MSG_CTRUNC | libc::MSG_TRUNC) != 0 {
-        return Err(Error::FdPassing {
-            detail: format!("truncated answer ({got} bytes, flags {:#x})", msg.msg_flags),
-        });
+    if got != status.len() || flags.intersects(MsgFlags::MSG_CTRUNC | MsgFlags::MSG_TRUNC) {
+        return Err(pass_err(format!(
+            "truncated answer ({got} bytes, flags {flags:?})"
+        )));
     }
-    Ok((status, fds))
+    let mut words = [0i32; 3];
+    for (word, bytes) in words.iter_mut().zip(status.chunks_exact(size_of::<i32>())) {
+        let mut w = [0u8; size_of::<i32>()];
+        w.copy_from_slice(bytes);
+        *word = i32::from_ne_bytes(w);
+    }
+    Ok((words, fds))
 }

@@ -127,6 +127,30 @@ fn sockets_live_in_the_namespace() {
 }
 
 #[test]
+fn passed_descriptors_arrive_close_on_exec() {
+    // Several at once, in one SCM_RIGHTS message; each must carry FD_CLOEXEC on receipt so a
+    // program started meanwhile cannot inherit a socket of the namespace.
+    let sb = sandbox_with_lo();
+    let fds = sb
+        .sockets(&[
+            (libc::AF_INET, libc::SOCK_STREAM, 0),
+            (libc::AF_INET6, libc::SOCK_DGRAM, 0),
+            (libc::AF_NETLINK, libc::SOCK_RAW, libc::NETLINK_ROUTE),
+        ])
+        .unwrap();
+    assert_eq!(fds.len(), 3);
+    for fd in &fds {
+        let flags = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFD).unwrap();
+        assert_ne!(
+            flags & libc::FD_CLOEXEC,
+            0,
+            "fd {} lacks FD_CLOEXEC",
+            fd.as_raw_fd()
+        );
+    }
+}
+
+#[test]
 fn setup_loopback_is_idempotent_and_checks_prefixes() {
     let sb = sandbox_with_lo();
     sb.setup_loopback(&[(IpAddr::V4(V4), 24), (IpAddr::V6(V6), 64)])

@@ -11,7 +11,7 @@ use clap::Parser;
 
 use nfctd::config::{Cli, Config, LogFormat, Source};
 use nfctd::service::{Service, Settings};
-use nfctd::table::{Mirror, MirrorConfig};
+use nfctd::table::{Mirror, MirrorConfig, MirrorError};
 use nfctd::{demo, http};
 
 fn main() -> ExitCode {
@@ -23,12 +23,37 @@ fn main() -> ExitCode {
         }
     };
     init_logging(config.log_format);
+    let in_demo = config.source == Source::Demo;
     match run(config) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("nfctd: {e:#}");
+            if let Some(advice) = advice(&e, in_demo) {
+                eprintln!("nfctd: {advice}");
+            }
             ExitCode::from(1)
         }
+    }
+}
+
+/// What a person can do about a failed start, when the error says more than its own words:
+/// ctnetlink only reports the missing capability, the ways round it are nfctd's to name.
+fn advice(e: &anyhow::Error, in_demo: bool) -> Option<&'static str> {
+    // downcast_ref sees through the context layers added in `run`.
+    let denied = matches!(
+        e.downcast_ref::<MirrorError>(),
+        Some(MirrorError::Kernel(ctnetlink::Error::PermissionDenied))
+    ) || matches!(
+        e.downcast_ref::<ctnetlink::Error>(),
+        Some(ctnetlink::Error::PermissionDenied)
+    );
+    match (denied, in_demo) {
+        (false, _) => None,
+        (true, true) => Some("the demo namespace should grant CAP_NET_ADMIN; is ctnetlink (nf_conntrack_netlink) available?"),
+        (true, false) => Some(
+            "run nfctd as root or with CAP_NET_ADMIN (e.g. systemd AmbientCapabilities=CAP_NET_ADMIN), \
+             or try `nfctd demo`, which needs no root",
+        ),
     }
 }
 
@@ -119,5 +144,31 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = int.recv() => {}
         _ = term.recv() => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn denied() -> anyhow::Error {
+        anyhow::Error::new(MirrorError::Kernel(ctnetlink::Error::PermissionDenied))
+            .context("cannot read the connection-tracking table")
+    }
+
+    #[test]
+    fn a_denied_start_names_the_capability_and_the_demo() {
+        let advice = advice(&denied(), false).unwrap_or_default();
+        assert!(advice.contains("CAP_NET_ADMIN"), "{advice}");
+        assert!(advice.contains("nfctd demo"), "{advice}");
+        // Inside the demo, suggesting the demo would be no help.
+        let advice = super::advice(&denied(), true).unwrap_or_default();
+        assert!(!advice.contains("nfctd demo"), "{advice}");
+    }
+
+    #[test]
+    fn other_failures_get_no_advice() {
+        let e = anyhow::anyhow!("cannot listen on 127.0.0.1:8020");
+        assert_eq!(advice(&e, false), None);
     }
 }
