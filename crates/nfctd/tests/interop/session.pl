@@ -7,24 +7,15 @@
 # Prints "ok STEP" or "FAIL STEP: why" per step; exits 1 if any step failed.
 use strict;
 use warnings;
+use FindBin;
+use lib $FindBin::Bin;
 use RPC::XML;
 use RPC::XML::Client;
-use Data::Dumper;
-
-$Data::Dumper::Indent = 0;
-$Data::Dumper::Terse  = 1;
-$Data::Dumper::Sortkeys = 1;
+use Steps;
 
 my $url = shift @ARGV or die "usage: $0 URL < facts\n";
-my %facts;
-while (my $line = <STDIN>) {
-    chomp $line;
-    next unless length $line;
-    my ($k, $v) = split / /, $line, 2;
-    $facts{$k} = $v;
-}
+my %facts = read_facts();
 my $client = RPC::XML::Client->new($url);
-my $failed = 0;
 
 # {ok => value} or {fault => code, string => text}; dies on transport errors.
 sub rpc {
@@ -34,31 +25,6 @@ sub rpc {
     return { fault => $r->code, string => $r->string } if $r->is_fault;
     return { ok => $r->value };
 }
-
-sub value {
-    my ($answer, $method) = @_;
-    die "$method: fault $answer->{fault} $answer->{string}\n" if exists $answer->{fault};
-    return $answer->{ok};
-}
-
-sub show { my $s = Dumper($_[0]); return $s }
-
-sub step {
-    my ($name, $check) = @_;
-    my $why = eval { $check->() };
-    $why = $@ if $@;
-    if (!defined $why) {
-        print "ok $name\n";
-    } else {
-        chomp $why;
-        print "FAIL $name: $why\n";
-        $failed++;
-    }
-}
-
-sub is_num { defined $_[0] && !ref $_[0] && $_[0] =~ /^-?\d+(?:\.\d+)?$/ }
-sub is_true { my $v = shift; defined $v && !ref $v && $v eq '1' }
-sub is_false { my $v = shift; defined $v && !ref $v && ($v eq '0' || $v eq '') }
 
 sub row {
     my ($sid, $id) = @_;
@@ -163,4 +129,4 @@ step('logout', sub {
     $r = rpc('stats', $sid);
     return ($r->{fault} // 0) == 2 ? undef : 'after logout: ' . show($r);
 });
-exit($failed ? 1 : 0);
+finish();
