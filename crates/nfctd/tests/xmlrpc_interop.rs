@@ -1,9 +1,11 @@
 //! Interoperability with real XML-RPC client libraries (SPEC section 4): a whole session
-//! through PHP's ext/xmlrpc (`interop/session.php`) and Perl's RPC::XML::Client
-//! (`interop/session.pl`), each sending values the way that library naturally does (empty
-//! array/hash or null for "no filters", form strings, ints wrapped to 32 bits, `<i8>`), against
-//! entries whose ids and marks lie above 2^31; then the kernel's table is checked directly.
-//! Without the interpreter or library a test is skipped with a message, unless `CI` is set.
+//! through PHP's ext/xmlrpc (`interop/session.php`), Perl's RPC::XML::Client
+//! (`interop/session.pl`) and Frontier::Client (`interop/session_frontier.pl`), and Ruby's
+//! xmlrpc gem (`interop/session.rb`), each sending values the way that library naturally does
+//! (empty array/hash or null for "no filters", form strings, ints wrapped to 32 bits, `<i8>`,
+//! wide `<i4>`, numeric strings), against entries whose ids and marks lie above 2^31; then the
+//! kernel's table is checked directly. Without the interpreter or library a test is skipped
+//! with a message, unless `CI` is set.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -144,38 +146,85 @@ impl Plan {
     }
 }
 
-#[test]
-fn php_ext_xmlrpc_session() {
-    if !client_ready(
-        &[
-            "php",
-            "-r",
-            "exit(function_exists('xmlrpc_encode_request') ? 0 : 1);",
-        ],
-        "PHP with ext/xmlrpc",
-        "php-cli php-xmlrpc",
-    ) {
+/// How one client library runs its session.
+struct Client<'a> {
+    /// A command that exits 0 when the interpreter and library are usable.
+    check: &'a [&'a str],
+    /// The library's name, for the skip message.
+    what: &'a str,
+    /// The Debian packages that provide it.
+    install: &'a str,
+    /// The daemon's options this library needs.
+    daemon_args: &'a [&'a str],
+    /// The interpreter and the script under `tests/interop/`.
+    program: &'a str,
+    script: &'a str,
+}
+
+/// A whole session through `client` against a fresh bed, then the kernel check; a skip when
+/// the library is missing (outside CI).
+fn session(client: &Client) {
+    if !client_ready(client.check, client.what, client.install) {
         return;
     }
     let plan = Plan::new();
-    // ext/xmlrpc decodes <i8> as NULL: wide values must come as doubles for it.
-    let daemon = Daemon::start(&plan.bed, &["--xmlrpc-wide-int", "double"]);
-    plan.run(&daemon, "php", "session.php");
+    let daemon = Daemon::start(&plan.bed, client.daemon_args);
+    plan.run(&daemon, client.program, client.script);
     plan.check_kernel();
 }
 
 #[test]
+fn php_ext_xmlrpc_session() {
+    session(&Client {
+        check: &[
+            "php",
+            "-r",
+            "exit(function_exists('xmlrpc_encode_request') ? 0 : 1);",
+        ],
+        what: "PHP with ext/xmlrpc",
+        install: "php-cli php-xmlrpc",
+        // ext/xmlrpc decodes <i8> as NULL: wide values must come as doubles for it.
+        daemon_args: &["--xmlrpc-wide-int", "double"],
+        program: "php",
+        script: "session.php",
+    });
+}
+
+#[test]
 fn perl_rpc_xml_session() {
-    if !client_ready(
-        &["perl", "-MRPC::XML::Client", "-e", "1"],
-        "Perl RPC::XML",
-        "librpc-xml-perl",
-    ) {
-        return;
-    }
-    let plan = Plan::new();
-    // RPC::XML reads <i8>: the defaults.
-    let daemon = Daemon::start(&plan.bed, &[]);
-    plan.run(&daemon, "perl", "session.pl");
-    plan.check_kernel();
+    session(&Client {
+        check: &["perl", "-MRPC::XML::Client", "-e", "1"],
+        what: "Perl RPC::XML",
+        install: "librpc-xml-perl",
+        // RPC::XML reads <i8>: the defaults.
+        daemon_args: &[],
+        program: "perl",
+        script: "session.pl",
+    });
+}
+
+#[test]
+fn perl_frontier_client_session() {
+    session(&Client {
+        check: &["perl", "-MFrontier::Client", "-e", "1"],
+        what: "Perl Frontier::Client",
+        install: "libfrontier-rpc-perl",
+        // Frontier rejects a whole response holding <i8>: wide values come as strings.
+        daemon_args: &["--xmlrpc-wide-int", "string"],
+        program: "perl",
+        script: "session_frontier.pl",
+    });
+}
+
+#[test]
+fn ruby_xmlrpc_session() {
+    session(&Client {
+        check: &["ruby", "-e", "require 'xmlrpc/client'"],
+        what: "Ruby's xmlrpc gem",
+        install: "ruby ruby-xmlrpc",
+        // The gem reads <i8>: the defaults.
+        daemon_args: &[],
+        program: "ruby",
+        script: "session.rb",
+    });
 }
