@@ -38,22 +38,25 @@ pub struct Api {
 
 /// The router, over a service; tests drive it in-process.
 pub fn app(service: Service, wide_int: WideInt) -> Router {
+    let heavy = Arc::new(Semaphore::new(HEAVY_CALLS));
+    let json = crate::api::router(service.clone(), Arc::clone(&heavy));
     let api = Api {
         service,
-        heavy: Arc::new(Semaphore::new(HEAVY_CALLS)),
+        heavy,
         wide_int,
     };
     Router::new()
         .route("/RPC2", post(xmlrpc_call))
         .route("/", post(xmlrpc_call))
         .route("/healthz", get(healthz))
+        .with_state(api)
+        .merge(json)
         .layer(DefaultBodyLimit::disable())
         .layer(RequestBodyLimitLayer::new(MAX_BODY))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,
         ))
-        .with_state(api)
 }
 
 async fn healthz(State(api): State<Api>) -> Response {

@@ -21,7 +21,9 @@ use crate::table::query::{Context, Field};
 use crate::table::{Mirror, Snapshot};
 
 pub use error::ApiError;
-pub use reply::{Killed, MirrorStats, SessionId, Stats, ViewPage};
+pub use reply::{
+    KernelCounters, Killed, MirrorStats, SessionId, SessionInfo, Stats, TableCounts, ViewPage,
+};
 pub use request::{Credentials, PageRange, Setting, ViewRequest};
 pub use session::{Role, Session, Sessions, MAX_FROZEN};
 pub use users::SystemUsers;
@@ -87,6 +89,21 @@ impl Service {
         let sid = self.inner.sessions.open(&user, role);
         tracing::info!(target: "audit", session = &sid[..8], user = ?user, role = role.name(), "login");
         Ok(SessionId(sid))
+    }
+
+    /// Who the session is (it counts as use: the idle timer restarts).
+    pub fn whoami(&self, sid: &str) -> Result<SessionInfo, ApiError> {
+        let session = self.session(sid)?;
+        Ok(SessionInfo {
+            user: session.user.clone(),
+            role: session.role.name(),
+            autorefresh: session.frozen.is_none(),
+        })
+    }
+
+    /// Whether `sid` is a live session; does not count as use.
+    pub fn is_open(&self, sid: &str) -> bool {
+        self.inner.sessions.is_open(sid)
     }
 
     pub fn logout(&self, sid: &str) -> Result<(), ApiError> {

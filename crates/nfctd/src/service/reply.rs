@@ -1,8 +1,13 @@
 //! The typed replies of the service; each front writes them in its own wire
-//! format.
+//! format. They derive `Serialize` and `ToSchema` so the JSON front and its
+//! OpenAPI document come from these very types and cannot drift from them;
+//! XML-RPC writes them by hand (`xmlrpc::reply`).
 
 use std::collections::BTreeMap;
 use std::time::SystemTime;
+
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::table::query::Connection;
 
@@ -18,7 +23,7 @@ impl std::fmt::Debug for SessionId {
 }
 
 /// One page of `view`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ViewPage {
     /// Rows matching the filter.
     pub total: usize,
@@ -26,13 +31,15 @@ pub struct ViewPage {
     /// Rows in the table served (after `--ignore`).
     pub table_size: usize,
     pub autorefresh: bool,
-    /// When the table state served was taken.
+    /// When the table state served was taken (RFC 3339, UTC, in JSON).
+    #[serde(serialize_with = "rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
     pub snapshot: SystemTime,
     pub connections: Vec<Connection>,
 }
 
 /// The answer to `kill`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct Killed {
     pub killed: usize,
     /// Ids that were not in the table, or were gone from the kernel.
@@ -40,15 +47,16 @@ pub struct Killed {
 }
 
 /// The answer to `stats`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct Stats {
     /// Rows in the mirror (after `--ignore`).
     pub table_size: usize,
+    /// The kernel's own entry count, hidden entries included.
+    pub kernel_entries: u64,
+    pub table_limit: u64,
     pub by_proto: BTreeMap<String, u64>,
     pub by_state: BTreeMap<String, u64>,
-    /// The kernel's entry count (hidden entries included), its limit, and
-    /// its per-CPU statistics summed.
-    pub kernel: ctnetlink::Stats,
+    pub kernel: KernelCounters,
     /// `nf_conntrack_acct`: byte and packet counters (and rates) need it.
     pub accounting: bool,
     /// `nf_conntrack_timestamp`: kernel start times for `age`.
@@ -56,8 +64,35 @@ pub struct Stats {
     pub mirror: MirrorStats,
 }
 
+/// The kernel's per-CPU statistics, summed (node_exporter's
+/// `node_nf_conntrack_stat_*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+pub struct KernelCounters {
+    pub found: u64,
+    pub invalid: u64,
+    pub insert_failed: u64,
+    pub drop: u64,
+    pub early_drop: u64,
+    pub error: u64,
+    pub search_restart: u64,
+}
+
+impl From<&ctnetlink::Stats> for KernelCounters {
+    fn from(k: &ctnetlink::Stats) -> KernelCounters {
+        KernelCounters {
+            found: k.found,
+            invalid: k.invalid,
+            insert_failed: k.insert_failed,
+            drop: k.drop,
+            early_drop: k.early_drop,
+            error: k.error,
+            search_restart: k.search_restart,
+        }
+    }
+}
+
 /// The mirror's own health and counters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 pub struct MirrorStats {
     pub live: bool,
     pub events: u64,
@@ -65,4 +100,30 @@ pub struct MirrorStats {
     pub overflows: u64,
     pub malformed: u64,
     pub sessions: usize,
+}
+
+/// Who a session is, for a page that reloads.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct SessionInfo {
+    pub user: String,
+    /// `admin` or `viewer`.
+    pub role: &'static str,
+    pub autorefresh: bool,
+}
+
+/// The table's size and its counts by protocol and state, for live pages.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct TableCounts {
+    pub table_size: usize,
+    pub by_proto: BTreeMap<String, u64>,
+    pub by_state: BTreeMap<String, u64>,
+}
+
+/// A time as RFC 3339 in UTC (`2026-11-27T15:04:05Z`).
+fn rfc3339<S: serde::Serializer>(t: &SystemTime, out: S) -> Result<S::Ok, S::Error> {
+    let t = time::OffsetDateTime::from(*t);
+    let text = t
+        .format(&time::format_description::well_known::Rfc3339)
+        .map_err(serde::ser::Error::custom)?;
+    out.serialize_str(&text)
 }

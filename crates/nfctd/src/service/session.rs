@@ -194,6 +194,16 @@ impl Sessions {
         removed.map(drop).ok_or(ApiError::BadSession)
     }
 
+    /// Whether the session exists and has not expired, without counting as
+    /// use (a live page's stream must not keep an idle session alive).
+    pub fn is_open(&self, id: &str) -> bool {
+        let now = Instant::now();
+        self.lock()
+            .sessions
+            .get(id)
+            .is_some_and(|s| now.duration_since(s.last_used) < self.idle_timeout)
+    }
+
     pub fn count(&self) -> usize {
         self.lock().sessions.len()
     }

@@ -4,33 +4,24 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::{ApiError, MirrorStats, Service, Stats};
+use super::{ApiError, MirrorStats, Service, Stats, TableCounts};
+use crate::table::Snapshot;
 
 impl Service {
     /// `stats(sid)`.
     pub fn stats(&self, sid: &str) -> Result<Stats, ApiError> {
         self.session(sid)?;
         let kernel = self.inner.sockets.with(|socket| socket.stats())?;
-        let snapshot = self.inner.mirror.snapshot();
-        let mut by_proto: BTreeMap<String, u64> = BTreeMap::new();
-        let mut by_state: BTreeMap<String, u64> = BTreeMap::new();
-        for row in snapshot.rows.iter() {
-            let c = &row.conn;
-            *by_proto
-                .entry(ctnetlink::names::proto_name(c.l4proto).into_owned())
-                .or_default() += 1;
-            let state = ctnetlink::names::state_name(c.l4proto, c.proto_state);
-            if !state.is_empty() {
-                *by_state.entry(state.to_string()).or_default() += 1;
-            }
-        }
+        let counts = counts(&self.inner.mirror.snapshot());
         let mirror = self.inner.mirror.counters();
         let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
         Ok(Stats {
-            table_size: snapshot.len(),
-            by_proto,
-            by_state,
-            kernel,
+            table_size: counts.table_size,
+            kernel_entries: u64::from(kernel.entries),
+            table_limit: u64::from(kernel.max_entries),
+            by_proto: counts.by_proto,
+            by_state: counts.by_state,
+            kernel: (&kernel).into(),
             accounting: sysctl_on("nf_conntrack_acct"),
             timestamps: sysctl_on("nf_conntrack_timestamp"),
             mirror: MirrorStats {
@@ -42,6 +33,34 @@ impl Service {
                 sessions: self.inner.sessions.count(),
             },
         })
+    }
+
+    /// The live table's size and counts by protocol and state: what live
+    /// pages chart. One scan of the table, no kernel request. Shared by all
+    /// of a front's live streams, so it takes no session: the front checks
+    /// each stream's session ([`Service::is_open`]).
+    pub fn table_counts(&self) -> TableCounts {
+        counts(&self.inner.mirror.snapshot())
+    }
+}
+
+fn counts(snapshot: &Snapshot) -> TableCounts {
+    let mut by_proto: BTreeMap<String, u64> = BTreeMap::new();
+    let mut by_state: BTreeMap<String, u64> = BTreeMap::new();
+    for row in snapshot.rows.iter() {
+        let c = &row.conn;
+        *by_proto
+            .entry(ctnetlink::names::proto_name(c.l4proto).into_owned())
+            .or_default() += 1;
+        let state = ctnetlink::names::state_name(c.l4proto, c.proto_state);
+        if !state.is_empty() {
+            *by_state.entry(state.to_string()).or_default() += 1;
+        }
+    }
+    TableCounts {
+        table_size: snapshot.len(),
+        by_proto,
+        by_state,
     }
 }
 

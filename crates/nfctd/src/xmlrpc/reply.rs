@@ -101,8 +101,8 @@ pub fn stats(s: &Stats) -> Value {
     let m = &s.mirror;
     members(vec![
         ("table_size", int(s.table_size)),
-        ("kernel_entries", int(k.entries)),
-        ("table_limit", int(k.max_entries)),
+        ("kernel_entries", int(s.kernel_entries)),
+        ("table_limit", int(s.table_limit)),
         ("by_proto", counts(&s.by_proto)),
         ("by_state", counts(&s.by_state)),
         (

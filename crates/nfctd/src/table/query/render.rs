@@ -6,22 +6,30 @@ use std::borrow::Cow;
 use std::net::IpAddr;
 
 use ctnetlink::names::{proto_name, state_name, status_names};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::extract::{datum, Datum};
 use super::{Context, Field};
 use crate::table::Row;
 
-/// One connection as the API shows it.
-#[derive(Debug, Clone, PartialEq)]
+/// One connection as the API shows it. `Serialize` and `ToSchema` let the
+/// JSON front and its OpenAPI document use this very type.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct Connection {
     pub id: u32,
     /// `ipv4` or `ipv6`.
     pub family: &'static str,
+    #[schema(value_type = String)]
     pub proto: Cow<'static, str>,
     pub l4proto: u8,
+    #[schema(value_type = String)]
     pub orig_src: IpAddr,
+    #[schema(value_type = String)]
     pub orig_dst: IpAddr,
+    #[schema(value_type = String)]
     pub repl_src: IpAddr,
+    #[schema(value_type = String)]
     pub repl_dst: IpAddr,
     pub orig_sport: u16,
     pub orig_dport: u16,
@@ -42,12 +50,13 @@ pub struct Connection {
     pub rate: f64,
     /// Seconds since first seen.
     pub age: u64,
-    /// Only with `--uid-mask`.
+    /// Only with `--uid-mask`: `uid` and `user` then appear as keys.
+    #[serde(flatten)]
     pub owner: Option<Owner>,
 }
 
 /// The user packed into the connmark (`--uid-mask`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct Owner {
     pub uid: u32,
     /// The name from the user database, or the uid in decimal when it has none.

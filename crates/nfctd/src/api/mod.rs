@@ -1,0 +1,121 @@
+//! The JSON API under `/api/v1`: the same typed service as XML-RPC, with a
+//! session cookie and CSRF tokens for browsers, Server-Sent Events for live
+//! pages, and an OpenAPI document built from the very handlers that serve.
+//! No rule of its own: every check is the service's.
+
+mod connections;
+mod error;
+mod events;
+mod query;
+mod session;
+mod sessions;
+mod table;
+
+use std::sync::Arc;
+
+use axum::Router;
+use tokio::sync::Semaphore;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::service::Service;
+
+pub use error::{ErrorBody, JsonError};
+pub use session::{COOKIE, CSRF_HEADER};
+
+/// What every JSON handler gets.
+#[derive(Debug, Clone)]
+pub struct JsonApi {
+    service: Service,
+    heavy: Arc<Semaphore>,
+    csrf: session::Csrf,
+    events: events::Feed,
+}
+
+impl JsonApi {
+    /// Runs blocking service work off the executor, sharing the heavy-call
+    /// gate with XML-RPC.
+    async fn heavy<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Service) -> Result<T, JsonError> + Send + 'static,
+    ) -> Result<T, JsonError> {
+        let permit = Arc::clone(&self.heavy)
+            .acquire_owned()
+            .await
+            .map_err(|_| JsonError::Overloaded)?;
+        let service = self.service.clone();
+        tokio::task::spawn_blocking(move || {
+            let out = work(&service);
+            drop(permit);
+            out
+        })
+        .await
+        .unwrap_or_else(|e| {
+            Err(JsonError::Service(crate::service::ApiError::Internal(
+                e.to_string(),
+            )))
+        })
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "nfctd JSON API",
+        description = "The Netfilter connection-tracking table: sessions, connections, actions, statistics and live events. Filters use the same language as the XML-RPC API."
+    ),
+    components(schemas(ErrorBody))
+)]
+struct Doc;
+
+/// The `/api/v1` routes and their OpenAPI document, from one list.
+fn routes(api: JsonApi) -> (Router, utoipa::openapi::OpenApi) {
+    let v1 = OpenApiRouter::new()
+        .routes(routes!(sessions::login, sessions::whoami, sessions::logout))
+        .routes(routes!(connections::list))
+        .routes(routes!(connections::kill_one, connections::change))
+        .routes(routes!(connections::kill_matching))
+        .routes(routes!(table::stats))
+        .routes(routes!(table::set_autorefresh))
+        .routes(routes!(table::refresh))
+        .routes(routes!(events::stream))
+        .with_state(api);
+    OpenApiRouter::with_openapi(Doc::openapi())
+        .nest(PREFIX, v1)
+        .split_for_parts()
+}
+
+/// Where the JSON API lives.
+pub const PREFIX: &str = "/api/v1";
+
+/// The JSON API's router, mounted under `/api/v1` (with
+/// `/api/v1/openapi.json`), over `service`, sharing `heavy` with XML-RPC.
+pub fn router(service: Service, heavy: Arc<Semaphore>) -> Router {
+    let api = JsonApi {
+        events: events::Feed::new(service.clone()),
+        service,
+        heavy,
+        csrf: session::Csrf::new(),
+    };
+    let (routes, doc) = routes(api);
+    let doc = Arc::new(doc);
+    routes.route(
+        "/api/v1/openapi.json",
+        axum::routing::get(move || {
+            let doc = Arc::clone(&doc);
+            async move { axum::Json((*doc).clone()) }
+        }),
+    )
+}
+
+/// The OpenAPI document alone (for tests and tools).
+pub fn openapi(service: Service) -> utoipa::openapi::OpenApi {
+    let api = JsonApi {
+        events: events::Feed::new(service.clone()),
+        service,
+        heavy: Arc::new(Semaphore::new(1)),
+        csrf: session::Csrf::new(),
+    };
+    routes(api).1
+}
