@@ -1,7 +1,8 @@
 //! The integration test bed: a private user+net namespace per test (no root
 //! needed), filled through ctnetlink or real traffic; the real `nfctd` binary
 //! started against it; an independent client (Python's xmlrpc.client), a raw
-//! HTTP poster, hand-built XML-RPC (`raw`) and a keep-alive client (`http`);
+//! HTTP poster, hand-built XML-RPC (`raw`), a keep-alive client (`http`), a
+//! JSON API client with cookie and CSRF token (`json`);
 //! and the kernel's truth read straight from ctnetlink. The benchmark
 //! (`benches/table.rs`) includes this module too, so both start the daemon
 //! and speak XML-RPC the same way.
@@ -20,6 +21,7 @@ use serde_json::{json, Value as Json};
 pub use ctnetlink::fixtures::synthetic;
 
 pub mod http;
+pub mod json;
 pub mod raw;
 
 /// A private namespace with addresses on its loopback.
