@@ -40,6 +40,7 @@ pub struct Api {
 pub fn app(service: Service, wide_int: WideInt) -> Router {
     let heavy = Arc::new(Semaphore::new(HEAVY_CALLS));
     let json = crate::api::router(service.clone(), Arc::clone(&heavy));
+    let metrics = crate::metrics::router(service.clone());
     let api = Api {
         service,
         heavy,
@@ -51,6 +52,7 @@ pub fn app(service: Service, wide_int: WideInt) -> Router {
         .route("/healthz", get(healthz))
         .with_state(api)
         .merge(json)
+        .merge(metrics)
         .layer(DefaultBodyLimit::disable())
         .layer(RequestBodyLimitLayer::new(MAX_BODY))
         .layer(TimeoutLayer::with_status_code(

@@ -7,6 +7,7 @@ pub mod clip;
 pub mod config;
 pub mod demo;
 pub mod http;
+pub mod metrics;
 pub mod service;
 pub mod table;
 pub mod wrapped_u32;

@@ -98,15 +98,47 @@ pub fn router(service: Service, heavy: Arc<Semaphore>) -> Router {
         heavy,
         csrf: session::Csrf::new(),
     };
+    let usage = api.service.clone();
     let (routes, doc) = routes(api);
     let doc = Arc::new(doc);
-    routes.route(
-        "/api/v1/openapi.json",
-        axum::routing::get(move || {
-            let doc = Arc::clone(&doc);
-            async move { axum::Json((*doc).clone()) }
-        }),
-    )
+    routes
+        .route_layer(axum::middleware::from_fn_with_state(usage, record_usage))
+        .route(
+            "/api/v1/openapi.json",
+            axum::routing::get(move || {
+                let doc = Arc::clone(&doc);
+                async move { axum::Json((*doc).clone()) }
+            }),
+        )
+}
+
+/// Counts each call by its route (as declared, `{id}` and all, so clients
+/// cannot invent new series) and its status.
+async fn record_usage(
+    axum::extract::State(service): axum::extract::State<Service>,
+    matched: axum::extract::MatchedPath,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let started = std::time::Instant::now();
+    let method = format!("{} {}", request.method(), matched.as_str());
+    let response = next.run(request).await;
+    let outcome = match response.status().as_u16() {
+        200..=299 => "ok",
+        400 => "bad_request",
+        401 => "unauthorized",
+        403 => "forbidden",
+        404 => "not_found",
+        409 => "conflict",
+        429 => "too_many_requests",
+        503 => "overloaded",
+        500..=599 => "error",
+        _ => "other",
+    };
+    service
+        .usage()
+        .record("json", &method, outcome, started.elapsed());
+    response
 }
 
 /// The OpenAPI document alone (for tests and tools).

@@ -11,6 +11,7 @@ mod request;
 mod session;
 mod sockets;
 mod stats;
+mod usage;
 mod users;
 mod view;
 
@@ -26,6 +27,7 @@ pub use reply::{
 };
 pub use request::{Credentials, PageRange, Setting, ViewRequest};
 pub use session::{Role, Session, Sessions, MAX_FROZEN};
+pub use usage::{CallLabels, MethodLabels, Usage};
 pub use users::SystemUsers;
 
 use sockets::Sockets;
@@ -50,6 +52,7 @@ struct Inner {
     sessions: Sessions,
     users: SystemUsers,
     sockets: Sockets,
+    usage: Usage,
     settings: Settings,
 }
 
@@ -62,6 +65,7 @@ impl Service {
                 sessions,
                 users: SystemUsers::default(),
                 sockets: Sockets::default(),
+                usage: Usage::default(),
                 settings,
             }),
         }
@@ -69,6 +73,16 @@ impl Service {
 
     pub fn mirror(&self) -> &Mirror {
         &self.inner.mirror
+    }
+
+    /// The API's usage counters, which the fronts record into.
+    pub fn usage(&self) -> &Usage {
+        &self.inner.usage
+    }
+
+    /// Live sessions.
+    pub fn session_count(&self) -> usize {
+        self.inner.sessions.count()
     }
 
     /// `login(...)` from `peer`: with `--auth none` any credentials are

@@ -11,6 +11,12 @@ impl Service {
     /// `stats(sid)`.
     pub fn stats(&self, sid: &str) -> Result<Stats, ApiError> {
         self.session(sid)?;
+        self.observe()
+    }
+
+    /// What `stats` returns, without a session: for the metrics front,
+    /// whose access is decided where it is served (README, "Metrics").
+    pub fn observe(&self) -> Result<Stats, ApiError> {
         let kernel = self.inner.sockets.with(|socket| socket.stats())?;
         let counts = counts(&self.inner.mirror.snapshot());
         let mirror = self.inner.mirror.counters();
@@ -26,7 +32,7 @@ impl Service {
             timestamps: sysctl_on("nf_conntrack_timestamp"),
             mirror: MirrorStats {
                 live: self.inner.mirror.is_live(),
-                events: load(&mirror.events),
+                events: mirror.events(),
                 resyncs: load(&mirror.resyncs),
                 overflows: load(&mirror.overflows),
                 malformed: load(&mirror.malformed),

@@ -17,10 +17,27 @@ use super::row::{Clock, Snapshot};
 /// Counters about the mirror's own work, for `stats` and metrics.
 #[derive(Debug, Default)]
 pub struct MirrorCounters {
-    pub events: AtomicU64,
+    /// Events applied, by kind.
+    pub events_new: AtomicU64,
+    pub events_update: AtomicU64,
+    pub events_destroy: AtomicU64,
+    /// Full reconciliations done, and the time they took in all.
     pub resyncs: AtomicU64,
+    pub resync_micros: AtomicU64,
+    /// Unix milliseconds when the last full reconciliation ended (0: none yet).
+    pub last_resync_unix_ms: AtomicU64,
     pub overflows: AtomicU64,
     pub malformed: AtomicU64,
+}
+
+impl MirrorCounters {
+    /// Events applied, of every kind.
+    pub fn events(&self) -> u64 {
+        [&self.events_new, &self.events_update, &self.events_destroy]
+            .iter()
+            .map(|c| c.load(std::sync::atomic::Ordering::Relaxed))
+            .sum()
+    }
 }
 
 /// What a reconciliation found.

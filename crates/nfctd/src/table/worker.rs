@@ -156,9 +156,13 @@ impl Worker {
             counters
                 .malformed
                 .fetch_add(drained.malformed as u64, Ordering::Relaxed);
-            counters
-                .events
-                .fetch_add(drained.events() as u64, Ordering::Relaxed);
+            for (counter, n) in [
+                (&counters.events_new, drained.new),
+                (&counters.events_update, drained.updated),
+                (&counters.events_destroy, drained.destroyed),
+            ] {
+                counter.fetch_add(n as u64, Ordering::Relaxed);
+            }
             self.dirty |= drained.changed;
             if !drained.full() {
                 return Ok(());
@@ -250,6 +254,7 @@ impl Worker {
     /// are applied after it.
     fn resync(&mut self) -> Result<ResyncReport, ctnetlink::Error> {
         // The dump streams straight into the new rows: no intermediate copy.
+        let started = std::time::Instant::now();
         let requests = &mut self.requests;
         let mut malformed = 0;
         let (added, removed) = self
@@ -263,6 +268,11 @@ impl Worker {
             .malformed
             .fetch_add(malformed as u64, Ordering::Relaxed);
         counters.resyncs.fetch_add(1, Ordering::Relaxed);
+        let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        counters.resync_micros.fetch_add(micros, Ordering::Relaxed);
+        counters
+            .last_resync_unix_ms
+            .store(unix_millis(), Ordering::Relaxed);
         self.shared.live.store(true, Ordering::Release);
         self.dirty = true;
         self.publish();
@@ -319,4 +329,11 @@ impl Worker {
 
 fn millis(d: Duration) -> Millis {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Wall-clock Unix milliseconds.
+fn unix_millis() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }

@@ -38,10 +38,20 @@ pub fn dispatch(
         methods: ALL,
         run: &run,
     };
-    let method = find(&call.name)?;
-    let (lo, hi) = method.arity();
-    let params = Params::new(method.name, &call.params, lo, hi)?;
-    (method.handler)(&ctx, &params)
+    let started = std::time::Instant::now();
+    let found = find(&call.name);
+    // Only declared names become labels: a client cannot invent new series.
+    let name = found.as_ref().map_or("unknown", |m| m.name);
+    let result = found.and_then(|method| {
+        let (lo, hi) = method.arity();
+        let params = Params::new(method.name, &call.params, lo, hi)?;
+        (method.handler)(&ctx, &params)
+    });
+    let outcome = result.as_ref().map_or_else(|f| f.code.name(), |_| "ok");
+    service
+        .usage()
+        .record("xmlrpc", name, outcome, started.elapsed());
+    result
 }
 
 #[cfg(test)]

@@ -23,6 +23,24 @@ pub enum FaultCode {
 }
 
 impl FaultCode {
+    /// A short name, for metrics labels and logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            FaultCode::AuthFailed => "auth_failed",
+            FaultCode::BadSession => "bad_session",
+            FaultCode::Denied => "denied",
+            FaultCode::InvalidArgument => "invalid_argument",
+            FaultCode::NoSuchConnection => "no_such_connection",
+            FaultCode::KernelRefused => "kernel_refused",
+            FaultCode::TooManyLogins => "too_many_logins",
+            FaultCode::NotWellFormed => "not_well_formed",
+            FaultCode::NotACall => "not_a_call",
+            FaultCode::UnknownMethod => "unknown_method",
+            FaultCode::BadParams => "bad_params",
+            FaultCode::Internal => "internal",
+        }
+    }
+
     /// The number on the wire.
     pub fn number(self) -> i32 {
         match self {

@@ -1,0 +1,242 @@
+//! `GET /metrics`: the Prometheus text exposition (OpenMetrics). The table,
+//! the kernel's counters and the mirror's are read at each scrape; the API's
+//! usage is kept by the service as calls happen. Names carry `nfctd_`;
+//! where node_exporter has the same quantity (`node_nf_conntrack_entries`,
+//! `_entries_limit`, `_stat_*`) the meaning is the same, so alerts carry over.
+
+use std::sync::atomic::Ordering;
+use std::time::{Duration, SystemTime};
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
+use prometheus_client::registry::Registry;
+
+use crate::service::Service;
+
+const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ProtocolLabel {
+    protocol: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StateLabel {
+    state: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabel {
+    kind: &'static str,
+}
+
+/// The `/metrics` route over `service`.
+pub fn router(service: Service) -> Router {
+    Router::new()
+        .route("/metrics", get(scrape))
+        .with_state(service)
+}
+
+async fn scrape(State(service): State<Service>) -> Response {
+    // Reading the kernel's statistics and counting the table block briefly.
+    let encoded = tokio::task::spawn_blocking(move || encode(&service)).await;
+    match encoded {
+        Ok(Ok(text)) => ([(header::CONTENT_TYPE, CONTENT_TYPE)], text).into_response(),
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "metrics scrape failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "metrics unavailable\n").into_response()
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "metrics scrape failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "metrics unavailable\n").into_response()
+        }
+    }
+}
+
+fn gauge(value: u64) -> ConstGauge {
+    ConstGauge::new(i64::try_from(value).unwrap_or(i64::MAX))
+}
+
+/// The whole exposition.
+pub fn encode(service: &Service) -> Result<String, String> {
+    let stats = service.observe().map_err(|e| e.to_string())?;
+    let mut r = Registry::with_prefix("nfctd");
+
+    r.register(
+        "conntrack_entries",
+        "Entries in the kernel's table, hidden ones included (node_nf_conntrack_entries)",
+        gauge(stats.kernel_entries),
+    );
+    r.register(
+        "conntrack_entries_limit",
+        "The kernel table's size limit, nf_conntrack_max (node_nf_conntrack_entries_limit)",
+        gauge(stats.table_limit),
+    );
+    let k = stats.kernel;
+    for (name, value, help) in [
+        (
+            "conntrack_stat_found",
+            k.found,
+            "Lookups that found an entry (node_nf_conntrack_stat_found)",
+        ),
+        (
+            "conntrack_stat_invalid",
+            k.invalid,
+            "Packets conntrack could not track (node_nf_conntrack_stat_invalid)",
+        ),
+        (
+            "conntrack_stat_insert_failed",
+            k.insert_failed,
+            "Entries that could not be inserted (node_nf_conntrack_stat_insert_failed)",
+        ),
+        (
+            "conntrack_stat_drop",
+            k.drop,
+            "Packets dropped because of a failed lookup or insert (node_nf_conntrack_stat_drop)",
+        ),
+        (
+            "conntrack_stat_early_drop",
+            k.early_drop,
+            "Entries dropped to make room in a full table (node_nf_conntrack_stat_early_drop)",
+        ),
+        (
+            "conntrack_stat_error",
+            k.error,
+            "Packets rejected by ICMP error handling",
+        ),
+        (
+            "conntrack_stat_search_restart",
+            k.search_restart,
+            "Lookups restarted by a concurrent change (node_nf_conntrack_stat_search_restart)",
+        ),
+    ] {
+        r.register(name, help, ConstCounter::new(value));
+    }
+    r.register(
+        "table_connections",
+        "Connections in the served mirror, after --ignore",
+        gauge(stats.table_size as u64),
+    );
+    let by_proto = Family::<ProtocolLabel, Gauge>::default();
+    for (protocol, n) in &stats.by_proto {
+        by_proto
+            .get_or_create(&ProtocolLabel {
+                protocol: protocol.clone(),
+            })
+            .set(i64::try_from(*n).unwrap_or(i64::MAX));
+    }
+    r.register(
+        "table_connections_by_protocol",
+        "Connections in the mirror by protocol",
+        by_proto,
+    );
+    let by_state = Family::<StateLabel, Gauge>::default();
+    for (state, n) in &stats.by_state {
+        by_state
+            .get_or_create(&StateLabel {
+                state: state.clone(),
+            })
+            .set(i64::try_from(*n).unwrap_or(i64::MAX));
+    }
+    r.register(
+        "table_connections_by_state",
+        "Connections in the mirror by TCP/SCTP/DCCP state",
+        by_state,
+    );
+    r.register(
+        "table_accounting_enabled",
+        "1 when nf_conntrack_acct is on (byte counters and rates need it)",
+        gauge(u64::from(stats.accounting)),
+    );
+
+    let m = service.mirror().counters();
+    let load = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
+    let events = Family::<KindLabel, Counter>::default();
+    for (kind, counter) in [
+        ("new", &m.events_new),
+        ("update", &m.events_update),
+        ("destroy", &m.events_destroy),
+    ] {
+        events
+            .get_or_create(&KindLabel { kind })
+            .inc_by(load(counter));
+    }
+    r.register(
+        "mirror_events",
+        "Conntrack events applied to the mirror, by kind",
+        events,
+    );
+    r.register(
+        "mirror_resyncs",
+        "Full reconciliations with the kernel's table",
+        ConstCounter::new(load(&m.resyncs)),
+    );
+    r.register(
+        "mirror_resync_seconds",
+        "Time spent in full reconciliations",
+        ConstCounter::new(load(&m.resync_micros) as f64 / 1e6),
+    );
+    r.register(
+        "mirror_overflows",
+        "Event socket overflows, each followed by a resync",
+        ConstCounter::new(load(&m.overflows)),
+    );
+    r.register(
+        "mirror_malformed",
+        "Netlink messages that did not decode",
+        ConstCounter::new(load(&m.malformed)),
+    );
+    let last = load(&m.last_resync_unix_ms);
+    let age = if last == 0 {
+        f64::NAN
+    } else {
+        let now = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or(Duration::ZERO);
+        (now.as_millis() as f64 - last as f64).max(0.0) / 1000.0
+    };
+    r.register(
+        "mirror_age_seconds",
+        "Time since the last full reconciliation",
+        ConstGauge::new(age),
+    );
+    r.register(
+        "mirror_live",
+        "1 while the mirror follows the kernel",
+        gauge(u64::from(stats.mirror.live)),
+    );
+
+    let usage = service.usage();
+    r.register(
+        "api_requests",
+        "API calls by front, method and outcome",
+        usage.calls.clone(),
+    );
+    r.register_with_unit(
+        "api_request_duration",
+        "API call durations by front and method",
+        prometheus_client::registry::Unit::Seconds,
+        usage.durations.clone(),
+    );
+    r.register(
+        "api_sessions",
+        "Live sessions",
+        gauge(service.session_count() as u64),
+    );
+    r.register(
+        "api_failed_logins",
+        "Logins refused (bad credentials or throttled)",
+        usage.failed_logins.clone(),
+    );
+
+    let mut out = String::new();
+    prometheus_client::encoding::text::encode(&mut out, &r).map_err(|e| e.to_string())?;
+    Ok(out)
+}
