@@ -2,6 +2,7 @@
 //! the API fronts and the demo, wired together by `main.rs` (and reused by the
 //! integration tests and benchmarks).
 
+pub mod auth;
 pub mod clip;
 pub mod config;
 pub mod demo;
