@@ -8,6 +8,8 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use serde::Deserialize;
 
+use crate::auth::passwd_cli::{PasswdArgs, DEFAULT_PASSWD_FILE};
+use crate::auth::{AuthConfig, Limit, Method};
 use crate::table::query::Cidr;
 use crate::xmlrpc::WideInt;
 
@@ -31,9 +33,12 @@ pub struct Cli {
 pub enum Command {
     /// Serve a private, self-made network namespace with live synthetic traffic; needs no root.
     Demo {
+        // Boxed: the options dwarf the other variants.
         #[command(flatten)]
-        options: Options,
+        options: Box<Options>,
     },
+    /// Manage the password file: add (or change) a user, delete one, list them.
+    Passwd(PasswdArgs),
 }
 
 /// The daemon's options; each may also be set in the `--config` TOML file.
@@ -48,9 +53,6 @@ pub struct Options {
     #[arg(long, value_name = "ADDR:PORT")]
     #[serde(default)]
     pub listen: Vec<SocketAddr>,
-    /// Authentication backend; only `none` exists in this version (every session is admin, as in pyctd).
-    #[arg(long, value_name = "none")]
-    pub auth: Option<String>,
     /// Allow --auth none on a non-loopback listen address.
     #[arg(long)]
     #[serde(default)]
@@ -87,6 +89,23 @@ pub struct Options {
     /// Log format on stderr: text or json [default: text].
     #[arg(long, value_name = "text|json")]
     pub log_format: Option<String>,
+
+    // Authentication (validated in `auth_config` below).
+    /// Authentication backend [default: password if --passwd-file exists, else none]; with none every session is admin, as in pyctd.
+    #[arg(long, value_name = "none|password|command|pam")]
+    pub auth: Option<String>,
+    /// The password file for --auth password: name:hash:role lines [default: /etc/nfctd/passwd].
+    #[arg(long, value_name = "FILE")]
+    pub passwd_file: Option<PathBuf>,
+    /// The program for --auth command: gets user and password on stdin, one per line; exit 0 accepts; may print admin or viewer.
+    #[arg(long, value_name = "PROG")]
+    pub auth_command: Option<PathBuf>,
+    /// Failed logins allowed per user name and per client address within --login-window [default: 5].
+    #[arg(long, value_name = "N")]
+    pub login_attempts: Option<u32>,
+    /// The throttling window in seconds [default: 60].
+    #[arg(long, value_name = "SECS")]
+    pub login_window: Option<u64>,
 }
 
 /// A bad option: the message names it. Exit code 2.
@@ -128,14 +147,20 @@ pub struct Config {
     pub event_buffer: usize,
     pub xmlrpc_wide_int: WideInt,
     pub log_format: LogFormat,
+    pub auth: AuthConfig,
 }
 
 impl Config {
     /// Validates the parsed command line, merged over the config file if one is given.
     pub fn from_cli(cli: Cli) -> Result<Config, ConfigError> {
         let (demo, cli_options) = match cli.command {
-            Some(Command::Demo { options }) => (true, merge_cli(cli.options, options)),
+            Some(Command::Demo { options }) => (true, merge_cli(cli.options, *options)),
             None => (false, cli.options),
+            Some(Command::Passwd(_)) => {
+                return Err(ConfigError(
+                    "`nfctd passwd` edits the password file; it does not start the daemon".into(),
+                ))
+            }
         };
         let file = match &cli_options.config {
             Some(path) => read_file(path)?,
@@ -146,25 +171,9 @@ impl Config {
         let listen = if o.listen.is_empty() {
             vec![DEFAULT_LISTEN.parse().map_err(|e| bad("--listen", e))?]
         } else {
-            o.listen
+            o.listen.clone()
         };
-        match o.auth.as_deref() {
-            None | Some("none") => {}
-            Some(other) => {
-                return Err(bad(
-                    "--auth",
-                    format!("{other:?}: this version supports only `none`"),
-                ))
-            }
-        }
-        if !o.allow_remote_without_auth {
-            if let Some(addr) = listen.iter().find(|a| !a.ip().is_loopback()) {
-                return Err(bad(
-                    "--listen",
-                    format!("{addr} is not a loopback address and --auth is none: anyone who can reach it could kill connections; add --allow-remote-without-auth to accept that"),
-                ));
-            }
-        }
+        let auth = auth_config(&o, &listen)?;
         let session_timeout = match o.session_timeout {
             Some(0) => return Err(bad("--session-timeout", "must be at least 1 second")),
             Some(s) => Duration::from_secs(s),
@@ -241,6 +250,7 @@ impl Config {
             event_buffer,
             xmlrpc_wide_int,
             log_format,
+            auth,
         })
     }
 }
@@ -275,7 +285,87 @@ fn merge(high: Options, low: Options) -> Options {
         event_buffer: high.event_buffer.or(low.event_buffer),
         xmlrpc_wide_int: high.xmlrpc_wide_int.or(low.xmlrpc_wide_int),
         log_format: high.log_format.or(low.log_format),
+        passwd_file: high.passwd_file.or(low.passwd_file),
+        auth_command: high.auth_command.or(low.auth_command),
+        login_attempts: high.login_attempts.or(low.login_attempts),
+        login_window: high.login_window.or(low.login_window),
     }
+}
+
+// ---- authentication: --auth, --passwd-file, --auth-command, --login-* ----
+
+/// The backend and throttle. `--auth` defaults to `password` when the
+/// password file exists, else `none`; `none` on a non-loopback address needs
+/// `--allow-remote-without-auth`. The password file itself is read (and its
+/// permissions checked) when the daemon opens the backend.
+fn auth_config(o: &Options, listen: &[SocketAddr]) -> Result<AuthConfig, ConfigError> {
+    let passwd_file = o
+        .passwd_file
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_PASSWD_FILE));
+    let name = match o.auth.as_deref() {
+        Some(name) => name,
+        None if passwd_file.exists() => "password",
+        None => "none",
+    };
+    let method = match name {
+        "none" => Method::None,
+        "password" => {
+            if !passwd_file.exists() {
+                return Err(bad(
+                    "--passwd-file",
+                    format!("{} does not exist; create it with `nfctd passwd add USER`", passwd_file.display()),
+                ));
+            }
+            Method::Password(passwd_file)
+        }
+        "command" => match &o.auth_command {
+            Some(program) if program.is_file() => Method::Command(program.clone()),
+            Some(program) => {
+                return Err(bad(
+                    "--auth-command",
+                    format!("{} is not a file", program.display()),
+                ))
+            }
+            None => return Err(bad("--auth-command", "is required with --auth command")),
+        },
+        "pam" if cfg!(feature = "pam") => Method::Pam,
+        "pam" => {
+            return Err(bad(
+                "--auth",
+                "pam: this build of nfctd lacks PAM support (rebuild with `cargo build --features pam`)",
+            ))
+        }
+        other => {
+            return Err(bad(
+                "--auth",
+                format!("{}: expected none, password, command or pam", crate::clip::quoted(other)),
+            ))
+        }
+    };
+    if o.auth_command.is_some() && !matches!(method, Method::Command(_)) {
+        return Err(bad("--auth-command", "is only used with --auth command"));
+    }
+    if method == Method::None && !o.allow_remote_without_auth {
+        if let Some(addr) = listen.iter().find(|a| !a.ip().is_loopback()) {
+            return Err(bad(
+                "--listen",
+                format!("{addr} is not a loopback address and --auth is none: anyone who can reach it could kill connections; add --allow-remote-without-auth to accept that"),
+            ));
+        }
+    }
+    let mut limit = Limit::default();
+    match o.login_attempts {
+        Some(0) => return Err(bad("--login-attempts", "must be at least 1")),
+        Some(n) => limit.attempts = n,
+        None => {}
+    }
+    match o.login_window {
+        Some(0) => return Err(bad("--login-window", "must be at least 1 second")),
+        Some(s) => limit.window = Duration::from_secs(s),
+        None => {}
+    }
+    Ok(AuthConfig { method, limit })
 }
 
 fn read_file(path: &Path) -> Result<Options, ConfigError> {
@@ -346,7 +436,6 @@ mod tests {
             (&["--max-page", "0"], "--max-page"),
             (&["--log-format", "xml"], "--log-format"),
             (&["--xmlrpc-wide-int", "i4"], "--xmlrpc-wide-int"),
-            (&["--auth", "pam"], "--auth"),
             (&["--netns", "/nonexistent/ns"], "--netns"),
         ] {
             let err = parse(args).unwrap_err().to_string();
@@ -378,6 +467,53 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("--config") && err.contains("colour"), "{err}");
+    }
+
+    #[test]
+    fn auth_defaults_and_checks() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("passwd");
+        let missing = missing.to_str().unwrap();
+        let c = parse(&["--passwd-file", missing]).unwrap();
+        assert_eq!(c.auth.method, Method::None);
+        assert_eq!(c.auth.limit, Limit::default());
+        std::fs::write(missing, "").unwrap();
+        let c = parse(&[
+            "--passwd-file",
+            missing,
+            "--login-attempts",
+            "3",
+            "--login-window",
+            "9",
+        ])
+        .unwrap();
+        assert_eq!(c.auth.method, Method::Password(missing.into()));
+        assert_eq!(c.auth.limit.attempts, 3);
+        assert_eq!(c.auth.limit.window, Duration::from_secs(9));
+        // Remote listening is fine with a real backend.
+        parse(&["--passwd-file", missing, "--listen", "0.0.0.0:8020"]).unwrap();
+        for (args, option) in [
+            (
+                &["--auth", "password", "--passwd-file", "/nonexistent/p"][..],
+                "--passwd-file",
+            ),
+            (&["--auth", "command"], "--auth-command"),
+            (
+                &["--auth", "command", "--auth-command", "/nonexistent/x"],
+                "--auth-command",
+            ),
+            (&["--auth-command", "/bin/true"], "--auth-command"),
+            (&["--auth", "ldap"], "--auth"),
+            #[cfg(not(feature = "pam"))]
+            (&["--auth", "pam"], "--auth"),
+            (&["--login-attempts", "0"], "--login-attempts"),
+            (&["--login-window", "0"], "--login-window"),
+        ] {
+            let err = parse(args).unwrap_err().to_string();
+            assert!(err.contains(option), "{args:?}: {err}");
+        }
+        let c = parse(&["--auth", "command", "--auth-command", "/bin/true"]).unwrap();
+        assert_eq!(c.auth.method, Method::Command("/bin/true".into()));
     }
 
     #[test]

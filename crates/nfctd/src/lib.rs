@@ -3,6 +3,7 @@
 //! integration tests and benchmarks).
 
 pub mod api;
+pub mod auth;
 pub mod clip;
 pub mod config;
 pub mod demo;

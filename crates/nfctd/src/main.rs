@@ -9,13 +9,18 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use clap::Parser;
 
-use nfctd::config::{Cli, Config, LogFormat, Source};
+use nfctd::auth::Auth;
+use nfctd::config::{Cli, Command, Config, LogFormat, Source};
 use nfctd::service::{Service, Settings};
 use nfctd::table::{Mirror, MirrorConfig, MirrorError};
 use nfctd::{demo, http};
 
 fn main() -> ExitCode {
-    let config = match Config::from_cli(Cli::parse()) {
+    let cli = Cli::parse();
+    if let Some(Command::Passwd(args)) = &cli.command {
+        return nfctd::auth::passwd_cli::run(args);
+    }
+    let config = match Config::from_cli(cli) {
         Ok(config) => config,
         Err(e) => {
             eprintln!("nfctd: {e}");
@@ -24,7 +29,15 @@ fn main() -> ExitCode {
     };
     init_logging(config.log_format);
     let in_demo = config.source == Source::Demo;
-    match run(config) {
+    // A bad password file is bad configuration: exit 2, naming the file.
+    let auth = match Auth::open(&config.auth) {
+        Ok(auth) => auth,
+        Err(e) => {
+            eprintln!("nfctd: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(config, auth) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("nfctd: {e:#}");
@@ -73,7 +86,7 @@ fn init_logging(format: LogFormat) {
     }
 }
 
-fn run(config: Config) -> anyhow::Result<()> {
+fn run(config: Config, auth: Auth) -> anyhow::Result<()> {
     // Listeners are bound first, in the daemon's own namespace: a namespace
     // joined below changes where new sockets live, not these.
     let listeners = config
@@ -115,6 +128,7 @@ fn run(config: Config) -> anyhow::Result<()> {
             uid_mask: config.uid_mask,
             max_page: config.max_page,
         },
+        auth,
     );
     for listener in &listeners {
         tracing::info!("listening on http://{}/", listener.local_addr()?);
@@ -123,6 +137,7 @@ fn run(config: Config) -> anyhow::Result<()> {
         .worker_threads(2)
         .enable_all()
         .build()?;
+    runtime.spawn(reload_on_sighup(service.clone()));
     runtime.block_on(http::serve(
         http::app(service, config.xmlrpc_wide_int),
         listeners,
@@ -144,6 +159,20 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = int.recv() => {}
         _ = term.recv() => {}
+    }
+}
+
+/// SIGHUP re-reads the password file (the daemon also notices changes by
+/// itself within a second).
+async fn reload_on_sighup(service: Service) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut hup) = signal(SignalKind::hangup()) else {
+        tracing::warn!("cannot handle SIGHUP; the password file is still re-read when it changes");
+        return;
+    };
+    while hup.recv().await.is_some() {
+        tracing::info!("SIGHUP: re-reading the password file");
+        service.reload_users();
     }
 }
 

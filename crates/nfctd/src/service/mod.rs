@@ -15,8 +15,10 @@ mod usage;
 mod users;
 mod view;
 
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
 
+use crate::auth::{Auth, Refused, Roles};
 use crate::clip::clip;
 use crate::table::query::{Context, Field};
 use crate::table::{Mirror, Snapshot};
@@ -49,6 +51,7 @@ pub struct Service {
 #[derive(Debug)]
 struct Inner {
     mirror: Mirror,
+    auth: Auth,
     sessions: Sessions,
     users: SystemUsers,
     sockets: Sockets,
@@ -57,18 +60,45 @@ struct Inner {
 }
 
 impl Service {
-    pub fn new(mirror: Mirror, settings: Settings) -> Service {
+    /// The service over `mirror`, logging users in through `auth`. With a
+    /// password file, a thread also checks it for changes once a second, so
+    /// a removed user's sessions end even if nobody logs in.
+    pub fn new(mirror: Mirror, settings: Settings, auth: Auth) -> Service {
         let sessions = Sessions::new(settings.session_timeout);
-        Service {
+        let service = Service {
             inner: Arc::new(Inner {
                 mirror,
+                auth,
                 sessions,
                 users: SystemUsers::default(),
                 sockets: Sockets::default(),
                 usage: Usage::default(),
                 settings,
             }),
+        };
+        if service.inner.auth.has_file() {
+            let weak = Arc::downgrade(&service.inner);
+            let spawned = std::thread::Builder::new()
+                .name("passwd-watch".into())
+                .spawn(move || watch_users(weak));
+            if let Err(e) = spawned {
+                tracing::warn!("cannot watch the password file ({e}); it is still re-read at each login and on SIGHUP");
+            }
         }
+        service
+    }
+
+    /// Re-reads the password file (SIGHUP): sessions of users still in it
+    /// keep going with their new role, those of removed users end. A bad
+    /// file is logged and the previous users stay.
+    pub fn reload_users(&self) {
+        if let Some(roles) = self.inner.auth.reload() {
+            self.apply_roles(&roles);
+        }
+    }
+
+    fn apply_roles(&self, roles: &Roles) {
+        self.inner.sessions.retain(|user| roles.get(user).copied());
     }
 
     pub fn mirror(&self) -> &Mirror {
@@ -85,24 +115,49 @@ impl Service {
         self.inner.sessions.count()
     }
 
-    /// `login(...)` from `peer`: with `--auth none` any credentials are
-    /// accepted (pyctd's no-backend mode) and every session is admin.
+    /// `login(...)` from `peer`, through the configured backend. With
+    /// `--auth none` any credentials are accepted (pyctd's no-backend mode)
+    /// and every session is admin. Every outcome goes to the audit log.
     pub fn login(
         &self,
         credentials: &Credentials,
-        _peer: Option<std::net::IpAddr>,
+        peer: Option<std::net::IpAddr>,
     ) -> Result<SessionId, ApiError> {
-        // The name goes into the audit log: clipped like all caller input.
-        let user = credentials
-            .user
-            .as_deref()
-            .map(clip)
-            .filter(|u| !u.is_empty())
-            .unwrap_or_else(|| "anonymous".to_string());
-        let role = Role::Admin;
-        let sid = self.inner.sessions.open(&user, role);
-        tracing::info!(target: "audit", session = &sid[..8], user = ?user, role = role.name(), "login");
-        Ok(SessionId(sid))
+        let auth = &self.inner.auth;
+        if let Some(roles) = auth.reload_if_changed() {
+            self.apply_roles(&roles);
+        }
+        let user = credentials.user.as_deref();
+        let peer_text = peer.map_or_else(|| "-".to_string(), |p| p.to_string());
+        match auth.login(user, credentials.password.as_deref(), peer) {
+            Ok(granted) => {
+                // Names from the password file are checked already, and are
+                // what a reload matches sessions by; any other name is caller
+                // input, kept only for the audit log: clipped.
+                let name = if auth.has_file() {
+                    granted.user
+                } else {
+                    clip(&granted.user)
+                };
+                let sid = self.inner.sessions.open(&name, granted.role);
+                tracing::info!(target: "audit", session = &sid[..8], user = ?name, role = granted.role.name(), peer = %peer_text, "login");
+                Ok(SessionId(sid))
+            }
+            Err(refused) => {
+                self.inner.usage.failed_logins.inc();
+                let user = user.map(clip).unwrap_or_default();
+                match refused {
+                    Refused::Failed => {
+                        tracing::warn!(target: "audit", user = ?user, peer = %peer_text, "login failed");
+                        Err(ApiError::AuthFailed)
+                    }
+                    Refused::Throttled(which) => {
+                        tracing::warn!(target: "audit", user = ?user, peer = %peer_text, limited = ?which, "login refused: too many failures");
+                        Err(ApiError::TooManyLogins)
+                    }
+                }
+            }
+        }
     }
 
     /// Who the session is (it counts as use: the idle timer restarts).
@@ -161,6 +216,19 @@ impl Service {
         match self.inner.settings.uid_mask {
             Some(mask) => ctx.with_users(mask, &self.inner.users),
             None => ctx,
+        }
+    }
+}
+
+/// Looks at the password file once a second until the service is gone.
+fn watch_users(service: Weak<Inner>) {
+    loop {
+        std::thread::sleep(Duration::from_secs(1));
+        let Some(inner) = service.upgrade() else {
+            return;
+        };
+        if let Some(roles) = inner.auth.reload_if_changed() {
+            Service { inner }.apply_roles(&roles);
         }
     }
 }

@@ -1,29 +1,28 @@
 //! Sessions: random ids, sliding idle expiry, role, and the per-session view
 //! mode (live, or a [`Frozen`] snapshot for stable paging, with the session's
 //! own kills and changes laid over it).
+//!
+//! The map is keyed by the SHA-256 of each id, not the id: a lookup then
+//! compares digests, whose bytes an attacker cannot steer, so the time a
+//! guess takes tells nothing about how many leading characters of a real id
+//! it got right (SPEC 7: ids compared in constant time).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use sha2::{Digest, Sha256};
+
+pub use crate::auth::Role;
 use crate::table::{Frozen, Snapshot};
 
 use super::error::ApiError;
 
-/// What a session may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    Admin,
-    Viewer,
-}
+/// The map key for a session id.
+type Key = [u8; 32];
 
-impl Role {
-    pub fn name(self) -> &'static str {
-        match self {
-            Role::Admin => "admin",
-            Role::Viewer => "viewer",
-        }
-    }
+fn key(id: &str) -> Key {
+    Sha256::digest(id.as_bytes()).into()
 }
 
 /// One logged-in client.
@@ -51,7 +50,7 @@ const SWEEP_EVERY: Duration = Duration::from_secs(10);
 
 #[derive(Debug)]
 struct Map {
-    sessions: HashMap<String, Session>,
+    sessions: HashMap<Key, Session>,
     last_sweep: Instant,
 }
 
@@ -83,11 +82,11 @@ impl Sessions {
     /// is released (dropping a frozen snapshot can free many rows).
     fn sweep(&self, map: &mut Map, now: Instant) -> Vec<Session> {
         map.last_sweep = now;
-        let expired: Vec<String> = map
+        let expired: Vec<Key> = map
             .sessions
             .iter()
             .filter(|(_, s)| now.duration_since(s.last_used) >= self.idle_timeout)
-            .map(|(k, _)| k.clone())
+            .map(|(k, _)| *k)
             .collect();
         expired
             .iter()
@@ -106,7 +105,7 @@ impl Sessions {
                 .sessions
                 .iter()
                 .min_by_key(|(_, s)| s.last_used)
-                .map(|(k, _)| k.clone());
+                .map(|(k, _)| *k);
             dropped.extend(oldest.and_then(|k| map.sessions.remove(&k)));
         }
         let session = Session {
@@ -116,7 +115,7 @@ impl Sessions {
             last_used: now,
             frozen: None,
         };
-        map.sessions.insert(id.clone(), session);
+        map.sessions.insert(key(&id), session);
         drop(map);
         drop(dropped);
         id
@@ -131,13 +130,14 @@ impl Sessions {
         } else {
             Vec::new()
         };
-        let result = match map.sessions.get_mut(id) {
+        let id = key(id);
+        let result = match map.sessions.get_mut(&id) {
             Some(s) if now.duration_since(s.last_used) < self.idle_timeout => {
                 s.last_used = now;
                 Ok(s.clone())
             }
             Some(_) => {
-                let expired = map.sessions.remove(id);
+                let expired = map.sessions.remove(&id);
                 drop(map);
                 drop(expired);
                 return Err(ApiError::BadSession);
@@ -151,13 +151,14 @@ impl Sessions {
 
     /// Freezes the session on `snapshot` (autorefresh off, or a refresh while off).
     pub fn freeze(&self, id: &str, snapshot: Snapshot) -> Result<(), ApiError> {
+        let id = key(id);
         let mut map = self.lock();
         let frozen_elsewhere = map
             .sessions
             .iter()
-            .filter(|(k, s)| s.frozen.is_some() && k.as_str() != id)
+            .filter(|(k, s)| s.frozen.is_some() && **k != id)
             .count();
-        let session = map.sessions.get_mut(id).ok_or(ApiError::BadSession)?;
+        let session = map.sessions.get_mut(&id).ok_or(ApiError::BadSession)?;
         if session.frozen.is_none() && frozen_elsewhere >= MAX_FROZEN {
             return Err(ApiError::invalid(
                 "autorefresh",
@@ -173,7 +174,7 @@ impl Sessions {
     /// Back to the live table.
     pub fn thaw(&self, id: &str) -> Result<(), ApiError> {
         let mut map = self.lock();
-        let session = map.sessions.get_mut(id).ok_or(ApiError::BadSession)?;
+        let session = map.sessions.get_mut(&key(id)).ok_or(ApiError::BadSession)?;
         let old = session.frozen.take();
         drop(map);
         drop(old);
@@ -184,13 +185,17 @@ impl Sessions {
     /// (so a concurrent thaw or refresh is not undone).
     pub fn edit_frozen(&self, id: &str, edit: impl FnOnce(&mut Frozen)) {
         let mut map = self.lock();
-        if let Some(frozen) = map.sessions.get_mut(id).and_then(|s| s.frozen.as_mut()) {
+        if let Some(frozen) = map
+            .sessions
+            .get_mut(&key(id))
+            .and_then(|s| s.frozen.as_mut())
+        {
             edit(Arc::make_mut(frozen));
         }
     }
 
     pub fn close(&self, id: &str) -> Result<(), ApiError> {
-        let removed = self.lock().sessions.remove(id);
+        let removed = self.lock().sessions.remove(&key(id));
         removed.map(drop).ok_or(ApiError::BadSession)
     }
 
@@ -200,8 +205,30 @@ impl Sessions {
         let now = Instant::now();
         self.lock()
             .sessions
-            .get(id)
+            .get(&key(id))
             .is_some_and(|s| now.duration_since(s.last_used) < self.idle_timeout)
+    }
+
+    /// After the users changed: `role_of(user)` is the user's new role, or
+    /// `None` to end their sessions. Returns how many sessions ended.
+    pub fn retain(&self, mut role_of: impl FnMut(&str) -> Option<Role>) -> usize {
+        let mut map = self.lock();
+        let mut ended = Vec::new();
+        map.sessions.retain(|_, s| match role_of(&s.user) {
+            Some(role) => {
+                s.role = role;
+                true
+            }
+            None => {
+                ended.push(s.tag.clone());
+                false
+            }
+        });
+        drop(map);
+        for tag in &ended {
+            tracing::info!(target: "audit", session = %tag, "session ended: its user left the password file");
+        }
+        ended.len()
     }
 
     pub fn count(&self) -> usize {
@@ -246,6 +273,17 @@ mod tests {
         s.close(&id).unwrap();
         assert!(s.touch(&id).is_err());
         assert!(s.close(&id).is_err());
+    }
+
+    #[test]
+    fn retain_updates_roles_and_ends_removed_users() {
+        let s = Sessions::new(Duration::from_secs(60));
+        let a = s.open("a", Role::Admin);
+        let b = s.open("b", Role::Admin);
+        let ended = s.retain(|u| (u == "a").then_some(Role::Viewer));
+        assert_eq!(ended, 1);
+        assert_eq!(s.touch(&a).unwrap().role, Role::Viewer);
+        assert_eq!(s.touch(&b).unwrap_err(), ApiError::BadSession);
     }
 
     #[test]

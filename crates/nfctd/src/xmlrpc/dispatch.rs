@@ -78,8 +78,10 @@ mod tests {
             .filter(|m| m.cost == Cost::Quick)
             .map(|m| m.name)
             .collect();
-        assert!(quick.contains(&"login") && quick.contains(&"system.listMethods"));
+        assert!(quick.contains(&"logout") && quick.contains(&"system.listMethods"));
         for heavy in [
+            // Checks a password (argon2id, an external program, PAM).
+            "login",
             "view",
             "kill",
             "kill_matching",

@@ -13,7 +13,9 @@ pub const METHOD: Method = Method {
         &["string", "string", "string"],
     ],
     help: "login() or login(user, password) -> session id.",
-    cost: Cost::Quick,
+    // Checking a password is slow on purpose (argon2id, an external
+    // program, PAM): never on the async executor.
+    cost: Cost::Heavy,
     handler,
 };
 

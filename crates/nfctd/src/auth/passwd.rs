@@ -1,0 +1,324 @@
+//! The password file, `name:hash:role` one user a line: reading it (errors
+//! name the line, never the hash), the permission rule, the cheap change
+//! check, and writing it back atomically with mode 0600.
+
+use std::io::Write as _;
+use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _, PermissionsExt as _};
+use std::path::{Path, PathBuf};
+
+use super::hash::{Hash, HashError};
+use super::Role;
+
+/// Why the password file cannot be used. Each names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum PasswdError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "{path}: mode {mode:04o} lets group or others read or write it; run `chmod 600 {path}`"
+    )]
+    Permissions { path: PathBuf, mode: u32 },
+    #[error("{path}, line {line}: {why}")]
+    Syntax {
+        path: PathBuf,
+        line: usize,
+        why: String,
+    },
+}
+
+/// Longest user name, in characters.
+pub const MAX_NAME: usize = 64;
+
+/// A user name the file can hold: 1 to 64 characters, no `:`, no control
+/// characters (which covers newlines).
+pub fn check_name(name: &str) -> Result<(), String> {
+    let count = name.chars().count();
+    if count == 0 || count > MAX_NAME {
+        return Err(format!("a user name has 1 to {MAX_NAME} characters"));
+    }
+    if name.chars().any(|c| c == ':' || c.is_control()) {
+        return Err("a user name may not contain ':' or control characters".into());
+    }
+    Ok(())
+}
+
+/// One user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub name: String,
+    pub hash: Hash,
+    pub role: Role,
+}
+
+/// A line of the file: a user, or a comment or blank line kept as written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Line {
+    User(Entry),
+    Other(String),
+}
+
+/// The whole file, in order, so a rewrite keeps comments where they were.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PasswdFile {
+    pub lines: Vec<Line>,
+}
+
+impl PasswdFile {
+    pub fn parse(path: &Path, text: &str) -> Result<PasswdFile, PasswdError> {
+        let mut lines = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for (i, raw) in text.lines().enumerate() {
+            let syntax = |why: String| PasswdError::Syntax {
+                path: path.to_path_buf(),
+                line: i + 1,
+                why,
+            };
+            let trimmed = raw.trim();
+            if trimmed.is_empty() || trimmed.starts_with('#') {
+                lines.push(Line::Other(raw.to_string()));
+                continue;
+            }
+            let fields: Vec<&str> = raw.split(':').collect();
+            let [name, hash, role] = fields[..] else {
+                return Err(syntax(format!(
+                    "expected name:hash:role, found {} field(s)",
+                    fields.len()
+                )));
+            };
+            check_name(name).map_err(syntax)?;
+            let hash =
+                Hash::parse(hash).map_err(|e: HashError| syntax(format!("user {name:?}: {e}")))?;
+            let role = Role::parse(role.trim())
+                .ok_or_else(|| syntax(format!("user {name:?}: role must be admin or viewer")))?;
+            if !seen.insert(name.to_string()) {
+                return Err(syntax(format!("user {name:?} appears twice")));
+            }
+            lines.push(Line::User(Entry {
+                name: name.to_string(),
+                hash,
+                role,
+            }));
+        }
+        Ok(PasswdFile { lines })
+    }
+
+    pub fn users(&self) -> impl Iterator<Item = &Entry> {
+        self.lines.iter().filter_map(|l| match l {
+            Line::User(e) => Some(e),
+            Line::Other(_) => None,
+        })
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Entry> {
+        self.users().find(|e| e.name == name)
+    }
+
+    /// Adds the user, or replaces their hash and role in place.
+    pub fn set(&mut self, entry: Entry) {
+        for line in &mut self.lines {
+            if let Line::User(e) = line {
+                if e.name == entry.name {
+                    *e = entry;
+                    return;
+                }
+            }
+        }
+        self.lines.push(Line::User(entry));
+    }
+
+    /// Whether the user was there.
+    pub fn remove(&mut self, name: &str) -> bool {
+        let before = self.lines.len();
+        self.lines
+            .retain(|l| !matches!(l, Line::User(e) if e.name == name));
+        self.lines.len() != before
+    }
+
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        for line in &self.lines {
+            match line {
+                Line::User(e) => {
+                    out.push_str(&format!("{}:{}:{}\n", e.name, e.hash.text(), e.role.name()))
+                }
+                Line::Other(text) => {
+                    out.push_str(text);
+                    out.push('\n');
+                }
+            }
+        }
+        out
+    }
+}
+
+/// What identifies a version of the file without reading it: a rename gives
+/// a new inode, an edit in place a new mtime or size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stamp {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mtime: i64,
+    mtime_nsec: i64,
+}
+
+pub fn stamp(path: &Path) -> Result<Stamp, PasswdError> {
+    let m = std::fs::metadata(path).map_err(|source| io(path, source))?;
+    Ok(Stamp {
+        dev: m.dev(),
+        ino: m.ino(),
+        size: m.size(),
+        mtime: m.mtime(),
+        mtime_nsec: m.mtime_nsec(),
+    })
+}
+
+fn io(path: &Path, source: std::io::Error) -> PasswdError {
+    PasswdError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Reads and checks the file: refused if group or others may read or write it
+/// (the hashes are offline-guessable, and a writable file hands out admin).
+pub fn load(path: &Path) -> Result<(PasswdFile, Stamp), PasswdError> {
+    let before = stamp(path)?;
+    let mode = std::fs::metadata(path)
+        .map_err(|e| io(path, e))?
+        .permissions()
+        .mode();
+    if mode & 0o066 != 0 {
+        return Err(PasswdError::Permissions {
+            path: path.to_path_buf(),
+            mode: mode & 0o7777,
+        });
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| io(path, e))?;
+    Ok((PasswdFile::parse(path, &text)?, before))
+}
+
+/// Replaces the file atomically: a temporary file in the same directory, mode
+/// 0600 from its creation, synced, then renamed over the old one (and the
+/// directory synced), so a reader sees the old file or the new, never half.
+pub fn write_atomically(path: &Path, file: &PasswdFile) -> Result<(), PasswdError> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "passwd".into());
+    let temp = dir.join(format!(".{name}.{:016x}.tmp", rand::random::<u64>()));
+    let result = (|| {
+        let mut out = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&temp)?;
+        // The umask cannot widen 0600, but an explicit chmod says what we mean.
+        out.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        out.write_all(file.render().as_bytes())?;
+        out.sync_all()?;
+        std::fs::rename(&temp, path)?;
+        std::fs::File::open(&dir)?.sync_all()
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    result.map_err(|e| io(path, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SHA1_PYCTD: &str = "499151674e56117e059b6095fd777bdc98d24757";
+
+    #[test]
+    fn parses_users_comments_and_roles() {
+        let text = format!("# users\n\nalice:{SHA1_PYCTD}:admin\nbob:{SHA1_PYCTD}:viewer\n");
+        let f = PasswdFile::parse(Path::new("p"), &text).unwrap();
+        let names: Vec<_> = f.users().map(|e| (e.name.as_str(), e.role)).collect();
+        assert_eq!(names, [("alice", Role::Admin), ("bob", Role::Viewer)]);
+        assert_eq!(f.render(), text);
+    }
+
+    #[test]
+    fn errors_name_the_file_and_line_never_the_hash() {
+        for (text, line, what) in [
+            (
+                format!("a:{SHA1_PYCTD}:admin\nb:{SHA1_PYCTD}\n"),
+                2,
+                "field",
+            ),
+            (format!("a:{SHA1_PYCTD}:root\n"), 1, "role"),
+            (format!("\n:{SHA1_PYCTD}:admin\n"), 2, "user name"),
+            ("a:secretpassword:admin\n".to_string(), 1, "hash"),
+            (
+                format!("a:{SHA1_PYCTD}:admin\na:{SHA1_PYCTD}:viewer\n"),
+                2,
+                "twice",
+            ),
+        ] {
+            let e = PasswdFile::parse(Path::new("/etc/x"), &text)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains("/etc/x") && e.contains(&format!("line {line}")),
+                "{e}"
+            );
+            assert!(e.contains(what), "{e}");
+            assert!(
+                !e.contains(SHA1_PYCTD) && !e.contains("secretpassword"),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn names_are_checked() {
+        assert!(check_name("alice").is_ok());
+        assert!(check_name(&"x".repeat(64)).is_ok());
+        for bad in ["", "a:b", "a\nb", "a\u{7f}", &"x".repeat(65)] {
+            assert!(check_name(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn set_and_remove_edit_in_place() {
+        let text = format!("# c\na:{SHA1_PYCTD}:admin\nb:{SHA1_PYCTD}:admin\n");
+        let mut f = PasswdFile::parse(Path::new("p"), &text).unwrap();
+        let mut a = f.get("a").unwrap().clone();
+        a.role = Role::Viewer;
+        f.set(a);
+        assert!(f.remove("b") && !f.remove("b"));
+        assert_eq!(f.render(), format!("# c\na:{SHA1_PYCTD}:viewer\n"));
+    }
+
+    #[test]
+    fn atomic_write_is_0600_and_loads_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("passwd");
+        let f = PasswdFile::parse(&path, &format!("a:{SHA1_PYCTD}:admin\n")).unwrap();
+        write_atomically(&path, &f).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        assert_eq!(load(&path).unwrap().0, f);
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no temp file left"
+        );
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let e = load(&path).unwrap_err().to_string();
+        assert!(
+            e.contains(path.to_str().unwrap()) && e.contains("0640"),
+            "{e}"
+        );
+    }
+}
