@@ -5,7 +5,11 @@
 pub mod clip;
 pub mod config;
 pub mod demo;
+pub mod hosts;
 pub mod http;
+pub mod net;
+pub mod privileges;
+pub mod reload;
 pub mod service;
 pub mod table;
 pub mod wrapped_u32;
