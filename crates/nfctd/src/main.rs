@@ -3,7 +3,6 @@
 //! the service and the HTTP server, privileges, signals (SIGHUP reloads), and
 //! maps failures to exit codes.
 
-use std::net::TcpListener;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -72,7 +71,7 @@ fn run(config: Config, tls: Option<Tls>) -> anyhow::Result<()> {
         .iter()
         .map(|endpoint| {
             let addr = endpoint.addr;
-            TcpListener::bind(addr)
+            net::bind(addr)
                 .map(|socket| Listener {
                     socket,
                     tls: endpoint.tls,

@@ -50,6 +50,23 @@ impl Listener {
     }
 }
 
+/// Pending connections the kernel queues for accept. A burst beyond the
+/// queue has its handshakes dropped, and those clients only come back on
+/// their retransmission timers (1 s, 2 s, 4 s...), late for everything: so
+/// well above std's 128 (the kernel caps it at `net.core.somaxconn`).
+const BACKLOG: i32 = 4096;
+
+/// Binds a listening TCP socket with a deep accept queue ([`BACKLOG`]).
+pub fn bind(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    // As std does: a restarted daemon can bind while old connections linger in TIME_WAIT.
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(BACKLOG)?;
+    Ok(socket.into())
+}
+
 /// Raises the soft RLIMIT_NOFILE to the hard limit, so that a flood of sockets
 /// reaches the connection cap (which evicts) long before the process runs out
 /// of descriptors (which stalls accept for everyone). Returns the soft limit now
