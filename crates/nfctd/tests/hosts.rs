@@ -1,6 +1,7 @@
 //! DNS rebinding and cross-site requests (issue 7, item 6): a foreign `Host`
 //! and a cross-site `Origin` are refused with 403 on every route, and
 //! `--allowed-host` admits a name.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
 
 mod common;
 

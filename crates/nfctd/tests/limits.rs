@@ -3,6 +3,7 @@
 //! after the header timeout; idle keep-alive connections are closed; the
 //! connection cap evicts the longest-silent connection; a full heavy-call
 //! queue answers 503 with Retry-After; capabilities are dropped.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
 
 mod common;
 

@@ -2,6 +2,7 @@
 //! client that verifies it, beside a plain HTTP listener; a TLS listener
 //! never answers plain HTTP; SIGHUP serves a new certificate and refuses a
 //! bad one; bad TLS options exit 2 naming the option and the file.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
 
 mod common;
 
