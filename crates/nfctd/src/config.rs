@@ -10,6 +10,8 @@ use serde::Deserialize;
 
 use crate::auth::passwd_cli::{PasswdArgs, DEFAULT_PASSWD_FILE};
 use crate::auth::{AuthConfig, Limit, Method};
+use crate::clip;
+use crate::net::{ConnLimits, TlsFiles};
 use crate::table::query::Cidr;
 use crate::xmlrpc::WideInt;
 
@@ -49,10 +51,10 @@ pub struct Options {
     #[arg(long, value_name = "FILE")]
     #[serde(skip)]
     pub config: Option<PathBuf>,
-    /// Where HTTP is served (repeatable) [default: 127.0.0.1:8020].
-    #[arg(long, value_name = "ADDR:PORT")]
+    /// Where HTTP(S) is served (repeatable): ADDR:PORT is HTTPS when --tls-cert is given, else HTTP; http://ADDR:PORT or https://ADDR:PORT says which [default: 127.0.0.1:8020].
+    #[arg(long, value_name = "[http[s]://]ADDR:PORT")]
     #[serde(default)]
-    pub listen: Vec<SocketAddr>,
+    pub listen: Vec<ListenAddr>,
     /// Allow --auth none on a non-loopback listen address.
     #[arg(long)]
     #[serde(default)]
@@ -106,6 +108,29 @@ pub struct Options {
     /// The throttling window in seconds [default: 60].
     #[arg(long, value_name = "SECS")]
     pub login_window: Option<u64>,
+    // ---- Network: TLS, connection limits, allowed hosts (see NetConfig below) ----
+    /// PEM certificate chain for HTTPS; reloaded on SIGHUP (needs --tls-key).
+    #[arg(long, value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for --tls-cert; reloaded on SIGHUP.
+    #[arg(long, value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
+    /// A host name that requests may carry in Host and Origin, besides loopback names and listen addresses (repeatable).
+    #[arg(long, value_name = "NAME")]
+    #[serde(default)]
+    pub allowed_host: Vec<String>,
+    /// Seconds a client has to send a complete request head (TLS handshake included) [default: 10].
+    #[arg(long, value_name = "SECS")]
+    pub header_timeout: Option<u64>,
+    /// Seconds an idle keep-alive connection stays open [default: 60].
+    #[arg(long, value_name = "SECS")]
+    pub idle_timeout: Option<u64>,
+    /// Open connections at most; beyond, the longest-silent one is closed [default: 1024].
+    #[arg(long, value_name = "N")]
+    pub max_connections: Option<usize>,
+    /// Heavy calls that may wait for one of the 8 slots; beyond, HTTP 503 with Retry-After [default: 64].
+    #[arg(long, value_name = "N")]
+    pub heavy_queue: Option<usize>,
 }
 
 /// A bad option: the message names it. Exit code 2.
@@ -148,6 +173,7 @@ pub struct Config {
     pub xmlrpc_wide_int: WideInt,
     pub log_format: LogFormat,
     pub auth: AuthConfig,
+    pub net: NetConfig,
 }
 
 impl Config {
@@ -168,11 +194,8 @@ impl Config {
         };
         let o = merge(cli_options, file);
 
-        let listen = if o.listen.is_empty() {
-            vec![DEFAULT_LISTEN.parse().map_err(|e| bad("--listen", e))?]
-        } else {
-            o.listen.clone()
-        };
+        let net = net_config(&o)?;
+        let listen: Vec<SocketAddr> = net.endpoints.iter().map(|e| e.addr).collect();
         let auth = auth_config(&o, &listen)?;
         let session_timeout = match o.session_timeout {
             Some(0) => return Err(bad("--session-timeout", "must be at least 1 second")),
@@ -251,6 +274,7 @@ impl Config {
             xmlrpc_wide_int,
             log_format,
             auth,
+            net,
         })
     }
 }
@@ -289,6 +313,18 @@ fn merge(high: Options, low: Options) -> Options {
         auth_command: high.auth_command.or(low.auth_command),
         login_attempts: high.login_attempts.or(low.login_attempts),
         login_window: high.login_window.or(low.login_window),
+        // Network block.
+        tls_cert: high.tls_cert.or(low.tls_cert),
+        tls_key: high.tls_key.or(low.tls_key),
+        allowed_host: if high.allowed_host.is_empty() {
+            low.allowed_host
+        } else {
+            high.allowed_host
+        },
+        header_timeout: high.header_timeout.or(low.header_timeout),
+        idle_timeout: high.idle_timeout.or(low.idle_timeout),
+        max_connections: high.max_connections.or(low.max_connections),
+        heavy_queue: high.heavy_queue.or(low.heavy_queue),
     }
 }
 
@@ -402,6 +438,132 @@ fn netns_path(name: &str) -> Result<PathBuf, ConfigError> {
     Ok(path)
 }
 
+// ---- Network: listeners, TLS, connection limits, allowed hosts ----
+
+/// A `--listen` value: `ADDR:PORT`, `http://ADDR:PORT` or `https://ADDR:PORT`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct ListenAddr {
+    /// `Some(true)` for https://, `Some(false)` for http://, `None` when bare.
+    pub tls: Option<bool>,
+    pub addr: SocketAddr,
+}
+
+impl std::str::FromStr for ListenAddr {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        let (tls, rest) = if let Some(rest) = text.strip_prefix("https://") {
+            (Some(true), rest)
+        } else if let Some(rest) = text.strip_prefix("http://") {
+            (Some(false), rest)
+        } else {
+            (None, text)
+        };
+        let addr = rest.trim_end_matches('/').parse().map_err(|_| {
+            format!("{text:?} is not [http[s]://]ADDR:PORT (an IP address and a port)")
+        })?;
+        Ok(ListenAddr { tls, addr })
+    }
+}
+
+impl TryFrom<String> for ListenAddr {
+    type Error = String;
+    fn try_from(text: String) -> Result<Self, String> {
+        text.parse()
+    }
+}
+
+/// Where to serve, and whether with TLS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Endpoint {
+    pub addr: SocketAddr,
+    pub tls: bool,
+}
+
+/// The validated network settings.
+#[derive(Debug, Clone)]
+pub struct NetConfig {
+    /// Every listener, in the order given (`Config::listen` lists the same addresses).
+    pub endpoints: Vec<Endpoint>,
+    pub tls: Option<TlsFiles>,
+    pub allowed_hosts: Vec<String>,
+    pub limits: ConnLimits,
+    pub heavy_queue: usize,
+}
+
+fn net_config(o: &Options) -> Result<NetConfig, ConfigError> {
+    let tls = match (&o.tls_cert, &o.tls_key) {
+        (Some(cert), Some(key)) => Some(TlsFiles {
+            cert: cert.clone(),
+            key: key.clone(),
+        }),
+        (None, None) => None,
+        (Some(_), None) => return Err(bad("--tls-cert", "needs --tls-key as well")),
+        (None, Some(_)) => return Err(bad("--tls-key", "needs --tls-cert as well")),
+    };
+    let given = if o.listen.is_empty() {
+        vec![DEFAULT_LISTEN.parse().map_err(|e| bad("--listen", e))?]
+    } else {
+        o.listen.clone()
+    };
+    let mut endpoints = Vec::new();
+    for l in given {
+        let tls_on = l.tls.unwrap_or(tls.is_some());
+        if tls_on && tls.is_none() {
+            return Err(bad(
+                "--listen",
+                format!("https://{} needs --tls-cert and --tls-key", l.addr),
+            ));
+        }
+        endpoints.push(Endpoint {
+            addr: l.addr,
+            tls: tls_on,
+        });
+    }
+    for name in &o.allowed_host {
+        let valid = !name.is_empty()
+            && name.len() <= 253
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
+        if !valid {
+            return Err(bad(
+                "--allowed-host",
+                format!(
+                    "{:?} is not a host name (letters, digits, dots, hyphens; no port)",
+                    clip::clip(name)
+                ),
+            ));
+        }
+    }
+    let defaults = ConnLimits::default();
+    let secs = |value: Option<u64>, option: &str, default: Duration| match value {
+        Some(0) => Err(bad(option, "must be at least 1 second")),
+        Some(s) => Ok(Duration::from_secs(s)),
+        None => Ok(default),
+    };
+    let max_connections = match o.max_connections {
+        Some(0) => return Err(bad("--max-connections", "must be at least 1")),
+        Some(n) => n,
+        None => defaults.max_connections,
+    };
+    Ok(NetConfig {
+        endpoints,
+        tls,
+        allowed_hosts: o.allowed_host.clone(),
+        limits: ConnLimits {
+            header_timeout: secs(
+                o.header_timeout,
+                "--header-timeout",
+                defaults.header_timeout,
+            )?,
+            idle_timeout: secs(o.idle_timeout, "--idle-timeout", defaults.idle_timeout)?,
+            max_connections,
+        },
+        heavy_queue: o.heavy_queue.unwrap_or(crate::http::HEAVY_QUEUE),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -437,10 +599,59 @@ mod tests {
             (&["--log-format", "xml"], "--log-format"),
             (&["--xmlrpc-wide-int", "i4"], "--xmlrpc-wide-int"),
             (&["--netns", "/nonexistent/ns"], "--netns"),
+            (&["--tls-cert", "/c.pem"], "--tls-cert"),
+            (&["--tls-key", "/k.pem"], "--tls-key"),
+            (&["--listen", "https://127.0.0.1:8443"], "--listen"),
+            (&["--allowed-host", "a.example:80"], "--allowed-host"),
+            (&["--header-timeout", "0"], "--header-timeout"),
+            (&["--idle-timeout", "0"], "--idle-timeout"),
+            (&["--max-connections", "0"], "--max-connections"),
         ] {
             let err = parse(args).unwrap_err().to_string();
             assert!(err.contains(option), "{args:?}: {err}");
         }
+    }
+
+    #[test]
+    fn listen_schemes_follow_the_certificate() {
+        let tls = ["--tls-cert", "/c.pem", "--tls-key", "/k.pem"];
+        let c = parse(&tls).unwrap();
+        assert!(
+            c.net.endpoints[0].tls,
+            "bare default is HTTPS with a certificate"
+        );
+        let mut args = tls.to_vec();
+        args.extend([
+            "--listen",
+            "http://127.0.0.1:8020",
+            "--listen",
+            "127.0.0.1:8443",
+        ]);
+        let c = parse(&args).unwrap();
+        let tls_on: Vec<bool> = c.net.endpoints.iter().map(|e| e.tls).collect();
+        assert_eq!(tls_on, [false, true]);
+        assert_eq!(c.listen.len(), 2);
+        let c = parse(&["--listen", "http://[::1]:8020/"]).unwrap();
+        assert!(!c.net.endpoints[0].tls);
+        assert!(parse(&["--listen", "ftp://127.0.0.1:1"]).is_err());
+    }
+
+    #[test]
+    fn net_options_come_from_the_file_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nfctd.toml");
+        std::fs::write(
+            &path,
+            "listen = [\"http://127.0.0.1:1\"]\nallowed-host = [\"nfctd.example\"]\nheader-timeout = 3\nmax-connections = 9\nheavy-queue = 0\n",
+        )
+        .unwrap();
+        let c = parse(&["--config", path.to_str().unwrap(), "--idle-timeout", "4"]).unwrap();
+        assert_eq!(c.net.allowed_hosts, ["nfctd.example"]);
+        assert_eq!(c.net.limits.header_timeout, Duration::from_secs(3));
+        assert_eq!(c.net.limits.idle_timeout, Duration::from_secs(4));
+        assert_eq!(c.net.limits.max_connections, 9);
+        assert_eq!(c.net.heavy_queue, 0);
+        assert!(!c.net.endpoints[0].tls);
     }
 
     #[test]

@@ -1,5 +1,7 @@
-//! The HTTP surface: routes (`POST /RPC2`, `POST /`, `GET /healthz`), body
-//! limit and request timeout, and serving on already-bound listeners.
+//! The HTTP surface: the XML-RPC routes (`POST /RPC2`, `POST /`), `GET
+//! /healthz`, the JSON API, the web UI and `/metrics` merged in, the
+//! Host/Origin guard, body limit and request timeout. Connections and
+//! listeners are `net`'s; the heavy-call gate is `gate`'s.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,13 +10,15 @@ use axum::body::Bytes;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use tokio::sync::Semaphore;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 
+use crate::gate::{Gate, Refused};
+use crate::hosts::{self, AllowedHosts};
 use crate::service::Service;
 use crate::xmlrpc::{self, dispatch, Fault, FaultCode, Limits, WideInt};
 
@@ -26,25 +30,62 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// Heavy calls (kernel requests, scans of the whole table) running at once;
 /// more wait their turn, so a burst of them cannot pile up threads and memory.
 pub const HEAVY_CALLS: usize = 8;
+/// Heavy calls waiting for a slot, at most, by default; one more is answered
+/// 503 with `Retry-After` at once rather than left hanging.
+pub const HEAVY_QUEUE: usize = 64;
+/// What `Retry-After` says to a call refused for overload, in seconds.
+pub const RETRY_AFTER: &str = "1";
+
+/// How the routes behave, beyond the service itself.
+#[derive(Debug, Clone)]
+pub struct AppOptions {
+    pub wide_int: WideInt,
+    /// Heavy calls that may wait for a slot (beyond them: 503).
+    pub heavy_queue: usize,
+    /// The names and addresses `Host` and `Origin` may carry.
+    pub allowed_hosts: AllowedHosts,
+}
+
+impl Default for AppOptions {
+    fn default() -> Self {
+        AppOptions {
+            wide_int: WideInt::default(),
+            heavy_queue: HEAVY_QUEUE,
+            allowed_hosts: AllowedHosts::default(),
+        }
+    }
+}
 
 /// What every handler gets: the service, the gate for heavy calls, and how
 /// XML-RPC writes integers beyond 32 bits.
 #[derive(Debug, Clone)]
 pub struct Api {
     service: Service,
-    heavy: Arc<Semaphore>,
+    heavy: Arc<Gate>,
     wide_int: WideInt,
 }
 
-/// The router, over a service; tests drive it in-process.
+/// The router, over a service, with default options (loopback hosts only);
+/// tests drive it in-process.
 pub fn app(service: Service, wide_int: WideInt) -> Router {
-    let heavy = Arc::new(Semaphore::new(HEAVY_CALLS));
+    app_with(
+        service,
+        AppOptions {
+            wide_int,
+            ..AppOptions::default()
+        },
+    )
+}
+
+/// The router, over a service.
+pub fn app_with(service: Service, options: AppOptions) -> Router {
+    let heavy = Arc::new(Gate::new(HEAVY_CALLS, options.heavy_queue));
     let json = crate::api::router(service.clone(), Arc::clone(&heavy));
     let metrics = crate::metrics::router(service.clone());
     let api = Api {
         service,
         heavy,
-        wide_int,
+        wide_int: options.wide_int,
     };
     Router::new()
         .route("/RPC2", post(xmlrpc_call))
@@ -59,6 +100,26 @@ pub fn app(service: Service, wide_int: WideInt) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,
         ))
+        // Outermost: a foreign Host learns nothing, not even which routes exist.
+        .layer(middleware::from_fn_with_state(
+            Arc::new(options.allowed_hosts),
+            hosts::guard,
+        ))
+}
+
+/// The heavy-call queue is full: answered 503 with `Retry-After`, whatever the front.
+#[derive(Debug, Clone, Copy)]
+pub struct Overloaded;
+
+impl IntoResponse for Overloaded {
+    fn into_response(self) -> Response {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, RETRY_AFTER)],
+            "overloaded: too many heavy calls waiting; retry later\n",
+        )
+            .into_response()
+    }
 }
 
 async fn healthz(State(api): State<Api>) -> Response {
@@ -95,9 +156,9 @@ async fn xmlrpc_call(State(api): State<Api>, parts: Parts, body: Bytes) -> Respo
     let wide = api.wide_int;
     let xml = if body.len() <= INLINE_BODY {
         match xmlrpc::parse_call(&body, &limits) {
-            Ok(call) if dispatch::is_quick(&call.name) => answer(&service, &call, peer, wide),
+            Ok(call) if dispatch::is_quick(&call.name) => Ok(answer(&service, &call, peer, wide)),
             Ok(call) => blocking(&api.heavy, move || answer(&service, &call, peer, wide)).await,
-            Err(e) => xmlrpc::render_fault(&e.into()),
+            Err(e) => Ok(xmlrpc::render_fault(&e.into())),
         }
     } else {
         blocking(&api.heavy, move || {
@@ -108,28 +169,26 @@ async fn xmlrpc_call(State(api): State<Api>, parts: Parts, body: Bytes) -> Respo
         })
         .await
     };
-    ([(header::CONTENT_TYPE, "text/xml")], xml).into_response()
+    match xml {
+        Ok(xml) => ([(header::CONTENT_TYPE, "text/xml")], xml).into_response(),
+        Err(overloaded) => overloaded.into_response(),
+    }
 }
 
-/// Kernel requests and scans of big tables block: keep them off the executor,
-/// at most [`HEAVY_CALLS`] at a time. The permit goes with the work: if the
-/// request times out, the work still runs to its end (what was sent to the
-/// kernel is not undone) and keeps its slot until then.
-async fn blocking(gate: &Arc<Semaphore>, work: impl FnOnce() -> String + Send + 'static) -> String {
-    // The semaphore is never closed, so acquiring only waits.
-    let Ok(permit) = Arc::clone(gate).acquire_owned().await else {
-        return xmlrpc::render_fault(&Fault::internal());
-    };
-    tokio::task::spawn_blocking(move || {
-        let answer = work();
-        drop(permit);
-        answer
-    })
-    .await
-    .unwrap_or_else(|e| {
-        tracing::error!(error = %e, "request handler failed");
-        xmlrpc::render_fault(&Fault::internal())
-    })
+/// Kernel requests and scans of big tables block: through the gate, off the
+/// executor.
+async fn blocking(
+    gate: &Gate,
+    work: impl FnOnce() -> String + Send + 'static,
+) -> Result<String, Overloaded> {
+    match gate.run(work).await {
+        Ok(answer) => Ok(answer),
+        Err(Refused::Overloaded) => Err(Overloaded),
+        Err(Refused::Failed(e)) => {
+            tracing::error!(error = %e, "request handler failed");
+            Ok(xmlrpc::render_fault(&Fault::internal()))
+        }
+    }
 }
 
 fn answer(
@@ -147,36 +206,4 @@ fn answer(
             xmlrpc::render_fault(&fault)
         }
     }
-}
-
-/// Serves `app` on every listener until `shutdown` resolves.
-pub async fn serve(
-    app: Router,
-    listeners: Vec<std::net::TcpListener>,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let mut servers = Vec::new();
-    for listener in listeners {
-        listener.set_nonblocking(true)?;
-        let listener = tokio::net::TcpListener::from_std(listener)?;
-        let mut stop = stop_rx.clone();
-        let app = app.clone();
-        servers.push(tokio::spawn(async move {
-            axum::serve(
-                listener,
-                app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-            )
-            .with_graceful_shutdown(async move {
-                let _ = stop.wait_for(|s| *s).await;
-            })
-            .await
-        }));
-    }
-    shutdown.await;
-    let _ = stop_tx.send(true);
-    for server in servers {
-        server.await.map_err(std::io::Error::other)??;
-    }
-    Ok(())
 }

@@ -2,7 +2,6 @@
 //! This file wires the parts together: configuration, namespaces, the mirror,
 //! the service and the HTTP server, and maps failures to exit codes.
 
-use std::net::TcpListener;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -11,6 +10,10 @@ use clap::Parser;
 
 use nfctd::auth::Auth;
 use nfctd::config::{Cli, Command, Config, LogFormat, Source};
+use nfctd::hosts::AllowedHosts;
+use nfctd::net::{self, Listener, Tls};
+use nfctd::privileges;
+use nfctd::reload::Reloaders;
 use nfctd::service::{Service, Settings};
 use nfctd::table::{Mirror, MirrorConfig, MirrorError};
 use nfctd::{demo, http};
@@ -37,7 +40,15 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match run(config, auth) {
+    // Certificate files are configuration too: unreadable or invalid ones exit 2.
+    let tls = match config.net.tls.as_ref().map(Tls::load).transpose() {
+        Ok(tls) => tls,
+        Err(e) => {
+            eprintln!("nfctd: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(config, auth, tls) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("nfctd: {e:#}");
@@ -86,22 +97,40 @@ fn init_logging(format: LogFormat) {
     }
 }
 
-fn run(config: Config, auth: Auth) -> anyhow::Result<()> {
+fn run(config: Config, auth: Auth, tls: Option<Tls>) -> anyhow::Result<()> {
+    let nofile = net::raise_nofile_limit();
     // Listeners are bound first, in the daemon's own namespace: a namespace
-    // joined below changes where new sockets live, not these.
+    // joined below changes where new sockets live, not these. Binding a low
+    // port may need a capability that is dropped next.
     let listeners = config
-        .listen
+        .net
+        .endpoints
         .iter()
-        .map(|addr| TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr}")))
+        .map(|endpoint| {
+            let addr = endpoint.addr;
+            net::bind(addr)
+                .map(|socket| Listener {
+                    socket,
+                    tls: endpoint.tls,
+                })
+                .with_context(|| format!("cannot listen on {addr}"))
+        })
         .collect::<anyhow::Result<Vec<_>>>()?;
 
-    // Namespaces can only be entered while the process has one thread.
+    // Namespaces can only be entered, and capabilities dropped for the whole
+    // process, while it has one thread.
     match &config.source {
-        Source::Own => {}
+        Source::Own => privileges::restrict(privileges::SERVING, true),
         Source::Netns(path) => {
-            netns::join(path).with_context(|| format!("cannot enter --netns {}", path.display()))?
+            privileges::restrict(privileges::JOINING, false);
+            netns::join(path)
+                .with_context(|| format!("cannot enter --netns {}", path.display()))?;
+            privileges::restrict(privileges::SERVING, true);
         }
-        Source::Demo => demo::enter().context("cannot set up the demo namespace")?,
+        Source::Demo => {
+            demo::enter().context("cannot set up the demo namespace")?;
+            privileges::restrict(privileges::DEMO, true);
+        }
     }
 
     let ignore = config.ignore.clone();
@@ -130,49 +159,70 @@ fn run(config: Config, auth: Auth) -> anyhow::Result<()> {
         },
         auth,
     );
+    let app = http::app_with(
+        service.clone(),
+        http::AppOptions {
+            wide_int: config.xmlrpc_wide_int,
+            heavy_queue: config.net.heavy_queue,
+            allowed_hosts: AllowedHosts::new(&config.listen, &config.net.allowed_hosts),
+        },
+    );
+
+    // What SIGHUP re-reads; each part of the daemon adds its own hook here.
+    let mut reloaders = Reloaders::default();
+    // The password file is also re-read by itself when it changes.
+    reloaders.add("password file", move || {
+        service.reload_users();
+        Ok::<(), std::convert::Infallible>(())
+    });
+    if let Some(tls) = &tls {
+        let tls = tls.clone();
+        reloaders.add("TLS certificate", move || tls.reload());
+    }
+
+    let mut limits = config.net.limits;
+    limits.max_connections = net::effective_cap(limits.max_connections, nofile);
     for listener in &listeners {
-        tracing::info!("listening on http://{}/", listener.local_addr()?);
+        tracing::info!("listening on {}", listener.url()?);
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
-    runtime.spawn(reload_on_sighup(service.clone()));
-    runtime.block_on(http::serve(
-        http::app(service, config.xmlrpc_wide_int),
+    runtime.block_on(net::serve(
+        app,
         listeners,
-        shutdown_signal(),
+        tls,
+        limits,
+        signals(Arc::new(reloaders)),
     ))?;
     tracing::info!("shut down");
     Ok(())
 }
 
-async fn shutdown_signal() {
+/// Resolves on SIGINT or SIGTERM; runs the reload hooks on every SIGHUP meanwhile.
+async fn signals(reloaders: Arc<Reloaders>) {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut int), Ok(mut term)) = (
+    let (Ok(mut int), Ok(mut term), Ok(mut hup)) = (
         signal(SignalKind::interrupt()),
         signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
     ) else {
         tracing::error!("cannot install signal handlers; stop with SIGKILL");
         return std::future::pending().await;
     };
-    tokio::select! {
-        _ = int.recv() => {}
-        _ = term.recv() => {}
-    }
-}
-
-/// SIGHUP re-reads the password file (the daemon also notices changes by
-/// itself within a second).
-async fn reload_on_sighup(service: Service) {
-    use tokio::signal::unix::{signal, SignalKind};
-    let Ok(mut hup) = signal(SignalKind::hangup()) else {
-        tracing::warn!("cannot handle SIGHUP; the password file is still re-read when it changes");
-        return;
-    };
-    while hup.recv().await.is_some() {
-        tracing::info!("SIGHUP: re-reading the password file");
-        service.reload_users();
+    loop {
+        tokio::select! {
+            _ = int.recv() => return,
+            _ = term.recv() => return,
+            _ = hup.recv() => {
+                // Hooks read files: off the executor.
+                let reloaders = Arc::clone(&reloaders);
+                if let Err(e) = tokio::task::spawn_blocking(move || reloaders.run()).await {
+                    tracing::error!(error = %e, "reload failed");
+                }
+            }
+        }
     }
 }
 

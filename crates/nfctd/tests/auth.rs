@@ -350,7 +350,7 @@ fn a_removed_user_loses_their_sessions_and_a_changed_role_applies() {
 
     // Demoted, then SIGHUP: the session stays, with the new role.
     add_user(&users.file, "admin", "admin-pw", "viewer");
-    let pid = nix::unistd::Pid::from_raw(daemon.pid() as i32);
+    let pid = daemon.pid();
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGHUP).unwrap();
     let id = bed.kernel()[0].id.to_string();
     assert!(wait_until(Duration::from_secs(4), || {

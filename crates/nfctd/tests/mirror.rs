@@ -166,7 +166,7 @@ fn healthz_and_clean_shutdown() {
     let mut stream = TcpStream::connect(daemon.addr).unwrap();
     write!(
         stream,
-        "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        "GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
     )
     .unwrap();
     let mut answer = String::new();

@@ -179,7 +179,7 @@ fn an_oversized_body_is_refused() {
         .unwrap();
     write!(
         stream,
-        "POST /RPC2 HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n<methodCall>",
+        "POST /RPC2 HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n<methodCall>",
         2 << 20
     )
     .unwrap();

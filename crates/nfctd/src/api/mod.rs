@@ -14,11 +14,11 @@ mod table;
 use std::sync::Arc;
 
 use axum::Router;
-use tokio::sync::Semaphore;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::gate::{Gate, Refused};
 use crate::service::Service;
 
 pub use error::{ErrorBody, JsonError};
@@ -28,7 +28,7 @@ pub use session::{COOKIE, CSRF_HEADER};
 #[derive(Debug, Clone)]
 pub struct JsonApi {
     service: Service,
-    heavy: Arc<Semaphore>,
+    heavy: Arc<Gate>,
     csrf: session::Csrf,
     events: events::Feed,
 }
@@ -40,22 +40,14 @@ impl JsonApi {
         &self,
         work: impl FnOnce(&Service) -> Result<T, JsonError> + Send + 'static,
     ) -> Result<T, JsonError> {
-        let permit = Arc::clone(&self.heavy)
-            .acquire_owned()
-            .await
-            .map_err(|_| JsonError::Overloaded)?;
         let service = self.service.clone();
-        tokio::task::spawn_blocking(move || {
-            let out = work(&service);
-            drop(permit);
-            out
-        })
-        .await
-        .unwrap_or_else(|e| {
-            Err(JsonError::Service(crate::service::ApiError::Internal(
-                e.to_string(),
-            )))
-        })
+        match self.heavy.run(move || work(&service)).await {
+            Ok(answer) => answer,
+            Err(Refused::Overloaded) => Err(JsonError::Overloaded),
+            Err(Refused::Failed(e)) => {
+                Err(JsonError::Service(crate::service::ApiError::Internal(e)))
+            }
+        }
     }
 }
 
@@ -91,7 +83,7 @@ pub const PREFIX: &str = "/api/v1";
 
 /// The JSON API's router, mounted under `/api/v1` (with
 /// `/api/v1/openapi.json`), over `service`, sharing `heavy` with XML-RPC.
-pub fn router(service: Service, heavy: Arc<Semaphore>) -> Router {
+pub fn router(service: Service, heavy: Arc<Gate>) -> Router {
     let api = JsonApi {
         events: events::Feed::new(service.clone()),
         service,
@@ -146,7 +138,7 @@ pub fn openapi(service: Service) -> utoipa::openapi::OpenApi {
     let api = JsonApi {
         events: events::Feed::new(service.clone()),
         service,
-        heavy: Arc::new(Semaphore::new(1)),
+        heavy: Arc::new(Gate::new(1, 0)),
         csrf: session::Csrf::new(),
     };
     routes(api).1

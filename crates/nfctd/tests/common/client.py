@@ -1,11 +1,14 @@
 """An independent XML-RPC client for the integration tests: Python's stdlib
 xmlrpc.client, driven by JSON lines on stdin, answering JSON lines on stdout.
 
+Usage: client.py URL [CAFILE]   (CAFILE: trust only these certificates, for https)
 Request:  {"m": "view", "p": [...]}      Answer: {"ok": value} or {"fault": [code, "string"]}
+          or {"http": [status, "message"]} (status 0: no HTTP answer, e.g. a TLS failure)
 """
 import base64
 import datetime
 import json
+import ssl
 import sys
 import xmlrpc.client
 
@@ -25,7 +28,10 @@ def plain(value):
 
 
 def main():
-    proxy = xmlrpc.client.ServerProxy(sys.argv[1], allow_none=True)
+    context = None
+    if len(sys.argv) > 2:
+        context = ssl.create_default_context(cafile=sys.argv[2])
+    proxy = xmlrpc.client.ServerProxy(sys.argv[1], allow_none=True, context=context)
     for line in sys.stdin:
         request = json.loads(line)
         method = proxy
@@ -37,6 +43,8 @@ def main():
             answer = {"fault": [fault.faultCode, fault.faultString]}
         except xmlrpc.client.ProtocolError as error:
             answer = {"http": [error.errcode, error.errmsg]}
+        except OSError as error:
+            answer = {"http": [0, str(error)]}
         print(json.dumps(answer), flush=True)
 
 

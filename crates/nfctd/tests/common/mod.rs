@@ -104,7 +104,10 @@ impl Bed {
 /// The real daemon binary serving a bed's namespace on host loopback.
 pub struct Daemon {
     child: Child,
+    /// The first listener's address (`url()` uses its scheme).
     pub addr: SocketAddr,
+    /// Every listener, in the order logged: (TLS?, address).
+    pub listeners: Vec<(bool, SocketAddr)>,
     log: Arc<Mutex<String>>,
 }
 
@@ -123,8 +126,33 @@ impl Daemon {
 
     /// Runs `nfctd ARGS`, waiting for its "listening on" line.
     pub fn spawn(args: &[&str]) -> Daemon {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_nfctd"))
-            .args(args)
+        let mut command = Command::new(env!("CARGO_BIN_EXE_nfctd"));
+        command.args(args);
+        Daemon::spawn_command(command)
+    }
+
+    /// Like [`Daemon::start`], with the soft RLIMIT_NOFILE set to `soft` first
+    /// (through the shell's `ulimit`, as an init script would).
+    pub fn start_with_nofile(bed: &Bed, soft: u64, args: &[&str]) -> Daemon {
+        let netns = bed.sandbox.netns_path();
+        let mut command = Command::new("sh");
+        command
+            .arg("-c")
+            .arg(format!("ulimit -Sn {soft} && exec \"$0\" \"$@\""))
+            .arg(env!("CARGO_BIN_EXE_nfctd"))
+            .args([
+                "--netns",
+                netns.to_str().unwrap(),
+                "--listen",
+                "127.0.0.1:0",
+            ])
+            .args(args);
+        Daemon::spawn_command(command)
+    }
+
+    /// Runs the daemon `command` describes, waiting for its "listening on" lines.
+    pub fn spawn_command(mut command: Command) -> Daemon {
+        let mut child = command
             .env("NO_COLOR", "1")
             .env("NFCTD_LOG", "info")
             .stdin(Stdio::null())
@@ -138,16 +166,23 @@ impl Daemon {
         let sink = Arc::clone(&log);
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(rest) = line.split("listening on http://").nth(1) {
-                    let _ = tx.send(rest.trim_end_matches('/').to_string());
+                if let Some(url) = line.split("listening on ").nth(1) {
+                    let _ = tx.send(url.trim_end_matches('/').to_string());
                 }
                 let mut log = sink.lock().unwrap();
                 log.push_str(&line);
                 log.push('\n');
             }
         });
-        let addr = match rx.recv_timeout(Duration::from_secs(20)) {
-            Ok(addr) => addr.parse().unwrap(),
+        let parse = |url: String| -> (bool, SocketAddr) {
+            match url.split_once("://") {
+                Some(("https", addr)) => (true, addr.parse().unwrap()),
+                Some(("http", addr)) => (false, addr.parse().unwrap()),
+                _ => panic!("unexpected listening line {url:?}"),
+            }
+        };
+        let first = match rx.recv_timeout(Duration::from_secs(20)) {
+            Ok(url) => parse(url),
             Err(_) => {
                 let _ = child.kill();
                 let _ = child.wait();
@@ -155,19 +190,48 @@ impl Daemon {
                 panic!("nfctd did not start:\n{}", log.lock().unwrap());
             }
         };
-        Daemon { child, addr, log }
+        // The other listeners are logged right after the first.
+        let mut listeners = vec![first];
+        while let Ok(url) = rx.recv_timeout(Duration::from_millis(200)) {
+            listeners.push(parse(url));
+        }
+        Daemon {
+            child,
+            addr: first.1,
+            listeners,
+            log,
+        }
     }
 
     pub fn url(&self) -> String {
-        format!("http://{}/RPC2", self.addr)
+        let scheme = if self.listeners[0].0 { "https" } else { "http" };
+        format!("{scheme}://{}/RPC2", self.addr)
+    }
+
+    /// The first plain-HTTP listener.
+    pub fn http_addr(&self) -> SocketAddr {
+        self.listeners
+            .iter()
+            .find(|(tls, _)| !tls)
+            .expect("an HTTP listener")
+            .1
+    }
+
+    /// The first HTTPS listener.
+    pub fn https_addr(&self) -> SocketAddr {
+        self.listeners
+            .iter()
+            .find(|(tls, _)| *tls)
+            .expect("an HTTPS listener")
+            .1
+    }
+
+    pub fn pid(&self) -> nix::unistd::Pid {
+        nix::unistd::Pid::from_raw(self.child.id() as i32)
     }
 
     pub fn log(&self) -> String {
         self.log.lock().unwrap().clone()
-    }
-
-    pub fn pid(&self) -> u32 {
-        self.child.id()
     }
 
     pub fn is_running(&mut self) -> bool {
@@ -204,6 +268,43 @@ impl Drop for Daemon {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Sends `request` as-is on a new connection and reads until the server
+/// closes: (status, head, body). Status 0 when the answer is not HTTP.
+pub fn http_exchange(addr: SocketAddr, request: &[u8]) -> (u16, String, String) {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    stream.write_all(request).unwrap();
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    let text = String::from_utf8_lossy(&answer).to_string();
+    let status = if text.starts_with("HTTP/1.") {
+        text.split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0)
+    } else {
+        0
+    };
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    (status, head.to_string(), body.to_string())
+}
+
+/// Runs `nfctd ARGS` expecting it to refuse to start: (exit code, stderr).
+pub fn refused(args: &[&str]) -> (Option<i32>, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_nfctd"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .output()
+        .expect("nfctd binary");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
 }
 
 /// A minimal HTTP/1.1 POST (Connection: close), so malformed bodies can be sent as-is.
@@ -273,10 +374,19 @@ impl Answer {
 
 impl Py {
     pub fn new(url: &str) -> Py {
+        Py::with_args(&[url])
+    }
+
+    /// An HTTPS client that trusts only the certificates in `cafile` and checks the host name.
+    pub fn new_tls(url: &str, cafile: &std::path::Path) -> Py {
+        Py::with_args(&[url, cafile.to_str().unwrap()])
+    }
+
+    fn with_args(args: &[&str]) -> Py {
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/common/client.py");
         let mut child = Command::new("python3")
             .arg(script)
-            .arg(url)
+            .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
