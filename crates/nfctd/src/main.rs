@@ -171,10 +171,12 @@ fn run(config: Config, auth: Auth, tls: Option<Tls>) -> anyhow::Result<()> {
     // What SIGHUP re-reads; each part of the daemon adds its own hook here.
     let mut reloaders = Reloaders::default();
     // The password file is also re-read by itself when it changes.
-    reloaders.add("password file", move || {
-        service.reload_users();
-        Ok::<(), std::convert::Infallible>(())
-    });
+    if matches!(config.auth.method, nfctd::auth::Method::Password(_)) {
+        reloaders.add("password file", move || {
+            service.reload_users();
+            Ok::<(), std::convert::Infallible>(())
+        });
+    }
     if let Some(tls) = &tls {
         let tls = tls.clone();
         reloaders.add("TLS certificate", move || tls.reload());
