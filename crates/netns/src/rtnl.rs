@@ -1,7 +1,11 @@
 //! Loopback setup over rtnetlink: bring `lo` up and give it addresses, with hand-built messages.
 
-use std::net::IpAddr;
-use std::os::fd::OwnedFd;
+use std::net::{IpAddr, SocketAddr};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::sys::socket::{connect, SockaddrStorage};
 
 use crate::nl::{Request, NLM_F_ACK, NLM_F_CREATE, NLM_F_REPLACE, NLM_F_REQUEST};
 use crate::Error;
@@ -14,12 +18,77 @@ const IFA_FLAGS: u16 = 8;
 const IFA_F_NODAD: u32 = 0x02;
 
 /// Brings up `lo` and adds `addrs` (address, prefix length) to it, in the namespace that
-/// `route_sock` (a NETLINK_ROUTE socket) was created in.
+/// `route_sock` (a NETLINK_ROUTE socket) was created in, which must be the caller's own
+/// (the wait for routes uses sockets made here; see [`wait_routable`]).
 ///
-/// IPv6 addresses get IFA_F_NODAD so they are usable at once. An address that is already
-/// there is replaced, so calling this twice is harmless. Every message is ACK-checked; a
-/// refusal names the address.
+/// IPv6 addresses get IFA_F_NODAD so they skip duplicate detection. An address that is
+/// already there is replaced, so calling this twice is harmless. Every message is
+/// ACK-checked; a refusal names the address.
 pub fn setup_loopback(route_sock: &OwnedFd, addrs: &[(IpAddr, u8)]) -> Result<(), Error> {
+    configure_loopback(route_sock, addrs)?;
+    wait_routable(addrs, |domain| {
+        nix::sys::socket::socket(
+            if domain == libc::AF_INET6 {
+                nix::sys::socket::AddressFamily::Inet6
+            } else {
+                nix::sys::socket::AddressFamily::Inet
+            },
+            nix::sys::socket::SockType::Datagram,
+            nix::sys::socket::SockFlag::SOCK_CLOEXEC,
+            None,
+        )
+        .map_err(|errno| Error::Netlink {
+            what: "a socket to test routes".into(),
+            errno,
+        })
+    })
+}
+
+/// How long a new address may take to become routable.
+const ROUTABLE_WITHIN: Duration = Duration::from_secs(3);
+
+/// Waits until every address in `addrs` has a route, testing with a UDP socket
+/// from `udp(domain)` made in the namespace. IPv6 on `lo` is set up by the
+/// kernel as the link comes up; on a busy machine a connect right after
+/// [`configure_loopback`] was seen to meet ENETUNREACH for a moment.
+pub(crate) fn wait_routable(
+    addrs: &[(IpAddr, u8)],
+    udp: impl Fn(i32) -> Result<OwnedFd, Error>,
+) -> Result<(), Error> {
+    let started = Instant::now();
+    for &(addr, _) in addrs {
+        let domain = if addr.is_ipv4() {
+            libc::AF_INET
+        } else {
+            libc::AF_INET6
+        };
+        let target = SockaddrStorage::from(SocketAddr::new(addr, 9));
+        loop {
+            let socket = udp(domain)?;
+            match connect(socket.as_raw_fd(), &target) {
+                Ok(()) => break,
+                Err(Errno::ENETUNREACH | Errno::EADDRNOTAVAIL)
+                    if started.elapsed() < ROUTABLE_WITHIN =>
+                {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Err(errno) => {
+                    return Err(Error::Netlink {
+                        what: format!("waiting for a route to {addr} on lo"),
+                        errno,
+                    })
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// [`setup_loopback`] without the wait for routes.
+pub(crate) fn configure_loopback(
+    route_sock: &OwnedFd,
+    addrs: &[(IpAddr, u8)],
+) -> Result<(), Error> {
     let mut req = Request::new();
     req.begin(
         libc::RTM_NEWLINK,

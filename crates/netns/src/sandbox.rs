@@ -128,9 +128,11 @@ impl Sandbox {
         Ok(s.trim_end_matches('\n').to_owned())
     }
 
-    /// Brings up `lo` inside the namespace and adds `addrs` to it.
+    /// Brings up `lo` inside the namespace and adds `addrs` to it, returning
+    /// once they are routable.
     pub fn setup_loopback(&self, addrs: &[(IpAddr, u8)]) -> Result<(), Error> {
-        crate::setup_loopback(&self.route_socket()?, addrs)
+        crate::rtnl::configure_loopback(&self.route_socket()?, addrs)?;
+        crate::rtnl::wait_routable(addrs, |domain| self.socket(domain, libc::SOCK_DGRAM, 0))
     }
 
     /// Makes the namespace track connections (see [`crate::enable_conntrack`]).

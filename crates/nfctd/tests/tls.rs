@@ -112,7 +112,9 @@ fn sighup_serves_a_new_certificate_and_keeps_it_over_a_bad_one() {
     let ca_two = install(dir.path(), "two", &make_cert());
     hup();
     assert!(
-        wait_until(Duration::from_secs(5), || count("reloaded what=\"TLS certificate\"") == 1),
+        wait_until(Duration::from_secs(5), || count(
+            "reloaded what=\"TLS certificate\""
+        ) == 1),
         "{}",
         daemon.log()
     );
