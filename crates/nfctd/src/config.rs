@@ -82,6 +82,9 @@ pub struct Options {
     /// Largest `length` that `view` accepts [default: 10000].
     #[arg(long, value_name = "N")]
     pub max_page: Option<usize>,
+    /// Serve /metrics also here, plain HTTP, without login (for Prometheus); /metrics on --listen then follows --auth.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub metrics_listen: Option<SocketAddr>,
     /// Receive buffer for conntrack events, bytes; an overflow costs a full resync [default: 33554432].
     #[arg(long, value_name = "BYTES")]
     pub event_buffer: Option<usize>,
@@ -169,6 +172,8 @@ pub struct Config {
     pub ignore: Vec<Cidr>,
     pub resync_interval: Option<Duration>,
     pub max_page: usize,
+    /// A listener for /metrics alone, without login.
+    pub metrics_listen: Option<SocketAddr>,
     pub event_buffer: usize,
     pub xmlrpc_wide_int: WideInt,
     pub log_format: LogFormat,
@@ -270,6 +275,7 @@ impl Config {
             ignore,
             resync_interval,
             max_page,
+            metrics_listen: o.metrics_listen,
             event_buffer,
             xmlrpc_wide_int,
             log_format,
@@ -306,6 +312,7 @@ fn merge(high: Options, low: Options) -> Options {
         netns: high.netns.or(low.netns),
         resync_interval: high.resync_interval.or(low.resync_interval),
         max_page: high.max_page.or(low.max_page),
+        metrics_listen: high.metrics_listen.or(low.metrics_listen),
         event_buffer: high.event_buffer.or(low.event_buffer),
         xmlrpc_wide_int: high.xmlrpc_wide_int.or(low.xmlrpc_wide_int),
         log_format: high.log_format.or(low.log_format),

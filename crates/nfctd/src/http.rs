@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use axum::middleware;
@@ -81,7 +81,7 @@ pub fn app(service: Service, wide_int: WideInt) -> Router {
 pub fn app_with(service: Service, options: AppOptions) -> Router {
     let heavy = Arc::new(Gate::new(HEAVY_CALLS, options.heavy_queue));
     let json = crate::api::router(service.clone(), Arc::clone(&heavy));
-    let metrics = crate::metrics::router(service.clone());
+    let metrics = crate::metrics::router(service.clone(), crate::metrics::Access::FollowsAuth);
     let api = Api {
         service,
         heavy,
@@ -122,6 +122,14 @@ impl IntoResponse for Overloaded {
     }
 }
 
+/// What the `--metrics-listen` listener serves: `/metrics` alone, open to
+/// scrapers, behind the same Host guard as everything else.
+pub fn metrics_app(service: Service, allowed_hosts: AllowedHosts) -> Router {
+    crate::metrics::router(service, crate::metrics::Access::Open).layer(
+        middleware::from_fn_with_state(Arc::new(allowed_hosts), hosts::guard),
+    )
+}
+
 async fn healthz(State(api): State<Api>) -> Response {
     if api.service.mirror().is_live() {
         (StatusCode::OK, "ok\n").into_response()
@@ -138,16 +146,8 @@ async fn healthz(State(api): State<Api>) -> Response {
 /// microseconds, less than a hand-over to a blocking thread.
 const INLINE_BODY: usize = 16 * 1024;
 
-/// The client's address, when the server recorded it (in-process tests do not).
-fn peer(parts: &Parts) -> Option<std::net::IpAddr> {
-    parts
-        .extensions
-        .get::<ConnectInfo<std::net::SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip())
-}
-
 async fn xmlrpc_call(State(api): State<Api>, parts: Parts, body: Bytes) -> Response {
-    let peer = peer(&parts);
+    let peer = crate::api::peer(&parts);
     let limits = Limits {
         max_body: MAX_BODY,
         ..Limits::default()

@@ -109,13 +109,17 @@ fn run(config: Config, auth: Auth, tls: Option<Tls>) -> anyhow::Result<()> {
         .map(|endpoint| {
             let addr = endpoint.addr;
             net::bind(addr)
-                .map(|socket| Listener {
-                    socket,
-                    tls: endpoint.tls,
-                })
+                .map(|socket| Listener::main(socket, endpoint.tls))
                 .with_context(|| format!("cannot listen on {addr}"))
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
+    let mut listeners = listeners;
+    let metrics_socket = config
+        .metrics_listen
+        .map(|addr| {
+            net::bind(addr).with_context(|| format!("cannot listen on --metrics-listen {addr}"))
+        })
+        .transpose()?;
 
     // Namespaces can only be entered, and capabilities dropped for the whole
     // process, while it has one thread.
@@ -159,14 +163,24 @@ fn run(config: Config, auth: Auth, tls: Option<Tls>) -> anyhow::Result<()> {
         },
         auth,
     );
+    let mut listen_addrs = config.listen.clone();
+    listen_addrs.extend(config.metrics_listen);
+    let allowed_hosts = AllowedHosts::new(&listen_addrs, &config.net.allowed_hosts);
     let app = http::app_with(
         service.clone(),
         http::AppOptions {
             wide_int: config.xmlrpc_wide_int,
             heavy_queue: config.net.heavy_queue,
-            allowed_hosts: AllowedHosts::new(&config.listen, &config.net.allowed_hosts),
+            allowed_hosts: allowed_hosts.clone(),
         },
     );
+    if let Some(socket) = metrics_socket {
+        listeners.push(Listener {
+            socket,
+            tls: false,
+            app: Some(http::metrics_app(service.clone(), allowed_hosts)),
+        });
+    }
 
     // What SIGHUP re-reads; each part of the daemon adds its own hook here.
     let mut reloaders = Reloaders::default();
@@ -185,7 +199,11 @@ fn run(config: Config, auth: Auth, tls: Option<Tls>) -> anyhow::Result<()> {
     let mut limits = config.net.limits;
     limits.max_connections = net::effective_cap(limits.max_connections, nofile);
     for listener in &listeners {
-        tracing::info!("listening on {}", listener.url()?);
+        if listener.app.is_some() {
+            tracing::info!("serving /metrics on {}metrics", listener.url()?);
+        } else {
+            tracing::info!("listening on {}", listener.url()?);
+        }
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

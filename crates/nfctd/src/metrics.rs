@@ -8,7 +8,8 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime};
 
 use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -18,7 +19,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::registry::Registry;
 
-use crate::service::Service;
+use crate::service::{Credentials, Service};
 
 const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
@@ -37,14 +38,41 @@ struct KindLabel {
     kind: &'static str,
 }
 
-/// The `/metrics` route over `service`.
-pub fn router(service: Service) -> Router {
-    Router::new()
-        .route("/metrics", get(scrape))
-        .with_state(service)
+/// Who may scrape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone who reaches the listener: `--metrics-listen`, since scrapers
+    /// do not log in.
+    Open,
+    /// As `--auth` says: with a backend, a session cookie of the JSON API or
+    /// HTTP Basic credentials (Prometheus' `basic_auth`) checked by it.
+    FollowsAuth,
 }
 
-async fn scrape(State(service): State<Service>) -> Response {
+/// The `/metrics` route over `service`.
+pub fn router(service: Service, access: Access) -> Router {
+    Router::new()
+        .route("/metrics", get(scrape))
+        .with_state((service, access))
+}
+
+async fn scrape(State((service, access)): State<(Service, Access)>, parts: Parts) -> Response {
+    if access == Access::FollowsAuth && service.requires_login() {
+        let checked = {
+            let service = service.clone();
+            let headers = parts.headers.clone();
+            let peer = crate::api::peer(&parts);
+            tokio::task::spawn_blocking(move || allowed(&service, &headers, peer)).await
+        };
+        if !matches!(checked, Ok(true)) {
+            return (
+                StatusCode::UNAUTHORIZED,
+                [(header::WWW_AUTHENTICATE, "Basic realm=\"nfctd metrics\"")],
+                "log in, or scrape the --metrics-listen address\n",
+            )
+                .into_response();
+        }
+    }
     // Reading the kernel's statistics and counting the table block briefly.
     let encoded = tokio::task::spawn_blocking(move || encode(&service)).await;
     match encoded {
@@ -58,6 +86,36 @@ async fn scrape(State(service): State<Service>) -> Response {
             (StatusCode::INTERNAL_SERVER_ERROR, "metrics unavailable\n").into_response()
         }
     }
+}
+
+/// A live session cookie, or Basic credentials the backend accepts (any role:
+/// metrics are read-only).
+fn allowed(service: &Service, headers: &HeaderMap, peer: Option<std::net::IpAddr>) -> bool {
+    if let Ok(sid) = crate::api::session_id(headers) {
+        if service.is_open(&sid) {
+            return true;
+        }
+    }
+    let Some(credentials) = basic_credentials(headers) else {
+        return false;
+    };
+    service.authenticate(&credentials, peer).is_ok()
+}
+
+/// `Authorization: Basic base64(user:password)`.
+fn basic_credentials(headers: &HeaderMap) -> Option<Credentials> {
+    use base64::Engine;
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let encoded = value.strip_prefix("Basic ")?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (user, password) = text.split_once(':')?;
+    Some(Credentials {
+        user: Some(user.to_string()),
+        password: Some(password.to_string()),
+    })
 }
 
 fn gauge(value: u64) -> ConstGauge {

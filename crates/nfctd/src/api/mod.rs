@@ -22,7 +22,7 @@ use crate::gate::{Gate, Refused};
 use crate::service::Service;
 
 pub use error::{ErrorBody, JsonError};
-pub use session::{COOKIE, CSRF_HEADER};
+pub use session::{peer, session_id, COOKIE, CSRF_HEADER};
 
 /// What every JSON handler gets.
 #[derive(Debug, Clone)]

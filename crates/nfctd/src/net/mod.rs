@@ -36,14 +36,25 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 /// sockets, the request-socket pool, files read on reload).
 const RESERVED_FDS: u64 = 64;
 
-/// One bound listener and whether it speaks TLS.
+/// One bound listener, whether it speaks TLS, and what it serves when that is
+/// not the main app (the `--metrics-listen` listener serves only /metrics).
 #[derive(Debug)]
 pub struct Listener {
     pub socket: std::net::TcpListener,
     pub tls: bool,
+    pub app: Option<Router>,
 }
 
 impl Listener {
+    /// A listener of the main app.
+    pub fn main(socket: std::net::TcpListener, tls: bool) -> Listener {
+        Listener {
+            socket,
+            tls,
+            app: None,
+        }
+    }
+
     pub fn url(&self) -> io::Result<String> {
         let scheme = if self.tls { "https" } else { "http" };
         Ok(format!("{scheme}://{}/", self.socket.local_addr()?))
@@ -139,7 +150,7 @@ pub async fn serve(
             }
         };
         let ctx = Ctx {
-            app: app.clone(),
+            app: listener.app.unwrap_or_else(|| app.clone()),
             tls,
             limits,
             registry: Arc::clone(&registry),

@@ -123,6 +123,27 @@ impl Service {
         credentials: &Credentials,
         peer: Option<std::net::IpAddr>,
     ) -> Result<SessionId, ApiError> {
+        let (name, role) = self.authenticate(credentials, peer)?;
+        let sid = self.inner.sessions.open(&name, role);
+        let peer_text = peer.map_or_else(|| "-".to_string(), |p| p.to_string());
+        tracing::info!(target: "audit", session = &sid[..8], user = ?name, role = role.name(), peer = %peer_text, "login");
+        Ok(SessionId(sid))
+    }
+
+    /// Whether `--auth` asks for credentials at all.
+    pub fn requires_login(&self) -> bool {
+        !self.inner.auth.is_none()
+    }
+
+    /// Checks credentials without opening a session (for fronts that take
+    /// them on every request, like a metrics scrape with HTTP Basic auth):
+    /// the same backend, throttling and audit log as `login`. Returns the
+    /// user's name and role.
+    pub fn authenticate(
+        &self,
+        credentials: &Credentials,
+        peer: Option<std::net::IpAddr>,
+    ) -> Result<(String, Role), ApiError> {
         let auth = &self.inner.auth;
         if let Some(roles) = auth.reload_if_changed() {
             self.apply_roles(&roles);
@@ -139,9 +160,7 @@ impl Service {
                 } else {
                     clip(&granted.user)
                 };
-                let sid = self.inner.sessions.open(&name, granted.role);
-                tracing::info!(target: "audit", session = &sid[..8], user = ?name, role = granted.role.name(), peer = %peer_text, "login");
-                Ok(SessionId(sid))
+                Ok((name, granted.role))
             }
             Err(refused) => {
                 self.inner.usage.failed_logins.inc();
