@@ -94,6 +94,9 @@ pub struct Options {
     /// Log format on stderr: text or json [default: text].
     #[arg(long, value_name = "text|json")]
     pub log_format: Option<String>,
+    /// Log level: error, warn, info, debug or trace, or a tracing filter; reloaded on SIGHUP; NFCTD_LOG wins [default: info].
+    #[arg(long, value_name = "LEVEL")]
+    pub log_level: Option<String>,
 
     // Authentication (validated in `auth_config` below).
     /// Authentication backend [default: password if --passwd-file exists, else none]; with none every session is admin, as in pyctd.
@@ -177,6 +180,8 @@ pub struct Config {
     pub event_buffer: usize,
     pub xmlrpc_wide_int: WideInt,
     pub log_format: LogFormat,
+    /// Checked to be a valid level or tracing filter.
+    pub log_level: String,
     pub auth: AuthConfig,
     pub net: NetConfig,
 }
@@ -267,6 +272,10 @@ impl Config {
                 ))
             }
         };
+        let log_level = o.log_level.unwrap_or_else(|| "info".to_string());
+        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&log_level) {
+            return Err(bad("--log-level", format!("{log_level:?}: {e}")));
+        }
         Ok(Config {
             source,
             listen,
@@ -279,10 +288,21 @@ impl Config {
             event_buffer,
             xmlrpc_wide_int,
             log_format,
+            log_level,
             auth,
             net,
         })
     }
+}
+
+/// The rule `--ignore` makes: a connection whose original source or
+/// destination lies in one of the prefixes stays out of the mirror.
+pub fn ignore_rule(ignore: Vec<Cidr>) -> crate::table::Hidden {
+    std::sync::Arc::new(move |conn: &ctnetlink::Conn| {
+        ignore
+            .iter()
+            .any(|cidr| cidr.contains(&conn.orig.src) || cidr.contains(&conn.orig.dst))
+    })
 }
 
 /// Options given after `demo` win over those given before it.
@@ -316,6 +336,7 @@ fn merge(high: Options, low: Options) -> Options {
         event_buffer: high.event_buffer.or(low.event_buffer),
         xmlrpc_wide_int: high.xmlrpc_wide_int.or(low.xmlrpc_wide_int),
         log_format: high.log_format.or(low.log_format),
+        log_level: high.log_level.or(low.log_level),
         passwd_file: high.passwd_file.or(low.passwd_file),
         auth_command: high.auth_command.or(low.auth_command),
         login_attempts: high.login_attempts.or(low.login_attempts),

@@ -10,6 +10,7 @@ pub mod demo;
 pub mod gate;
 pub mod hosts;
 pub mod http;
+pub mod logging;
 pub mod metrics;
 pub mod net;
 pub mod privileges;

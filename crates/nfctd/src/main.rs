@@ -9,7 +9,7 @@ use anyhow::Context as _;
 use clap::Parser;
 
 use nfctd::auth::Auth;
-use nfctd::config::{Cli, Command, Config, LogFormat, Source};
+use nfctd::config::{Cli, Command, Config, Source};
 use nfctd::hosts::AllowedHosts;
 use nfctd::net::{self, Listener, Tls};
 use nfctd::privileges;
@@ -30,7 +30,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    init_logging(config.log_format);
+    let levels = nfctd::logging::init(config.log_format, &config.log_level);
     let in_demo = config.source == Source::Demo;
     // A bad password file is bad configuration: exit 2, naming the file.
     let auth = match Auth::open(&config.auth) {
@@ -48,7 +48,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match run(config, auth, tls) {
+    match run(config, auth, tls, levels) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("nfctd: {e:#}");
@@ -81,23 +81,12 @@ fn advice(e: &anyhow::Error, in_demo: bool) -> Option<&'static str> {
     }
 }
 
-fn init_logging(format: LogFormat) {
-    use std::io::IsTerminal;
-    let filter = tracing_subscriber::EnvFilter::try_from_env("NFCTD_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    // Colours only for a person at a terminal, never into log files or journald.
-    let ansi = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(ansi)
-        .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
-    }
-}
-
-fn run(config: Config, auth: Auth, tls: Option<Tls>) -> anyhow::Result<()> {
+fn run(
+    config: Config,
+    auth: Auth,
+    tls: Option<Tls>,
+    levels: nfctd::logging::LevelHandle,
+) -> anyhow::Result<()> {
     let nofile = net::raise_nofile_limit();
     // Listeners are bound first, in the daemon's own namespace: a namespace
     // joined below changes where new sockets live, not these. Binding a low
@@ -137,14 +126,9 @@ fn run(config: Config, auth: Auth, tls: Option<Tls>) -> anyhow::Result<()> {
         }
     }
 
-    let ignore = config.ignore.clone();
     let mirror = Mirror::start(MirrorConfig {
         resync_interval: config.resync_interval,
-        hidden: Arc::new(move |conn: &ctnetlink::Conn| {
-            ignore
-                .iter()
-                .any(|cidr| cidr.contains(&conn.orig.src) || cidr.contains(&conn.orig.dst))
-        }),
+        hidden: nfctd::config::ignore_rule(config.ignore.clone()),
         event_buffer: config.event_buffer,
     })
     .context("cannot read the connection-tracking table")?;
@@ -184,6 +168,10 @@ fn run(config: Config, auth: Auth, tls: Option<Tls>) -> anyhow::Result<()> {
 
     // What SIGHUP re-reads; each part of the daemon adds its own hook here.
     let mut reloaders = Reloaders::default();
+    reloaders.add(
+        "configuration",
+        nfctd::reload::configuration(config.clone(), service.mirror().clone(), levels),
+    );
     // The password file is also re-read by itself when it changes.
     if matches!(config.auth.method, nfctd::auth::Method::Password(_)) {
         reloaders.add("password file", move || {

@@ -1,6 +1,6 @@
-//! What SIGHUP re-reads: a list of named reload hooks (the TLS certificate;
-//! the password file joins it), each run in turn. A hook that fails is
-//! logged and leaves its old state in force; the others still run.
+//! What SIGHUP re-reads: a list of named reload hooks (the configuration,
+//! the password file, the TLS certificate), each run in turn. A hook that
+//! fails is logged and leaves its old state in force; the others still run.
 
 use std::fmt;
 
@@ -49,5 +49,42 @@ impl Reloaders {
                 }
             }
         }
+    }
+}
+
+/// The configuration hook: reads the command line and `--config` file again
+/// as at start, and applies what can change while running (the `--ignore`
+/// list, the log level). A new configuration that does not validate is
+/// refused whole; other changes are named in the log as needing a restart.
+pub fn configuration(
+    running: crate::config::Config,
+    mirror: crate::table::Mirror,
+    levels: crate::logging::LevelHandle,
+) -> impl Fn() -> Result<(), String> + Send + Sync + 'static {
+    use clap::Parser;
+    let running = std::sync::Mutex::new(running);
+    move || {
+        let cli =
+            crate::config::Cli::try_parse_from(std::env::args_os()).map_err(|e| e.to_string())?;
+        let new = crate::config::Config::from_cli(cli).map_err(|e| e.to_string())?;
+        // Only this hook touches it, one SIGHUP at a time; a poisoned one is still whole.
+        let mut old = running.lock().unwrap_or_else(|p| p.into_inner());
+        if new.ignore != old.ignore {
+            mirror.set_hidden(crate::config::ignore_rule(new.ignore.clone()))?;
+            let shown: Vec<String> = new.ignore.iter().map(ToString::to_string).collect();
+            tracing::info!(ignore = ?shown, "the ignore list changed");
+        }
+        if new.log_level != old.log_level {
+            levels.set(&new.log_level)?;
+            tracing::info!(level = %new.log_level, "the log level changed");
+        }
+        let mut rest = new.clone();
+        rest.ignore.clone_from(&old.ignore);
+        rest.log_level.clone_from(&old.log_level);
+        if format!("{rest:?}") != format!("{old:?}") {
+            tracing::warn!("other options changed too; they take effect at the next start");
+        }
+        *old = new;
+        Ok(())
     }
 }

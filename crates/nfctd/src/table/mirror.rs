@@ -9,6 +9,7 @@ use std::sync::Arc;
 use ctnetlink::{Conn, ConnKey};
 
 use super::row::{Millis, Snapshot};
+use super::rowset::Hidden;
 use super::shared::{lock, Command, MirrorCounters, ResyncReport, Shared};
 use super::worker::{MirrorConfig, Worker};
 
@@ -71,6 +72,15 @@ impl Mirror {
     pub fn resync(&self) -> Result<ResyncReport, String> {
         let (tx, rx) = mpsc::channel();
         self.shared.send(Command::Resync(tx))?;
+        rx.recv()
+            .map_err(|_| "the mirror thread stopped".to_string())?
+    }
+
+    /// Hides what `hidden` says from now on (a new `--ignore` list) and
+    /// reconciles with the kernel so the served rows follow it. Blocking.
+    pub fn set_hidden(&self, hidden: Hidden) -> Result<ResyncReport, String> {
+        let (tx, rx) = mpsc::channel();
+        self.shared.send(Command::Hide(hidden, tx))?;
         rx.recv()
             .map_err(|_| "the mirror thread stopped".to_string())?
     }

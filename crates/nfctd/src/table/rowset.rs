@@ -92,6 +92,12 @@ impl RowSet {
         }
     }
 
+    /// Changes which connections stay out. Rows already in are not touched:
+    /// the caller resyncs, and the dump applies the new rule to every row.
+    pub fn set_hidden(&mut self, hidden: Hidden) {
+        self.hidden = hidden;
+    }
+
     pub fn len(&self) -> usize {
         self.by_id.len() + self.shared_ids.values().map(Vec::len).sum::<usize>()
     }

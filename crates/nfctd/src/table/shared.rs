@@ -13,6 +13,7 @@ use std::sync::{Mutex, MutexGuard};
 use ctnetlink::{Conn, ConnKey};
 
 use super::row::{Clock, Snapshot};
+use super::rowset::Hidden;
 
 /// Counters about the mirror's own work, for `stats` and metrics.
 #[derive(Debug, Default)]
@@ -51,6 +52,9 @@ pub struct ResyncReport {
 /// What the handle asks of the mirror's thread.
 pub(super) enum Command {
     Resync(Sender<Result<ResyncReport, String>>),
+    /// Hide these connections from now on (a new `--ignore` list), then
+    /// resync so the rows follow the new rule.
+    Hide(Hidden, Sender<Result<ResyncReport, String>>),
     /// Drop these rows (deleted in the kernel); reply once published.
     Forget(Vec<ConnKey>, Sender<()>),
     /// Record these kernel views (after a change); reply once published.

@@ -219,6 +219,10 @@ impl Worker {
         while let Some(command) = self.inbox.next() {
             match command {
                 Command::Resync(reply) => resyncs.push(reply),
+                Command::Hide(hidden, reply) => {
+                    self.rows.set_hidden(hidden);
+                    resyncs.push(reply);
+                }
                 Command::Forget(keys, reply) => {
                     for key in &keys {
                         self.dirty |= self.rows.remove(key);
