@@ -1,5 +1,6 @@
-//! The HTTP surface: routes (`POST /RPC2`, `POST /`, `GET /healthz`), body
-//! limit and request timeout, and serving on already-bound listeners.
+//! The HTTP surface: routes (`POST /RPC2`, `POST /`, `GET /healthz`, the JSON
+//! API, the web UI at `GET /`), body limit and request timeout, and serving on
+//! already-bound listeners.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -51,6 +52,7 @@ pub fn app(service: Service, wide_int: WideInt) -> Router {
         .route("/healthz", get(healthz))
         .with_state(api)
         .merge(json)
+        .merge(crate::web::router())
         .layer(DefaultBodyLimit::disable())
         .layer(RequestBodyLimitLayer::new(MAX_BODY))
         .layer(TimeoutLayer::with_status_code(

@@ -9,5 +9,6 @@ pub mod demo;
 pub mod http;
 pub mod service;
 pub mod table;
+pub mod web;
 pub mod wrapped_u32;
 pub mod xmlrpc;
