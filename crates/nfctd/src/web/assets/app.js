@@ -26,6 +26,7 @@ const state = {
   ticks: 0,
   stats: null,
   status: null,
+  head: "",
 };
 
 let charts = [];
@@ -78,6 +79,7 @@ function renderWho() {
 function enter(session) {
   api.setToken(session.csrf_token);
   state.session = session;
+  state.head = "";
   document.body.classList.toggle("viewer", !admin());
   show($("kill-matching"), admin());
   $("autorefresh").checked = !!session.autorefresh;
@@ -204,8 +206,18 @@ function render() {
   if (!page) return;
   const rows = page.connections;
   const columns = visible(rows);
-  renderHead($("head"), columns, state.order, admin(), sortBy);
+  // Redraw the header only when it changes, and give focus back to the
+  // row button that had it: a live page redraws every second.
+  const head = [columns.map((c) => c.id).join(), state.order.by, state.order.dir, admin(), i18n.current()].join("|");
+  if (head !== state.head) {
+    state.head = head;
+    renderHead($("head"), columns, state.order, admin(), sortBy);
+  }
+  const active = document.activeElement;
+  const row = active?.closest?.("#rows tr");
+  const focus = row ? `#rows tr[data-id="${row.dataset.id}"] button.${active.classList[0]}` : null;
   renderRows($("rows"), columns, rows, admin() ? actions : null);
+  if (focus) document.querySelector(focus)?.focus();
   show($("empty"), rows.length === 0);
   const from = rows.length ? page.start + 1 : 0;
   const to = page.start + rows.length;
