@@ -85,7 +85,12 @@ fn the_page_is_served_with_a_strict_csp_beside_xmlrpc() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn log_in_and_see_the_rows_the_kernel_has() {
-    let bed = bed_with(40);
+    let bed = bed_with(39);
+    // One connection through a destination NAT: its reply comes from elsewhere.
+    let mut nat = flow("10.9.2.2", "198.51.100.200", 40100, 80);
+    nat.reply.src = "192.0.2.10".parse().unwrap();
+    nat.reply.sport = 8080;
+    bed.inject(&[nat]);
     let Some((_daemon, b)) = start(&bed, &[], "en-US").await else { return };
     // The form, then the table.
     assert_eq!(b.js("document.querySelector('#login-view h2').textContent").await, "Log in");
@@ -97,7 +102,7 @@ async fn log_in_and_see_the_rows_the_kernel_has() {
     let heads = b.js("[...document.querySelectorAll('#head th')].map(th => th.textContent.replace(/[▲▼↕]/g, '').trim())").await;
     assert_eq!(
         heads,
-        serde_json::json!(["Protocol", "Original", "Reply", "State", "Mark", "Timeout", "Bytes sent", "Bytes received", "Rate", "Age", "Actions"])
+        serde_json::json!(["Protocol", "Original", "Reply", "State", "Mark", "Timeout", "Orig. bytes", "Reply bytes", "Rate", "Age", "Actions"])
     );
     let range = b.js("document.getElementById('range').textContent").await;
     assert_eq!(range, "Rows 1–44 of 44 matching (44 in the table)");
@@ -108,6 +113,9 @@ async fn log_in_and_see_the_rows_the_kernel_has() {
     assert_eq!(row[1], "10.9.1.9:40004 → 192.0.2.22:22");
     assert_eq!(row[2], "192.0.2.22:22 → 10.9.1.9:40004");
     assert!(row[3].as_str().unwrap().starts_with("ESTABLISHED"), "{row}");
+    let nat = bed.kernel().into_iter().find(|c| c.orig.dport == 80).unwrap();
+    let row = b.js(&format!("[...document.querySelector('#rows tr[data-id=\"{}\"]').cells].map(td => td.textContent)", nat.id)).await;
+    assert_eq!(row[2], "192.0.2.10:8080 → 10.9.2.2:40100 NAT");
     // The overview draws from the live events and the kernel's stats.
     b.until("document.querySelectorAll('#chart-proto polyline').length >= 3", "the protocol chart").await;
     b.until("document.querySelector('#legend-proto').textContent.includes('tcp: ')", "the legend").await;

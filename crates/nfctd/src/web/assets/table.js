@@ -3,15 +3,30 @@
 
 import { t, num, bytes, duration } from "./i18n.js";
 
+/** ICMP has no ports: its id travels in the port fields. */
+function ported(c) { return !c.proto.startsWith("icmp"); }
+
 function endpoint(addr, port, family) {
   if (port === undefined || port === null) return addr;
   return family === "ipv6" ? `[${addr}]:${port}` : `${addr}:${port}`;
 }
 
 function flow(c, side) {
-  const src = endpoint(c[`${side}_src`], c[`${side}_sport`], c.family);
-  const dst = endpoint(c[`${side}_dst`], c[`${side}_dport`], c.family);
+  const p = ported(c);
+  const src = endpoint(c[`${side}_src`], p ? c[`${side}_sport`] : null, c.family);
+  const dst = endpoint(c[`${side}_dst`], p ? c[`${side}_dport`] : null, c.family);
   return `${src} → ${dst}`;
+}
+
+/** Source, then "→ destination" below it: two narrow lines, one text. */
+function flowCell(td, c, side) {
+  const src = document.createElement("span");
+  const p = ported(c);
+  src.textContent = endpoint(c[`${side}_src`], p ? c[`${side}_sport`] : null, c.family);
+  const dst = document.createElement("span");
+  dst.className = "to";
+  dst.textContent = `→ ${endpoint(c[`${side}_dst`], p ? c[`${side}_dport`] : null, c.family)}`;
+  td.append(src, " ", dst);
 }
 
 /** A connection as one line (for confirmations). */
@@ -34,9 +49,9 @@ export const COLUMNS = [
     fam.textContent = c.family;
     td.append(" ", fam);
   } },
-  { id: "orig", label: () => t("col.orig"), sort: "orig_src", cell: (td, c) => { td.textContent = flow(c, "orig"); } },
+  { id: "orig", label: () => t("col.orig"), sort: "orig_src", cell: (td, c) => { flowCell(td, c, "orig"); } },
   { id: "repl", label: () => t("col.repl"), sort: "repl_src", cell: (td, c) => {
-    td.textContent = flow(c, "repl");
+    flowCell(td, c, "repl");
     if (natted(c)) {
       const nat = document.createElement("span");
       nat.className = "badge";
@@ -110,7 +125,11 @@ export function renderRows(tbody, columns, rows, actions) {
       td.dataset.label = col.label();
       td.dataset.col = col.id;
       if (col.num) td.className = "num";
-      col.cell(td, c);
+      // One wrapper per cell, so a phone's card layout sees label + value.
+      const value = document.createElement("span");
+      value.className = "v";
+      col.cell(value, c);
+      td.append(value);
       tr.append(td);
     }
     if (actions) {
