@@ -118,7 +118,11 @@ fn every_string_on_the_page_is_in_both_catalogs() {
             }
         }
     }
-    assert!(missing.is_empty(), "missing from the catalogs:\n{}", missing.join("\n"));
+    assert!(
+        missing.is_empty(),
+        "missing from the catalogs:\n{}",
+        missing.join("\n")
+    );
 }
 
 #[test]
@@ -164,10 +168,15 @@ fn the_markup_has_no_inline_script_or_style() {
     assert!(!lower.contains("<style"), "inline <style>");
     assert!(!lower.contains(" style="), "style attribute");
     assert!(
-        !lower.contains(" onclick=") && !lower.contains(" onload=") && !lower.contains(" onsubmit="),
+        !lower.contains(" onclick=")
+            && !lower.contains(" onload=")
+            && !lower.contains(" onsubmit="),
         "inline event handler"
     );
-    assert!(!lower.contains("http://") && !lower.contains("https://"), "an outside URL");
+    assert!(
+        !lower.contains("http://") && !lower.contains("https://"),
+        "an outside URL"
+    );
 }
 
 #[test]
@@ -176,7 +185,10 @@ fn every_script_the_page_imports_is_served() {
         let js = asset_text(path).unwrap_or_default();
         for (literal, _) in literals(js) {
             if let Some(module) = literal.strip_prefix("./") {
-                assert!(asset_text(module).is_some(), "{path} imports {module}, not embedded");
+                assert!(
+                    asset_text(module).is_some(),
+                    "{path} imports {module}, not embedded"
+                );
             }
         }
     }

@@ -70,7 +70,10 @@ fn secured(media_type: &'static str, body: &'static [u8]) -> Response {
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
         ),
-        (header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")),
+        (
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ),
         (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
         // The assets change with the binary: always revalidate.
         (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),

@@ -89,8 +89,14 @@ impl Browser {
             driver,
             base: format!("http://{addr}"),
         };
-        browser.client.goto(&format!("{}/", browser.base)).await.unwrap();
-        browser.until("document.body.dataset.ready === '1'", "the page to start").await;
+        browser
+            .client
+            .goto(&format!("{}/", browser.base))
+            .await
+            .unwrap();
+        browser
+            .until("document.body.dataset.ready === '1'", "the page to start")
+            .await;
         Some(browser)
     }
 
@@ -107,9 +113,8 @@ impl Browser {
         let deadline = Instant::now() + PATIENCE;
         loop {
             let v = self.js(expr).await;
-            let truthy = !matches!(v, Json::Null | Json::Bool(false))
-                && v != json!(0)
-                && v != json!("");
+            let truthy =
+                !matches!(v, Json::Null | Json::Bool(false)) && v != json!(0) && v != json!("");
             if truthy {
                 return v;
             }
@@ -148,11 +153,19 @@ impl Browser {
 
     /// Logs in with the form (empty fields: `--auth none`) and waits for the first page.
     pub async fn login(&self, user: &str, password: &str) {
-        self.until("!document.getElementById('login-view').hidden", "the login form").await;
+        self.until(
+            "!document.getElementById('login-view').hidden",
+            "the login form",
+        )
+        .await;
         self.type_into("#login-user", user).await;
         self.type_into("#login-password", password).await;
         self.click("#login-form button[type=submit]").await;
-        self.until("Number(document.body.dataset.loads || 0) > 0", "the first page").await;
+        self.until(
+            "Number(document.body.dataset.loads || 0) > 0",
+            "the first page",
+        )
+        .await;
     }
 
     /// Types a filter and applies it with Enter, waiting for the new page.
@@ -161,12 +174,19 @@ impl Browser {
         self.type_into("#filter", text).await;
         let input = self.client.find(Locator::Css("#filter")).await.unwrap();
         input.send_keys(&fantoccini::key::Key::Enter).await.unwrap();
-        self.until(&format!("Number(document.body.dataset.loads) > {loads}"), "the filtered page").await;
+        self.until(
+            &format!("Number(document.body.dataset.loads) > {loads}"),
+            "the filtered page",
+        )
+        .await;
     }
 
     /// How many pages the table has drawn so far.
     pub async fn loads(&self) -> u64 {
-        self.js("Number(document.body.dataset.loads || 0)").await.as_u64().unwrap_or(0)
+        self.js("Number(document.body.dataset.loads || 0)")
+            .await
+            .as_u64()
+            .unwrap_or(0)
     }
 
     /// The ids of the rows shown.
