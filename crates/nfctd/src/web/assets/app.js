@@ -209,11 +209,13 @@ function render() {
   // Redraw the header only when it changes, and give focus back to the
   // row button that had it: a live page redraws every second.
   const head = [columns.map((c) => c.id).join(), state.order.by, state.order.dir, admin(), i18n.current()].join("|");
+  const active = document.activeElement;
   if (head !== state.head) {
     state.head = head;
+    const sortFocus = active?.closest?.("#head") ? active.dataset.sort : null;
     renderHead($("head"), columns, state.order, admin(), sortBy);
+    if (sortFocus) document.querySelector(`#head button[data-sort="${sortFocus}"]`)?.focus();
   }
-  const active = document.activeElement;
   const row = active?.closest?.("#rows tr");
   const focus = row ? `#rows tr[data-id="${row.dataset.id}"] button.${active.classList[0]}` : null;
   renderRows($("rows"), columns, rows, admin() ? actions : null);
@@ -236,7 +238,7 @@ function sortBy(key) {
   if (state.order.by === key) state.order.dir = state.order.dir === "asc" ? "desc" : "asc";
   else state.order = { by: key, dir: "asc" };
   state.start = 0;
-  load().then(() => document.querySelector(`#head button[data-sort="${key}"]`)?.focus());
+  load();
 }
 
 function go(where) {
