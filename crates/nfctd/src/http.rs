@@ -94,6 +94,7 @@ pub fn app_with(service: Service, options: AppOptions) -> Router {
         .with_state(api)
         .merge(json)
         .merge(metrics)
+        .merge(crate::web::router())
         .layer(DefaultBodyLimit::disable())
         .layer(RequestBodyLimitLayer::new(MAX_BODY))
         .layer(TimeoutLayer::with_status_code(

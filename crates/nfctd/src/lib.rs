@@ -17,5 +17,6 @@ pub mod privileges;
 pub mod reload;
 pub mod service;
 pub mod table;
+pub mod web;
 pub mod wrapped_u32;
 pub mod xmlrpc;
