@@ -5,7 +5,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
-use nix::sys::socket::{connect, SockaddrStorage};
+use nix::sys::socket::{bind, connect, getsockname, listen, Backlog, SockaddrStorage};
 
 use crate::nl::{Request, NLM_F_ACK, NLM_F_CREATE, NLM_F_REPLACE, NLM_F_REQUEST};
 use crate::Error;
@@ -33,48 +33,41 @@ pub fn setup_loopback(route_sock: &OwnedFd, addrs: &[(IpAddr, u8)]) -> Result<()
             } else {
                 nix::sys::socket::AddressFamily::Inet
             },
-            nix::sys::socket::SockType::Datagram,
+            nix::sys::socket::SockType::Stream,
             nix::sys::socket::SockFlag::SOCK_CLOEXEC,
             None,
         )
         .map_err(|errno| Error::Netlink {
-            what: "a socket to test routes".into(),
+            what: "a socket to test the new addresses".into(),
             errno,
         })
     })
 }
 
-/// How long a new address may take to become routable.
-const ROUTABLE_WITHIN: Duration = Duration::from_secs(3);
+/// How long a new address may take to become usable.
+const USABLE_WITHIN: Duration = Duration::from_secs(5);
 
-/// Waits until every address in `addrs` has a route, testing with a UDP socket
-/// from `udp(domain)` made in the namespace. IPv6 on `lo` is set up by the
-/// kernel as the link comes up; on a busy machine a connect right after
-/// [`configure_loopback`] was seen to meet ENETUNREACH for a moment.
+/// Waits until every address in `addrs` takes a TCP connection, testing with
+/// two stream sockets from `tcp(domain)` made in the namespace. Routing alone
+/// is not enough: an IPv6 address gets its local route only when the kernel's
+/// address work runs after the add (even with IFA_F_NODAD), and until then the
+/// prefix route lets a UDP connect pass while a TCP connect meets ENETUNREACH;
+/// on two busy cores that window was seen to last past a first probe.
 pub(crate) fn wait_routable(
     addrs: &[(IpAddr, u8)],
-    udp: impl Fn(i32) -> Result<OwnedFd, Error>,
+    tcp: impl Fn(i32) -> Result<OwnedFd, Error>,
 ) -> Result<(), Error> {
     let started = Instant::now();
     for &(addr, _) in addrs {
-        let domain = if addr.is_ipv4() {
-            libc::AF_INET
-        } else {
-            libc::AF_INET6
-        };
-        let target = SockaddrStorage::from(SocketAddr::new(addr, 9));
         loop {
-            let socket = udp(domain)?;
-            match connect(socket.as_raw_fd(), &target) {
+            match probe(addr, &tcp)? {
                 Ok(()) => break,
-                Err(Errno::ENETUNREACH | Errno::EADDRNOTAVAIL)
-                    if started.elapsed() < ROUTABLE_WITHIN =>
-                {
+                Err(_) if started.elapsed() < USABLE_WITHIN => {
                     std::thread::sleep(Duration::from_millis(5));
                 }
                 Err(errno) => {
                     return Err(Error::Netlink {
-                        what: format!("waiting for a route to {addr} on lo"),
+                        what: format!("waiting for {addr} on lo to take connections"),
                         errno,
                     })
                 }
@@ -82,6 +75,31 @@ pub(crate) fn wait_routable(
         }
     }
     Ok(())
+}
+
+/// One try: listen on `addr`, connect to it. The outer error is a socket that
+/// could not be made; the inner one the kernel's answer to this try.
+fn probe(
+    addr: IpAddr,
+    tcp: &impl Fn(i32) -> Result<OwnedFd, Error>,
+) -> Result<Result<(), Errno>, Error> {
+    let domain = if addr.is_ipv4() {
+        libc::AF_INET
+    } else {
+        libc::AF_INET6
+    };
+    let listener = tcp(domain)?;
+    let client = tcp(domain)?;
+    let attempt = || -> Result<(), Errno> {
+        bind(
+            listener.as_raw_fd(),
+            &SockaddrStorage::from(SocketAddr::new(addr, 0)),
+        )?;
+        listen(&listener, Backlog::new(1)?)?;
+        let local: SockaddrStorage = getsockname(listener.as_raw_fd())?;
+        connect(client.as_raw_fd(), &local)
+    };
+    Ok(attempt())
 }
 
 /// [`setup_loopback`] without the wait for routes.

@@ -129,10 +129,10 @@ impl Sandbox {
     }
 
     /// Brings up `lo` inside the namespace and adds `addrs` to it, returning
-    /// once they are routable.
+    /// once they take connections.
     pub fn setup_loopback(&self, addrs: &[(IpAddr, u8)]) -> Result<(), Error> {
         crate::rtnl::configure_loopback(&self.route_socket()?, addrs)?;
-        crate::rtnl::wait_routable(addrs, |domain| self.socket(domain, libc::SOCK_DGRAM, 0))
+        crate::rtnl::wait_routable(addrs, |domain| self.socket(domain, libc::SOCK_STREAM, 0))
     }
 
     /// Makes the namespace track connections (see [`crate::enable_conntrack`]).

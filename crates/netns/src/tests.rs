@@ -59,7 +59,8 @@ fn tcp_exchange(sb: &Sandbox, ip: IpAddr) {
     let server = fds.pop().unwrap();
     let addr = listen_on(&server, SocketAddr::new(ip, 0));
     let listener = TcpListener::from(server);
-    connect(client.as_raw_fd(), &SockaddrStorage::from(addr)).unwrap();
+    connect(client.as_raw_fd(), &SockaddrStorage::from(addr))
+        .unwrap_or_else(|e| panic!("connect to {addr}: {e}"));
     let mut client = TcpStream::from(client);
     let (mut accepted, _) = listener.accept().unwrap();
     client.write_all(b"ping").unwrap();
