@@ -41,6 +41,13 @@ pub enum Command {
     },
     /// Manage the password file: add (or change) a user, delete one, list them.
     Passwd(PasswdArgs),
+    /// Print the nfctd(8) manual page (roff) on stdout.
+    Man,
+    /// Print the completion script for SHELL (bash, zsh or fish) on stdout.
+    Completions {
+        #[arg(value_name = "SHELL")]
+        shell: clap_complete::Shell,
+    },
 }
 
 /// The daemon's options; each may also be set in the `--config` TOML file.
@@ -88,6 +95,10 @@ pub struct Options {
     /// How XML-RPC sends integers beyond signed 32 bits: i8, double (for PHP ext/xmlrpc) or string (for Frontier::Client, XMLRPC::Lite) [default: i8].
     #[arg(long, value_name = "i8|double|string")]
     pub xmlrpc_wide_int: Option<String>,
+    /// Switch on nf_conntrack_acct and nf_conntrack_timestamp in the served namespace at start: byte/packet counters and start times (a few bytes per entry).
+    #[arg(long)]
+    #[serde(default)]
+    pub enable_accounting: bool,
     /// Log format on stderr: text or json [default: text].
     #[arg(long, value_name = "text|json")]
     pub log_format: Option<String>,
@@ -172,6 +183,8 @@ pub struct Config {
     pub event_buffer: usize,
     pub xmlrpc_wide_int: WideInt,
     pub log_format: LogFormat,
+    /// `--enable-accounting`: switch the kernel's counters and timestamps on at start.
+    pub accounting: bool,
     pub auth: AuthConfig,
     pub net: NetConfig,
 }
@@ -182,9 +195,9 @@ impl Config {
         let (demo, cli_options) = match cli.command {
             Some(Command::Demo { options }) => (true, merge_cli(cli.options, *options)),
             None => (false, cli.options),
-            Some(Command::Passwd(_)) => {
+            Some(Command::Passwd(_) | Command::Man | Command::Completions { .. }) => {
                 return Err(ConfigError(
-                    "`nfctd passwd` edits the password file; it does not start the daemon".into(),
+                    "`nfctd passwd`, `man` and `completions` do not start the daemon".into(),
                 ))
             }
         };
@@ -273,6 +286,7 @@ impl Config {
             event_buffer,
             xmlrpc_wide_int,
             log_format,
+            accounting: o.enable_accounting,
             auth,
             net,
         })
@@ -309,6 +323,7 @@ fn merge(high: Options, low: Options) -> Options {
         event_buffer: high.event_buffer.or(low.event_buffer),
         xmlrpc_wide_int: high.xmlrpc_wide_int.or(low.xmlrpc_wide_int),
         log_format: high.log_format.or(low.log_format),
+        enable_accounting: high.enable_accounting || low.enable_accounting,
         passwd_file: high.passwd_file.or(low.passwd_file),
         auth_command: high.auth_command.or(low.auth_command),
         login_attempts: high.login_attempts.or(low.login_attempts),
