@@ -749,4 +749,84 @@ mod tests {
         assert_eq!(c.resync_interval, Some(Duration::from_secs(5)));
         assert!(parse(&["demo", "--netns", "/proc/self/ns/net"]).is_err());
     }
+
+    /// The shipped example: `examples/nfctd.toml` (the package's
+    /// /etc/nfctd/nfctd.toml).
+    const EXAMPLE: &str = include_str!("../../../examples/nfctd.toml");
+
+    /// The example's keys: those set, and the commented-out `# key = value`
+    /// lines (options whose default is "unset"), each as its TOML line.
+    fn example_keys() -> (Vec<String>, Vec<(String, String)>) {
+        let key = |line: &str| -> Option<String> {
+            let (key, _) = line.split_once(" = ")?;
+            let valid = !key.is_empty()
+                && key.starts_with(|c: char| c.is_ascii_lowercase())
+                && key.chars().all(|c| c.is_ascii_lowercase() || c == '-');
+            valid.then(|| key.to_string())
+        };
+        let mut set = Vec::new();
+        let mut commented = Vec::new();
+        for line in EXAMPLE.lines() {
+            if let Some(rest) = line.strip_prefix("# ") {
+                if let Some(k) = key(rest) {
+                    commented.push((k, rest.to_string()));
+                }
+            } else if let Some(k) = key(line) {
+                set.push(k);
+            }
+        }
+        (set, commented)
+    }
+
+    #[test]
+    fn the_example_config_covers_every_option_once() {
+        let (set, commented) = example_keys();
+        let mut documented: Vec<String> = set
+            .iter()
+            .cloned()
+            .chain(commented.iter().map(|(k, _)| k.clone()))
+            .collect();
+        documented.sort();
+        let before = documented.len();
+        documented.dedup();
+        assert_eq!(before, documented.len(), "a key appears twice");
+        // The option list from clap, the same that --help and nfctd(8) show;
+        // --config names the file itself.
+        let mut options: Vec<String> = Options::augment_args(clap::Command::new("nfctd"))
+            .get_arguments()
+            .filter_map(|arg| arg.get_long().map(str::to_string))
+            .filter(|long| long != "config")
+            .collect();
+        options.sort();
+        let missing: Vec<_> = options.iter().filter(|o| !documented.contains(o)).collect();
+        let unknown: Vec<_> = documented.iter().filter(|d| !options.contains(d)).collect();
+        assert!(
+            missing.is_empty() && unknown.is_empty(),
+            "examples/nfctd.toml must document every option: missing {missing:?}, unknown {unknown:?}"
+        );
+    }
+
+    #[test]
+    fn the_example_config_parses_and_its_values_are_the_defaults() {
+        // deny_unknown_fields: a misspelt key fails here.
+        toml::from_str::<Options>(EXAMPLE).unwrap();
+        let (_, commented) = example_keys();
+        for (key, line) in &commented {
+            toml::from_str::<Options>(line)
+                .unwrap_or_else(|e| panic!("commented-out {key}: {line:?}: {e}"));
+        }
+        // The shipped file changes nothing: the daemon configured by it is
+        // the daemon configured by nothing.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nfctd.toml");
+        std::fs::write(&path, EXAMPLE).unwrap();
+        let from_file = parse(&["--config", path.to_str().unwrap()]).unwrap();
+        let bare = parse(&[]).unwrap();
+        assert_eq!(format!("{from_file:?}"), format!("{bare:?}"));
+        let demo_from_file = parse(&["demo", "--config", path.to_str().unwrap()]).unwrap();
+        assert_eq!(
+            format!("{demo_from_file:?}"),
+            format!("{:?}", parse(&["demo"]).unwrap())
+        );
+    }
 }
