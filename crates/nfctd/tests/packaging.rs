@@ -299,10 +299,12 @@ fn every_metric_in_the_alerts_and_the_dashboard_exists_in_a_real_scrape() {
     }
 }
 
-/// The .deb from packaging/build-deb: `NFCTD_DEB`, or the newest in target/debian.
+/// The .deb from packaging/build-deb: `NFCTD_DEB` (absolute, or relative to the
+/// workspace), or the newest in target/debian.
 fn built_deb() -> Option<PathBuf> {
     if let Some(path) = std::env::var_os("NFCTD_DEB") {
-        return Some(PathBuf::from(path));
+        // Relative to the workspace, where it was built; tests run in the crate.
+        return Some(repo().join(path));
     }
     let found = std::fs::read_dir(repo().join("target/debian"))
         .into_iter()
