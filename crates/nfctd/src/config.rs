@@ -41,6 +41,13 @@ pub enum Command {
     },
     /// Manage the password file: add (or change) a user, delete one, list them.
     Passwd(PasswdArgs),
+    /// Print the nfctd(8) manual page (roff) on stdout.
+    Man,
+    /// Print the completion script for SHELL (bash, zsh or fish) on stdout.
+    Completions {
+        #[arg(value_name = "SHELL")]
+        shell: clap_complete::Shell,
+    },
 }
 
 /// The daemon's options; each may also be set in the `--config` TOML file.
@@ -91,6 +98,10 @@ pub struct Options {
     /// How XML-RPC sends integers beyond signed 32 bits: i8, double (for PHP ext/xmlrpc) or string (for Frontier::Client, XMLRPC::Lite) [default: i8].
     #[arg(long, value_name = "i8|double|string")]
     pub xmlrpc_wide_int: Option<String>,
+    /// Switch on nf_conntrack_acct and nf_conntrack_timestamp in the served namespace at start: byte/packet counters and start times (a few bytes per entry).
+    #[arg(long)]
+    #[serde(default)]
+    pub enable_accounting: bool,
     /// Log format on stderr: text or json [default: text].
     #[arg(long, value_name = "text|json")]
     pub log_format: Option<String>,
@@ -182,6 +193,8 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Checked to be a valid level or tracing filter.
     pub log_level: String,
+    /// `--enable-accounting`: switch the kernel's counters and timestamps on at start.
+    pub accounting: bool,
     pub auth: AuthConfig,
     pub net: NetConfig,
 }
@@ -192,9 +205,9 @@ impl Config {
         let (demo, cli_options) = match cli.command {
             Some(Command::Demo { options }) => (true, merge_cli(cli.options, *options)),
             None => (false, cli.options),
-            Some(Command::Passwd(_)) => {
+            Some(Command::Passwd(_) | Command::Man | Command::Completions { .. }) => {
                 return Err(ConfigError(
-                    "`nfctd passwd` edits the password file; it does not start the daemon".into(),
+                    "`nfctd passwd`, `man` and `completions` do not start the daemon".into(),
                 ))
             }
         };
@@ -289,6 +302,7 @@ impl Config {
             xmlrpc_wide_int,
             log_format,
             log_level,
+            accounting: o.enable_accounting,
             auth,
             net,
         })
@@ -337,6 +351,7 @@ fn merge(high: Options, low: Options) -> Options {
         xmlrpc_wide_int: high.xmlrpc_wide_int.or(low.xmlrpc_wide_int),
         log_format: high.log_format.or(low.log_format),
         log_level: high.log_level.or(low.log_level),
+        enable_accounting: high.enable_accounting || low.enable_accounting,
         passwd_file: high.passwd_file.or(low.passwd_file),
         auth_command: high.auth_command.or(low.auth_command),
         login_attempts: high.login_attempts.or(low.login_attempts),
@@ -761,5 +776,85 @@ mod tests {
         assert_eq!(c.source, Source::Demo);
         assert_eq!(c.resync_interval, Some(Duration::from_secs(5)));
         assert!(parse(&["demo", "--netns", "/proc/self/ns/net"]).is_err());
+    }
+
+    /// The shipped example: `examples/nfctd.toml` (the package's
+    /// /etc/nfctd/nfctd.toml).
+    const EXAMPLE: &str = include_str!("../../../examples/nfctd.toml");
+
+    /// The example's keys: those set, and the commented-out `# key = value`
+    /// lines (options whose default is "unset"), each as its TOML line.
+    fn example_keys() -> (Vec<String>, Vec<(String, String)>) {
+        let key = |line: &str| -> Option<String> {
+            let (key, _) = line.split_once(" = ")?;
+            let valid = !key.is_empty()
+                && key.starts_with(|c: char| c.is_ascii_lowercase())
+                && key.chars().all(|c| c.is_ascii_lowercase() || c == '-');
+            valid.then(|| key.to_string())
+        };
+        let mut set = Vec::new();
+        let mut commented = Vec::new();
+        for line in EXAMPLE.lines() {
+            if let Some(rest) = line.strip_prefix("# ") {
+                if let Some(k) = key(rest) {
+                    commented.push((k, rest.to_string()));
+                }
+            } else if let Some(k) = key(line) {
+                set.push(k);
+            }
+        }
+        (set, commented)
+    }
+
+    #[test]
+    fn the_example_config_covers_every_option_once() {
+        let (set, commented) = example_keys();
+        let mut documented: Vec<String> = set
+            .iter()
+            .cloned()
+            .chain(commented.iter().map(|(k, _)| k.clone()))
+            .collect();
+        documented.sort();
+        let before = documented.len();
+        documented.dedup();
+        assert_eq!(before, documented.len(), "a key appears twice");
+        // The option list from clap, the same that --help and nfctd(8) show;
+        // --config names the file itself.
+        let mut options: Vec<String> = Options::augment_args(clap::Command::new("nfctd"))
+            .get_arguments()
+            .filter_map(|arg| arg.get_long().map(str::to_string))
+            .filter(|long| long != "config")
+            .collect();
+        options.sort();
+        let missing: Vec<_> = options.iter().filter(|o| !documented.contains(o)).collect();
+        let unknown: Vec<_> = documented.iter().filter(|d| !options.contains(d)).collect();
+        assert!(
+            missing.is_empty() && unknown.is_empty(),
+            "examples/nfctd.toml must document every option: missing {missing:?}, unknown {unknown:?}"
+        );
+    }
+
+    #[test]
+    fn the_example_config_parses_and_its_values_are_the_defaults() {
+        // deny_unknown_fields: a misspelt key fails here.
+        toml::from_str::<Options>(EXAMPLE).unwrap();
+        let (_, commented) = example_keys();
+        for (key, line) in &commented {
+            toml::from_str::<Options>(line)
+                .unwrap_or_else(|e| panic!("commented-out {key}: {line:?}: {e}"));
+        }
+        // The shipped file changes nothing: the daemon configured by it is
+        // the daemon configured by nothing.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nfctd.toml");
+        std::fs::write(&path, EXAMPLE).unwrap();
+        let from_file = parse(&["--config", path.to_str().unwrap()]).unwrap();
+        let bare = parse(&[]).unwrap();
+        assert_eq!(format!("{from_file:?}"), format!("{bare:?}"));
+        let demo_from_file = parse(&["demo", "--config", path.to_str().unwrap()]).unwrap();
+        assert_eq!(
+            format!("{demo_from_file:?}"),
+            format!("{:?}", parse(&["demo"]).unwrap())
+        );
     }
 }

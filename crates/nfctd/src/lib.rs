@@ -2,6 +2,7 @@
 //! the API fronts and the demo, wired together by `main.rs` (and reused by the
 //! integration tests and benchmarks).
 
+pub mod accounting;
 pub mod api;
 pub mod auth;
 pub mod clip;
@@ -11,8 +12,10 @@ pub mod gate;
 pub mod hosts;
 pub mod http;
 pub mod logging;
+pub mod manual;
 pub mod metrics;
 pub mod net;
+pub mod notify;
 pub mod privileges;
 pub mod reload;
 pub mod service;

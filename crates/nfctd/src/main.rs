@@ -12,17 +12,28 @@ use nfctd::auth::Auth;
 use nfctd::config::{Cli, Command, Config, Source};
 use nfctd::hosts::AllowedHosts;
 use nfctd::net::{self, Listener, Tls};
+use nfctd::notify::Notifier;
 use nfctd::privileges;
 use nfctd::reload::Reloaders;
 use nfctd::service::{Service, Settings};
 use nfctd::table::{Mirror, MirrorConfig, MirrorError};
-use nfctd::{demo, http};
+use nfctd::{accounting, demo, http, manual};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Some(Command::Passwd(args)) = &cli.command {
-        return nfctd::auth::passwd_cli::run(args);
+    match &cli.command {
+        Some(Command::Passwd(args)) => return nfctd::auth::passwd_cli::run(args),
+        Some(Command::Man) => return print(|out| manual::man(out)),
+        Some(Command::Completions { shell }) => {
+            return print(|out| {
+                manual::completions(*shell, out);
+                Ok(())
+            })
+        }
+        Some(Command::Demo { .. }) | None => {}
     }
+    // First, while the process has one thread: it edits the environment.
+    let notifier = Notifier::from_env();
     let config = match Config::from_cli(cli) {
         Ok(config) => config,
         Err(e) => {
@@ -48,13 +59,27 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match run(config, auth, tls, levels) {
+    match run(config, auth, tls, levels, notifier) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("nfctd: {e:#}");
             if let Some(advice) = advice(&e, in_demo) {
                 eprintln!("nfctd: {advice}");
             }
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Writes what `write` makes to stdout; a closed pipe (`nfctd man | head`) is no failure.
+fn print(write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>) -> ExitCode {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    match write(&mut out).and_then(|()| out.flush()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("nfctd: cannot write to stdout: {e}");
             ExitCode::from(1)
         }
     }
@@ -86,6 +111,7 @@ fn run(
     auth: Auth,
     tls: Option<Tls>,
     levels: nfctd::logging::LevelHandle,
+    notifier: Notifier,
 ) -> anyhow::Result<()> {
     let nofile = net::raise_nofile_limit();
     // Listeners are bound first, in the daemon's own namespace: a namespace
@@ -126,13 +152,21 @@ fn run(
         }
     }
 
+    // In the served namespace, before the mirror's threads start; if
+    // nf_conntrack is not loaded yet, again once ctnetlink has loaded it.
+    let accounting_pending = config.accounting && !accounting::enable(false);
+
     let mirror = Mirror::start(MirrorConfig {
         resync_interval: config.resync_interval,
         hidden: nfctd::config::ignore_rule(config.ignore.clone()),
         event_buffer: config.event_buffer,
     })
     .context("cannot read the connection-tracking table")?;
-    tracing::info!(entries = mirror.snapshot().len(), "table mirror is live");
+    let entries = mirror.snapshot().len();
+    tracing::info!(entries, "table mirror is live");
+    if accounting_pending {
+        accounting::enable(true);
+    }
 
     if config.source == Source::Demo {
         demo::start_traffic().context("cannot start the demo traffic")?;
@@ -197,13 +231,17 @@ fn run(
         .worker_threads(2)
         .enable_all()
         .build()?;
-    runtime.block_on(net::serve(
-        app,
-        listeners,
-        tls,
-        limits,
-        signals(Arc::new(reloaders)),
-    ))?;
+    // The listeners are bound and the mirror is live: connections made from
+    // now on queue until the accept loop below takes them.
+    notifier.ready(&format!(
+        "mirror live with {entries} connections; {} listener(s)",
+        listeners.len()
+    ));
+    let shutdown = async move {
+        signals(Arc::new(reloaders)).await;
+        notifier.stopping();
+    };
+    runtime.block_on(net::serve(app, listeners, tls, limits, shutdown))?;
     tracing::info!("shut down");
     Ok(())
 }

@@ -222,6 +222,7 @@ pub fn write_atomically(path: &Path, file: &PasswdFile) -> Result<(), PasswdErro
             .open(&temp)?;
         // The umask cannot widen 0600, but an explicit chmod says what we mean.
         out.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        keep_owner(path, &out)?;
         out.write_all(file.render().as_bytes())?;
         out.sync_all()?;
         std::fs::rename(&temp, path)?;
@@ -231,6 +232,21 @@ pub fn write_atomically(path: &Path, file: &PasswdFile) -> Result<(), PasswdErro
         let _ = std::fs::remove_file(&temp);
     }
     result.map_err(|e| io(path, e))
+}
+
+/// Gives the new file the old one's owner and group. The packaged file
+/// belongs to the daemon's user (nfctd), and `nfctd passwd` runs as root: a
+/// root-owned 0600 replacement would lock the daemon out of its users. A
+/// writer who may not chown (not root, and the file is someone else's)
+/// makes the file its own, as any editor would.
+fn keep_owner(path: &Path, new: &std::fs::File) -> std::io::Result<()> {
+    let Ok(old) = std::fs::metadata(path) else {
+        return Ok(());
+    };
+    match std::os::unix::fs::fchown(new, Some(old.uid()), Some(old.gid())) {
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => Ok(()),
+        other => other,
+    }
 }
 
 #[cfg(test)]
@@ -298,6 +314,24 @@ mod tests {
         f.set(a);
         assert!(f.remove("b") && !f.remove("b"));
         assert_eq!(f.render(), format!("# c\na:{SHA1_PYCTD}:viewer\n"));
+    }
+
+    #[test]
+    fn atomic_write_keeps_the_owner_of_the_file_it_replaces() {
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!("skipped: changing a file's owner needs root");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("passwd");
+        std::fs::write(&path, "").unwrap();
+        // nobody:nogroup stands for the packaged nfctd:nfctd.
+        std::os::unix::fs::chown(&path, Some(65534), Some(65534)).unwrap();
+        let file = PasswdFile::parse(&path, &format!("a:{SHA1_PYCTD}:admin\n")).unwrap();
+        write_atomically(&path, &file).unwrap();
+        let meta = std::fs::metadata(&path).unwrap();
+        assert_eq!((meta.uid(), meta.gid()), (65534, 65534));
+        assert_eq!(meta.mode() & 0o777, 0o600);
     }
 
     #[test]
