@@ -75,7 +75,7 @@ impl EventSocket {
     /// `Error::Overflow` means events were lost: the caller must resync.
     pub fn recv(
         &mut self,
-        mut each: impl FnMut(Result<Event, DecodeError>),
+        each: impl FnMut(Result<Event, DecodeError>),
     ) -> Result<usize, Error> {
         let n = match self.sock.recv(&mut &mut self.buf[..], 0) {
             Ok(n) => n,
@@ -83,31 +83,38 @@ impl EventSocket {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(0),
             Err(e) => return Err(Error::from_io(e)),
         };
-        let mut count = 0;
-        for frame in Frames::new(&self.buf[..n]) {
-            let frame = match frame {
-                Ok(f) => f,
-                Err(e) => {
-                    each(Err(e));
-                    break;
-                }
-            };
-            if frame.msg_type >> 8 != u16::from(NFNL_SUBSYS_CTNETLINK) {
-                continue;
-            }
-            let kind = match frame.ct_msg() {
-                IPCTNL_MSG_CT_NEW if frame.flags & (NLM_F_CREATE | NLM_F_EXCL) != 0 => {
-                    EventKind::New
-                }
-                IPCTNL_MSG_CT_NEW => EventKind::Update,
-                IPCTNL_MSG_CT_DELETE => EventKind::Destroy,
-                _ => continue,
-            };
-            count += 1;
-            each(decode_conn(frame.payload).map(|conn| Event { kind, conn }));
-        }
-        Ok(count)
+        Ok(decode_events(&self.buf[..n], each))
     }
+}
+
+/// Decodes the events in one datagram from the event groups, handing each to
+/// `each`; messages of other subsystems and types are skipped, and an
+/// unreadable message length ends the walk (reported to `each`). Returns the
+/// number of conntrack event messages seen. Without I/O, so it can be tested
+/// and fuzzed on captured bytes.
+pub fn decode_events(datagram: &[u8], mut each: impl FnMut(Result<Event, DecodeError>)) -> usize {
+    let mut count = 0;
+    for frame in Frames::new(datagram) {
+        let frame = match frame {
+            Ok(f) => f,
+            Err(e) => {
+                each(Err(e));
+                break;
+            }
+        };
+        if frame.msg_type >> 8 != u16::from(NFNL_SUBSYS_CTNETLINK) {
+            continue;
+        }
+        let kind = match frame.ct_msg() {
+            IPCTNL_MSG_CT_NEW if frame.flags & (NLM_F_CREATE | NLM_F_EXCL) != 0 => EventKind::New,
+            IPCTNL_MSG_CT_NEW => EventKind::Update,
+            IPCTNL_MSG_CT_DELETE => EventKind::Destroy,
+            _ => continue,
+        };
+        count += 1;
+        each(decode_conn(frame.payload).map(|conn| Event { kind, conn }));
+    }
+    count
 }
 
 impl AsRawFd for EventSocket {
