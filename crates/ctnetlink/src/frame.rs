@@ -21,15 +21,17 @@ impl Frame<'_> {
 
     /// The errno carried by an NLMSG_ERROR (0 for an ACK).
     pub fn error_code(&self) -> Result<i32, DecodeError> {
+        let bad = DecodeError::BadPayload {
+            kind: 0,
+            len: self.payload.len(),
+        };
         let b: [u8; 4] = self
             .payload
             .get(..4)
             .and_then(|b| b.try_into().ok())
-            .ok_or(DecodeError::BadPayload {
-                kind: 0,
-                len: self.payload.len(),
-            })?;
-        Ok(-i32::from_ne_bytes(b))
+            .ok_or(bad.clone())?;
+        // The kernel sends -errno; i32::MIN has no negation (found by fuzzing).
+        i32::from_ne_bytes(b).checked_neg().ok_or(bad)
     }
 }
 
@@ -84,5 +86,20 @@ mod tests {
         let frames: Vec<_> = Frames::new(&buf).collect();
         assert_eq!(frames.len(), 1);
         assert!(frames[0].is_err());
+    }
+
+    #[test]
+    fn error_code_of_i32_min_is_an_error_not_an_overflow() {
+        // The fuzz target netlink_dump's first finding: an NLMSG_ERROR whose
+        // errno field is i32::MIN panicked negating it.
+        let mut buf = vec![0u8; 20];
+        buf[..4].copy_from_slice(&20u32.to_ne_bytes());
+        buf[4..6].copy_from_slice(&crate::consts::NLMSG_ERROR.to_ne_bytes());
+        buf[16..].copy_from_slice(&i32::MIN.to_ne_bytes());
+        let frame = Frames::new(&buf).next().unwrap().unwrap();
+        assert!(frame.error_code().is_err());
+        buf[16..].copy_from_slice(&(-libc::ENOENT).to_ne_bytes());
+        let frame = Frames::new(&buf).next().unwrap().unwrap();
+        assert_eq!(frame.error_code(), Ok(libc::ENOENT));
     }
 }

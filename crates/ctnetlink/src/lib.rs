@@ -17,12 +17,13 @@ mod frame;
 pub mod names;
 mod request;
 mod socket;
-mod stats;
+// Public for the fuzz targets (fuzz/), which feed it captured and mutated answers.
+pub mod stats;
 
 pub use conn::{Conn, Counters, Family, Tuple};
 pub use decode::decode_conn;
 pub use error::{errno_words, DecodeError, Error};
-pub use events::{Event, EventKind, EventSocket};
+pub use events::{decode_events, Event, EventKind, EventSocket};
 pub use frame::{Frame, Frames};
 pub use request::{Change, ConnKey};
 pub use socket::{CtSocket, DumpSummary};
