@@ -30,7 +30,7 @@ fn a_mark_set_by_a_rule_on_live_traffic_keeps_the_tcp_state() {
     };
     talk(&mut client);
     let filter = json!({"orig_dport": 8080});
-    let established = wait_until(Duration::from_secs(2), || {
+    let established = wait_until(Duration::from_secs(10), || {
         py.call("view", json!([sid, filter, "", "", 0, 1])).ok()["connections"][0]["state"]
             == "ESTABLISHED"
     });
@@ -40,7 +40,7 @@ fn a_mark_set_by_a_rule_on_live_traffic_keeps_the_tcp_state() {
         "add", "rule", "inet", "nfctd", "out", "tcp", "dport", "8080", "ct", "mark", "set", "42",
     ]);
     let mut row = json!(null);
-    let marked = wait_until(Duration::from_secs(3), || {
+    let marked = wait_until(Duration::from_secs(10), || {
         talk(&mut client);
         row = py.call("view", json!([sid, filter, "", "", 0, 1])).ok()["connections"][0].clone();
         row["mark"] == 42
@@ -106,7 +106,7 @@ fn a_user_name_cannot_forge_audit_lines() {
     let forged =
         "x\n2099-01-01T00:00:00Z  INFO audit: kill session=deadbeef user=root id=1 result=killed";
     py.call("login", json!([forged, "pw"])).ok();
-    assert!(wait_until(Duration::from_secs(2), || daemon
+    assert!(wait_until(Duration::from_secs(10), || daemon
         .log()
         .contains("login")));
     assert!(

@@ -120,6 +120,11 @@ impl Daemon {
             "--listen",
             "127.0.0.1:0",
         ];
+        // The default backend depends on whether /etc/nfctd/passwd exists:
+        // point it at a file that never does, unless the test chose.
+        if !args.contains(&"--passwd-file") {
+            all.extend_from_slice(&["--passwd-file", "/nonexistent/nfctd-test-passwd"]);
+        }
         all.extend_from_slice(args);
         Daemon::spawn(&all)
     }
