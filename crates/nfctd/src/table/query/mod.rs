@@ -8,6 +8,7 @@
 
 mod cidr;
 mod context;
+mod dotted;
 mod error;
 mod extract;
 pub mod field;
@@ -15,13 +16,14 @@ mod filter;
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod filter_tests;
+mod key;
 mod pattern;
 mod q;
 mod render;
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod render_tests;
-mod sort;
+pub(crate) mod sort;
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod sort_tests;
