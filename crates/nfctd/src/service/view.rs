@@ -32,6 +32,12 @@ impl Service {
             req.page.length,
             &ctx,
         );
+        if autorefresh {
+            // Keep the served rows' rates live (the mirror looks them up).
+            self.inner
+                .mirror
+                .watch(page.rows.iter().map(|row| row.conn.key()).collect());
+        }
         Ok(ViewPage {
             total: page.total,
             start: req.page.start,

@@ -9,7 +9,7 @@ use super::row::{Millis, Row};
 
 /// Counter samples closer together than this do not replace the rate: a dump
 /// right after an event would otherwise give a wild rate from a tiny interval.
-const MIN_RATE_INTERVAL: Millis = 1000;
+pub const MIN_RATE_INTERVAL: Millis = 1000;
 
 /// A deadline this close to the previous one is the same deadline seen again
 /// (the kernel reports whole seconds left).
