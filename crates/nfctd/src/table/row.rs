@@ -105,21 +105,3 @@ impl Snapshot {
             .unwrap_or(0)
     }
 }
-
-#[cfg(test)]
-mod size_probe {
-    #[test]
-    fn print_sizes() {
-        use std::mem::size_of;
-        println!(
-            "Row {} Conn {} Tuple {} IpAddr {} Counters {} Option<Counters> {} ConnKey {}",
-            size_of::<super::Row>(),
-            size_of::<ctnetlink::Conn>(),
-            size_of::<ctnetlink::Tuple>(),
-            size_of::<std::net::IpAddr>(),
-            size_of::<ctnetlink::Counters>(),
-            size_of::<Option<ctnetlink::Counters>>(),
-            size_of::<ctnetlink::ConnKey>()
-        );
-    }
-}
