@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use crate::auth::{Auth, Refused, Roles};
 use crate::clip::clip;
-use crate::table::query::{Context, Field};
+use crate::table::query::{Context, Field, Pages};
 use crate::table::{Mirror, Snapshot};
 
 pub use error::ApiError;
@@ -57,6 +57,8 @@ struct Inner {
     sockets: Sockets,
     usage: Usage,
     settings: Settings,
+    /// Pages of the live snapshot already computed, shared between sessions.
+    pages: Pages,
 }
 
 impl Service {
@@ -74,6 +76,7 @@ impl Service {
                 sockets: Sockets::default(),
                 usage: Usage::default(),
                 settings,
+                pages: Pages::default(),
             }),
         };
         if service.inner.auth.has_file() {

@@ -6,6 +6,7 @@
 //! runs over the whole snapshot without allocating per row; sort keys are read
 //! once per matching row, and only the requested page is fully sorted.
 
+mod cache;
 mod cidr;
 mod context;
 mod dotted;
@@ -33,6 +34,7 @@ mod spec;
 mod testutil;
 
 // Re-exported: what other modules name.
+pub use cache::Pages;
 pub use cidr::{Cidr, CidrError};
 pub use context::{Context, NoUserNames, UserNames};
 pub use error::QueryError;

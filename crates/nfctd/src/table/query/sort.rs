@@ -3,6 +3,7 @@
 //! precomputed keys (`key`), and only the page itself is sorted.
 
 use std::cmp::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
 use std::sync::{Arc, OnceLock};
 
 use super::key::{Keyed, Sorter};
@@ -57,7 +58,8 @@ pub struct Page {
 }
 
 /// The rows of `snapshot` matching `filter`, ordered by `order`, from `start`,
-/// at most `length` of them. Large snapshots are scanned on every core.
+/// at most `length` of them. A large snapshot is scanned on every core when
+/// no other scan is under way.
 pub fn run(
     snapshot: &Snapshot,
     filter: &Filter,
@@ -66,15 +68,9 @@ pub fn run(
     length: usize,
     ctx: &Context,
 ) -> Page {
-    run_on(
-        snapshot,
-        filter,
-        order,
-        start,
-        length,
-        ctx,
-        scan_threads(snapshot.len()),
-    )
+    let (_scanning, running) = Scanning::start();
+    let threads = scan_threads(snapshot.len(), running);
+    run_on(snapshot, filter, order, start, length, ctx, threads)
 }
 
 /// [`run`] with the scan split over `threads` threads (tests force several).
@@ -134,10 +130,31 @@ pub(super) fn run_on(
 /// thread costs more than it saves there.
 const PARALLEL_FROM: usize = 50_000;
 
-/// Threads for a scan of `len` rows: every core (at most 4).
-fn scan_threads(len: usize) -> usize {
+/// Scans under way in the process: when others run, the cores are busy
+/// already, and more threads would only add switching.
+static SCANNING: AtomicUsize = AtomicUsize::new(0);
+
+/// Counts one scan under way while alive.
+struct Scanning;
+
+impl Scanning {
+    /// Starts counting; returns the guard and how many scans run with it.
+    fn start() -> (Scanning, usize) {
+        (Scanning, SCANNING.fetch_add(1, AtomicOrdering::Relaxed) + 1)
+    }
+}
+
+impl Drop for Scanning {
+    fn drop(&mut self) {
+        SCANNING.fetch_sub(1, AtomicOrdering::Relaxed);
+    }
+}
+
+/// Threads for a scan of `len` rows while `running` scans (this one
+/// included) are under way: every core (at most 4) for a lone big scan.
+fn scan_threads(len: usize, running: usize) -> usize {
     static CORES: OnceLock<usize> = OnceLock::new();
-    if len < PARALLEL_FROM {
+    if len < PARALLEL_FROM || running > 1 {
         return 1;
     }
     *CORES.get_or_init(|| {
