@@ -61,6 +61,9 @@ struct Inner {
     pages: Pages,
 }
 
+/// The step of the clock live views count timeouts with, ms.
+const LIVE_TICK: u64 = 100;
+
 impl Service {
     /// The service over `mirror`, logging users in through `auth`. With a
     /// password file, a thread also checks it for changes once a second, so
@@ -233,7 +236,11 @@ impl Service {
     fn context(&self, snapshot: &Snapshot, live: bool) -> Context<'_> {
         let mut ctx = Context::at(snapshot);
         if live {
-            ctx.now = self.inner.mirror.now();
+            // Seconds left count from the call's moment, rounded down to a
+            // tenth of a second (never before the snapshot): then callers
+            // within the same tenth share one computed page (`Pages`).
+            let now = self.inner.mirror.now();
+            ctx.now = (now - now % LIVE_TICK).max(snapshot.at);
         }
         match self.inner.settings.uid_mask {
             Some(mask) => ctx.with_users(mask, &self.inner.users),

@@ -1,8 +1,7 @@
 //! `Pages`: the pages of the live snapshot already computed, shared between
 //! callers asking the same question of the same snapshot (many clients
-//! watching the same view). Only answers that do not depend on the moment of
-//! the call are kept: no `timeout` in the filter or the order, since seconds
-//! left are counted at the call's millisecond.
+//! watching the same view). An answer that involves `timeout` (seconds left,
+//! counted at the context's `now`) is kept for that `now` only.
 
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -19,6 +18,8 @@ struct Question {
     order: Order,
     start: usize,
     length: usize,
+    /// The moment seconds left were counted at, when they matter.
+    now: Option<u64>,
 }
 
 type Answer = Arc<OnceLock<Page>>;
@@ -51,16 +52,14 @@ impl Pages {
         length: usize,
         ctx: &Context,
     ) -> Page {
-        let timeless =
-            order.field != Field::Timeout && spec.keys().all(|k| k != Field::Timeout.name());
-        if !timeless {
-            return run(snapshot, filter, order, start, length, ctx);
-        }
+        let timed =
+            order.field == Field::Timeout || spec.keys().any(|k| k == Field::Timeout.name());
         let question = Question {
             filter: spec.clone(),
             order: *order,
             start,
             length,
+            now: timed.then_some(ctx.now),
         };
         let answer = self.answer(snapshot, question);
         answer
@@ -127,6 +126,26 @@ mod tests {
                 assert_eq!((cached.total, ids(&cached)), (fresh.total, ids(&fresh)));
             }
         }
+        // Seconds left at another moment: another question.
+        let later = Context::new(NOW + 5000, NOW_UNIX);
+        let order = Order::parse("timeout", "ASC").unwrap();
+        let all = Filter::default();
+        let mut moved = tcp(7, "10.0.0.1", 1, "10.0.0.2", 2);
+        moved.deadline = NOW + 4000;
+        let snap2 = snapshot(vec![moved, tcp(8, "10.0.0.1", 1, "10.0.0.2", 2)]);
+        let at = |c: &Context| {
+            let p = pages.page(&snap2, &FilterSpec::none(), &all, &order, 0, 10, c);
+            ids(&p)
+        };
+        assert_eq!(at(&ctx), vec![7, 8]);
+        assert_eq!(
+            at(&later),
+            run(&snap2, &all, &order, 0, 10, &later)
+                .rows
+                .iter()
+                .map(|r| r.conn.id)
+                .collect::<Vec<_>>()
+        );
         // A new snapshot is a new question.
         let other = snapshot(vec![tcp(99, "10.0.0.1", 1, "10.0.0.2", 2)]);
         let order = Order::default();
