@@ -15,9 +15,15 @@
 //! 4. `view` over HTTP from the real daemon, filtered (`tcp`, `orig_dport` 443) and
 //!    unfiltered, ordered by timeout DESC, 100 rows, vs `conntrack -L -p tcp --dport 443`
 //!    [≥ 20× faster];
+//!    4c. every view shape of issue 10 (`table/gateway.rs`), p50 and p99, each call a new
+//!    page so the daemon's page cache cannot answer [p50 ≤ 50 ms, p99 ≤ 100 ms];
+//!    2c. the daemon's resident memory over an empty daemon's, after 3 refreshes [≤ 250 B];
 //! 5. `refresh(sid)` (a full reconciliation) vs `conntrack -L` [≤ 0.5×];
 //! 6. sequential `system.listMethods` calls/s vs Python's `SimpleXMLRPCServer` serving the
 //!    same list, same client, keep-alive and `Connection: close` [≥ 10×].
+//!
+//! `--load` runs the load scenario instead (`table/load.rs`). The table is the gateway-like
+//! set of `table/gateway.rs`; as root the bench first raises the global nf_conntrack_max.
 //!
 //! Not a test: `harness = false`, and `cargo test` does not run benches.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark: fail loudly
