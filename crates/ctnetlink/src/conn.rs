@@ -114,8 +114,9 @@ pub struct Conn {
     pub use_count: u32,
     pub counters: Option<Counters>,
     /// Start time in nanoseconds since the epoch (CLOCK_REALTIME), only with
-    /// `nf_conntrack_timestamp=1`.
-    pub start_ns: Option<u64>,
+    /// `nf_conntrack_timestamp=1`. Non-zero, so the option costs no space
+    /// (a mirror holds a million of these).
+    pub start_ns: Option<std::num::NonZeroU64>,
     /// CTA_LABELS, boxed because almost no entry has them.
     pub labels: Option<Box<[u8; 16]>>,
     /// CTA_SECMARK (0 when absent).

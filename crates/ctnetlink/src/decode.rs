@@ -2,6 +2,7 @@
 //! walking the bytes in place: this is the dump hot path.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::num::NonZeroU64;
 
 use crate::attr::{be_u16, be_u32, be_u64, be_u8, Attrs};
 use crate::conn::{Conn, Counters, Family, Tuple};
@@ -175,11 +176,12 @@ fn decode_counters(buf: &[u8]) -> Result<(u64, u64), DecodeError> {
     Ok((packets, bytes))
 }
 
-fn decode_timestamp(buf: &[u8]) -> Result<Option<u64>, DecodeError> {
+/// The start timestamp; a start of 0 (never set) is none.
+fn decode_timestamp(buf: &[u8]) -> Result<Option<NonZeroU64>, DecodeError> {
     for item in Attrs::new(buf) {
         let (kind, p) = item?;
         if kind == CTA_TIMESTAMP_START {
-            return Ok(Some(be_u64(kind, p)?));
+            return Ok(NonZeroU64::new(be_u64(kind, p)?));
         }
     }
     Ok(None)

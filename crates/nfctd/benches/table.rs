@@ -15,9 +15,15 @@
 //! 4. `view` over HTTP from the real daemon, filtered (`tcp`, `orig_dport` 443) and
 //!    unfiltered, ordered by timeout DESC, 100 rows, vs `conntrack -L -p tcp --dport 443`
 //!    [≥ 20× faster];
+//!    4c. every view shape of issue 10 (`table/gateway.rs`), p50 and p99, each call a new
+//!    page so the daemon's page cache cannot answer [p50 ≤ 50 ms, p99 ≤ 100 ms];
+//!    2c. the daemon's resident memory over an empty daemon's, after 3 refreshes [≤ 250 B];
 //! 5. `refresh(sid)` (a full reconciliation) vs `conntrack -L` [≤ 0.5×];
 //! 6. sequential `system.listMethods` calls/s vs Python's `SimpleXMLRPCServer` serving the
 //!    same list, same client, keep-alive and `Connection: close` [≥ 10×].
+//!
+//! `--load` runs the load scenario instead (`table/load.rs`). The table is the gateway-like
+//! set of `table/gateway.rs`; as root the bench first raises the global nf_conntrack_max.
 //!
 //! Not a test: `harness = false`, and `cargo test` does not run benches.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark: fail loudly
@@ -29,6 +35,10 @@ mod alloc;
 /// and the tests cannot drift apart.
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "table/gateway.rs"]
+mod gateway;
+#[path = "table/load.rs"]
+mod load;
 #[path = "table/python.rs"]
 mod python;
 
@@ -42,16 +52,25 @@ use common::http::Client;
 use common::raw::{self, int, s, strukt};
 use common::Daemon;
 use ctnetlink::{ConnKey, CtSocket, EventSocket};
+use nfctd::table::query::FilterValue;
 use nfctd::table::{drain_events, Clock, Mirror, MirrorConfig, RowSet};
 use serde_json::Value as Json;
 
 #[global_allocator]
 static ALLOC: alloc::Counting = alloc::Counting;
 
-struct Args {
+#[derive(Debug)]
+pub struct Args {
     entries: usize,
     runs: usize,
     events: usize,
+    /// Calls per view shape.
+    view_runs: usize,
+    /// The load scenario instead of the measurements (`--load`).
+    load: bool,
+    load_secs: u64,
+    clients: usize,
+    churn: usize,
 }
 
 fn args() -> Args {
@@ -59,6 +78,11 @@ fn args() -> Args {
         entries: 200_000,
         runs: 5,
         events: 100_000,
+        view_runs: 30,
+        load: false,
+        load_secs: 60,
+        clients: 100,
+        churn: 4000,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -77,10 +101,66 @@ fn args() -> Args {
             "--entries" => a.entries = value("--entries"),
             "--runs" => a.runs = value("--runs").max(1),
             "--events" => a.events = value("--events").max(2),
+            "--view-runs" => a.view_runs = value("--view-runs").max(1),
+            "--load" => a.load = true,
+            "--load-secs" => a.load_secs = value("--load-secs") as u64,
+            "--clients" => a.clients = value("--clients").max(1),
+            "--churn" => a.churn = value("--churn"),
             _ => {} // `--bench` from cargo, filters: ignored
         }
     }
     a
+}
+
+/// The `p` quantile of sorted times (nearest rank).
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+/// Resident memory of a process, KiB (VmRSS).
+pub fn rss_kib(pid: i32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// `nf_conntrack_max` is global: only root in the initial namespace may
+/// raise it, so the bench tries before it enters its own namespace. Without
+/// root the table stops at the limit and the bench says so.
+fn raise_conntrack_max(entries: usize) {
+    let path = "/proc/sys/net/netfilter/nf_conntrack_max";
+    let current: usize = std::fs::read_to_string(path)
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    let wanted = entries + entries / 4 + 10_000;
+    if current >= wanted {
+        return;
+    }
+    match std::fs::write(path, wanted.to_string()) {
+        Ok(()) => println!("nf_conntrack_max raised from {current} to {wanted}"),
+        Err(e) => println!(
+            "nf_conntrack_max is {current} and cannot be raised here ({e}): run as root, or `sysctl -w net.netfilter.nf_conntrack_max={wanted}` first"
+        ),
+    }
+}
+
+/// Times each call; returns the sorted times and the last answer.
+fn timed(client: &mut Client, bodies: impl Iterator<Item = String>) -> (Vec<f64>, String) {
+    let mut last = String::new();
+    let mut times: Vec<f64> = bodies
+        .map(|body| {
+            let (t, r) = time(|| client.call(&body).expect("call"));
+            last = r;
+            t
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    (times, last)
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -283,6 +363,7 @@ fn conntrack_count(args: &[&str]) -> Option<usize> {
 
 fn main() {
     let a = args();
+    raise_conntrack_max(a.entries);
     // Before any thread exists: the kernel refuses a new user namespace to a threaded process.
     netns::enter_private().expect("private user+net namespace (unshare)");
     let route = socket2::Socket::new(
@@ -313,8 +394,22 @@ fn main() {
         a.runs
     );
 
+    // The daemon over an empty table: the base its resident memory grows from.
+    let empty_rss = {
+        let daemon = Daemon::spawn(&["--listen", "127.0.0.1:0", "--resync-interval", "0"]);
+        let mut client = Client::new(daemon.addr, true);
+        let sid = answer(&client.call(&raw::call("login", &[])).expect("login"));
+        let sid = s(sid.as_str().expect("a session id"));
+        for _ in 0..3 {
+            client
+                .call(&raw::call("refresh", std::slice::from_ref(&sid)))
+                .expect("refresh");
+        }
+        rss_kib(daemon.pid().as_raw())
+    };
+
     let mut ct = CtSocket::open().expect("ctnetlink socket");
-    let fixtures = common::synthetic(a.entries);
+    let fixtures = gateway::gateway(a.entries);
     let (t_fill, result) = time(|| ct.create_many(&fixtures).expect("create_many"));
     let (refused, first) = result;
     drop(fixtures);
@@ -329,6 +424,16 @@ fn main() {
         }
     );
     let n = count as usize;
+    if n < a.entries {
+        println!(
+            "note: the table holds {n} entries, not {}: nf_conntrack_max ({max}) is global and only root in the initial namespace can raise it (sysctl -w net.netfilter.nf_conntrack_max={}); the numbers below are for {n} entries",
+            a.entries, a.entries
+        );
+    }
+    if a.load {
+        load::run(&a, n, empty_rss);
+        return;
+    }
     let mut report = Report::default();
     let clock = Clock::new();
     let hidden: nfctd::table::Hidden = Arc::new(|_| false);
@@ -457,36 +562,60 @@ fn main() {
     let mut client = Client::new(addr, true);
     let sid = answer(&client.call(&raw::call("login", &[])).expect("login"));
     let sid = s(sid.as_str().expect("a session id"));
-    let view = |filters: String| {
+    // 2c: resident memory of the daemon over the empty one, after refreshes.
+    for _ in 0..3 {
+        client
+            .call(&raw::call("refresh", std::slice::from_ref(&sid)))
+            .expect("refresh");
+    }
+    let full_rss = rss_kib(daemon.pid().as_raw());
+    let per_entry = (full_rss.saturating_sub(empty_rss) * 1024) as f64 / n as f64;
+    report.push(
+        "2c. daemon RSS growth per entry (3 refreshes)",
+        format!("{per_entry:.0} B"),
+        format!(
+            "{} MiB over {} MiB empty",
+            full_rss / 1024,
+            empty_rss / 1024
+        ),
+        "-".into(),
+        "≤ 250 B".into(),
+        if per_entry <= 250.0 { "PASS" } else { "FAIL" },
+    );
+    let view = |filters: String, order_by: &str, dir: &str, start: i64| {
         raw::call(
             "view",
             &[
                 sid.clone(),
                 filters,
-                s("timeout"),
-                s("DESC"),
-                int(0),
+                s(order_by),
+                s(dir),
+                int(start),
                 int(100),
             ],
         )
     };
-    let filtered = view(strukt(&[("proto", s("tcp")), ("orig_dport", int(443))]));
-    let unfiltered = view(strukt(&[]));
-    let mut calls = |body: &str, count: usize| -> (f64, String) {
-        let mut last = String::new();
-        let times = (0..count)
-            .map(|_| {
-                let (t, r) = time(|| client.call(body).expect("call"));
-                last = r;
-                t
-            })
-            .collect();
-        (median(times), last)
+    let filtered = view(
+        strukt(&[("proto", s("tcp")), ("orig_dport", int(443))]),
+        "timeout",
+        "DESC",
+        0,
+    );
+    let unfiltered = view(strukt(&[]), "timeout", "DESC", 0);
+    timed(&mut client, std::iter::repeat_n(filtered.clone(), 2)); // warm-up
+                                                                  // Each call a page one row further on: never answered from the page cache.
+    let cold = |client: &mut Client, filter: &str, count: usize| {
+        timed(
+            client,
+            (1..=count).map(|i| view(filter.to_string(), "timeout", "DESC", i as i64)),
+        )
     };
-    calls(&filtered, 2); // warm-up
-    let (t_view, last) = calls(&filtered, 20);
+    let tcp443 = strukt(&[("proto", s("tcp")), ("orig_dport", int(443))]);
+    let (times, last) = cold(&mut client, &tcp443, 20);
+    let t_view = median(times);
     let total = answer(&last)["total"].as_i64();
-    let (t_view_all, answer_all) = calls(&unfiltered, 20);
+    let (times, answer_all) = cold(&mut client, &strukt(&[]), 20);
+    let t_view_all = median(times);
     report.speedup(
         "4. view tcp dport 443, timeout DESC, 100 rows",
         ms(t_view),
@@ -518,8 +647,70 @@ fn main() {
             .to_string(),
         "-".into(),
     );
+    // 4c: every view shape of issue 10, p50 and p99 over HTTP.
+    for shape in gateway::shapes() {
+        let members: Vec<(&str, String)> = shape
+            .filter
+            .iter()
+            .map(|(k, v)| {
+                let value = match v {
+                    FilterValue::Int(i) => int(*i),
+                    FilterValue::Text(t) => s(t),
+                    other => panic!("no such bench filter value {other:?}"),
+                };
+                (*k, value)
+            })
+            .collect();
+        let dir = if shape.desc { "DESC" } else { "ASC" };
+        let filter = strukt(&members);
+        let body = view(filter.clone(), shape.order_by, dir, shape.start as i64);
+        timed(&mut client, std::iter::repeat_n(body.clone(), 1)); // warm-up
+                                                                  // Each call asks for a page one row further on: a question the
+                                                                  // daemon's page cache has not seen, so every call computes.
+        let (times, last) = timed(
+            &mut client,
+            (1..=a.view_runs).map(|i| {
+                view(
+                    filter.clone(),
+                    shape.order_by,
+                    dir,
+                    (shape.start + i) as i64,
+                )
+            }),
+        );
+        let (p50, p99) = (percentile(&times, 0.5), percentile(&times, 0.99));
+        let ok = p50 <= 0.050 && p99 <= 0.100;
+        report.push(
+            &format!("4c. view {}", shape.name),
+            format!("p50 {} p99 {}", ms(p50), ms(p99)),
+            format!(
+                "{} rows match",
+                answer(&last)["total"].as_i64().unwrap_or(-1)
+            ),
+            "-".into(),
+            "p50 ≤ 50 ms, p99 ≤ 100 ms".into(),
+            if ok { "PASS" } else { "FAIL" },
+        );
+    }
+    // 4d: the same question again and again: answered from the page cache.
+    let (times, _) = timed(&mut client, std::iter::repeat_n(unfiltered.clone(), 20));
+    report.info(
+        "4d. view repeated (page cache), timeout DESC",
+        format!(
+            "p50 {} p99 {}",
+            ms(percentile(&times, 0.5)),
+            ms(percentile(&times, 0.99))
+        ),
+        "-".into(),
+    );
+    report.info(
+        "   daemon RSS after the views above",
+        format!("{} MiB", rss_kib(daemon.pid().as_raw()) / 1024),
+        "-".into(),
+    );
     let refresh = raw::call("refresh", std::slice::from_ref(&sid));
-    let (t_refresh, _) = calls(&refresh, a.runs);
+    let (times, _) = timed(&mut client, std::iter::repeat_n(refresh.clone(), a.runs));
+    let t_refresh = median(times);
     report.time_ratio(
         "5. refresh(sid) over HTTP (vs conntrack -L)",
         t_refresh,

@@ -32,7 +32,8 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 pub const HEAVY_CALLS: usize = 8;
 /// Heavy calls waiting for a slot, at most, by default; one more is answered
 /// 503 with `Retry-After` at once rather than left hanging.
-pub const HEAVY_QUEUE: usize = 64;
+/// (256: a hundred keep-alive clients viewing at once all wait, issue 10.)
+pub const HEAVY_QUEUE: usize = 256;
 /// What `Retry-After` says to a call refused for overload, in seconds.
 pub const RETRY_AFTER: &str = "1";
 

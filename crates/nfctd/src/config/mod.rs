@@ -154,7 +154,7 @@ pub struct Options {
     /// Open connections at most; beyond, the longest-silent one is closed [default: 1024].
     #[arg(long, value_name = "N")]
     pub max_connections: Option<usize>,
-    /// Heavy calls that may wait for one of the 8 slots; beyond, HTTP 503 with Retry-After [default: 64].
+    /// Heavy calls that may wait for one of the 8 slots; beyond, HTTP 503 with Retry-After [default: 256].
     #[arg(long, value_name = "N")]
     pub heavy_queue: Option<usize>,
 }

@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use crate::auth::{Auth, Refused, Roles};
 use crate::clip::clip;
-use crate::table::query::{Context, Field};
+use crate::table::query::{Context, Field, Pages};
 use crate::table::{Mirror, Snapshot};
 
 pub use error::ApiError;
@@ -57,7 +57,12 @@ struct Inner {
     sockets: Sockets,
     usage: Usage,
     settings: Settings,
+    /// Pages of the live snapshot already computed, shared between sessions.
+    pages: Pages,
 }
+
+/// The step of the clock live views count timeouts with, ms.
+const LIVE_TICK: u64 = 100;
 
 impl Service {
     /// The service over `mirror`, logging users in through `auth`. With a
@@ -74,6 +79,7 @@ impl Service {
                 sockets: Sockets::default(),
                 usage: Usage::default(),
                 settings,
+                pages: Pages::default(),
             }),
         };
         if service.inner.auth.has_file() {
@@ -230,7 +236,11 @@ impl Service {
     fn context(&self, snapshot: &Snapshot, live: bool) -> Context<'_> {
         let mut ctx = Context::at(snapshot);
         if live {
-            ctx.now = self.inner.mirror.now();
+            // Seconds left count from the call's moment, rounded down to a
+            // tenth of a second (never before the snapshot): then callers
+            // within the same tenth share one computed page (`Pages`).
+            let now = self.inner.mirror.now();
+            ctx.now = (now - now % LIVE_TICK).max(snapshot.at);
         }
         match self.inner.settings.uid_mask {
             Some(mask) => ctx.with_users(mask, &self.inner.users),

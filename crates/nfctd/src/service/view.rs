@@ -24,14 +24,28 @@ impl Service {
             None => self.inner.mirror.snapshot(),
         };
         let ctx = self.context(&snapshot, autorefresh);
-        let page = query::run(
-            &snapshot,
-            &filter,
-            &req.order,
-            req.page.start,
-            req.page.length,
-            &ctx,
-        );
+        let (start, length) = (req.page.start, req.page.length);
+        let page = if autorefresh {
+            // Live sessions share the live snapshot: and often the question.
+            let pages = &self.inner.pages;
+            pages.page(
+                &snapshot,
+                &req.filter,
+                &filter,
+                &req.order,
+                start,
+                length,
+                &ctx,
+            )
+        } else {
+            query::run(&snapshot, &filter, &req.order, start, length, &ctx)
+        };
+        if autorefresh {
+            // Keep the served rows' rates live (the mirror looks them up).
+            self.inner
+                .mirror
+                .watch(page.rows.iter().map(|row| row.conn.key()).collect());
+        }
         Ok(ViewPage {
             total: page.total,
             start: req.page.start,

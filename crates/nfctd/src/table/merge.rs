@@ -9,7 +9,7 @@ use super::row::{Millis, Row};
 
 /// Counter samples closer together than this do not replace the rate: a dump
 /// right after an event would otherwise give a wild rate from a tiny interval.
-const MIN_RATE_INTERVAL: Millis = 1000;
+pub const MIN_RATE_INTERVAL: Millis = 1000;
 
 /// A deadline this close to the previous one is the same deadline seen again
 /// (the kernel reports whole seconds left).
@@ -47,7 +47,7 @@ fn merge(previous: Option<&Arc<Row>>, mut conn: Conn, now: Millis, now_unix: u64
         let bytes = conn.counters.map(|c| c.total_bytes()).unwrap_or(0);
         let started_unix = conn
             .start_ns
-            .map(|ns| ns / 1_000_000_000)
+            .map(|ns| ns.get() / 1_000_000_000)
             .unwrap_or(now_unix);
         return Row {
             conn,
@@ -71,7 +71,7 @@ fn merge(previous: Option<&Arc<Row>>, mut conn: Conn, now: Millis, now_unix: u64
     }
     let started_unix = conn
         .start_ns
-        .map(|ns| ns / 1_000_000_000)
+        .map(|ns| ns.get() / 1_000_000_000)
         .unwrap_or(prev.started_unix);
     let bytes = conn.counters.map(|c| c.total_bytes()).unwrap_or(0);
     let elapsed = now.saturating_sub(prev.sampled_at);
@@ -166,7 +166,7 @@ mod tests {
     #[test]
     fn kernel_start_timestamp_wins_over_first_sight() {
         let mut c = conn(0, 10);
-        c.start_ns = Some(50 * 1_000_000_000);
+        c.start_ns = std::num::NonZeroU64::new(50 * 1_000_000_000);
         assert_eq!(observe(None, c, 0, 100).started_unix, 50);
     }
 }

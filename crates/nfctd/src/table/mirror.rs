@@ -97,6 +97,15 @@ impl Mirror {
         }
     }
 
+    /// Notes that a view served these rows: for a while the mirror thread
+    /// looks them up about once a second, so their counters and rates are
+    /// live rather than as old as the last reconciliation. Does not wait.
+    pub fn watch(&self, keys: Vec<ConnKey>) {
+        if !keys.is_empty() {
+            let _ = self.shared.send(Command::Watch(keys));
+        }
+    }
+
     /// Records fresh kernel views of entries at once (after a change) and
     /// waits until they are published. Blocking.
     pub fn observe(&self, conns: Vec<Conn>) {

@@ -3,7 +3,8 @@
 //!
 //! The mirror's modules import one way: `mirror` (the handle) starts a
 //! `worker` (its thread), which drains `events` into a `rowset`; the handle
-//! and the thread meet only in `shared`.
+//! and the thread meet only in `shared`. Rows a view served are `watch`ed:
+//! the thread looks them up every second so their rates stay live.
 
 mod events;
 mod frozen;
@@ -13,6 +14,7 @@ pub mod query;
 mod row;
 mod rowset;
 mod shared;
+mod watch;
 mod worker;
 
 pub use events::{drain_events, Drained, BATCH_DATAGRAMS};

@@ -106,6 +106,11 @@ impl RowSet {
         self.by_id.is_empty()
     }
 
+    /// The row of this connection, if mirrored.
+    pub fn get(&self, key: &ConnKey) -> Option<&Arc<Row>> {
+        find(&self.by_id, &self.shared_ids, key)
+    }
+
     /// Applies one event; returns whether the rows changed.
     pub fn apply(&mut self, event: Event, now: Millis, now_unix: u64) -> bool {
         match event.kind {
@@ -313,5 +318,103 @@ mod tests {
         assert_eq!((added, removed, set.len()), (3, 0, 3));
         let (added, removed) = set.replace(vec![b], 0, 0);
         assert_eq!((added, removed, set.len()), (0, 2, 1));
+    }
+
+    /// Issue 10: the rate a view serves for a row follows the counter
+    /// samples (targeted lookups of a watched row) the test feeds in: bytes
+    /// over the interval since the last sample, and samples under 1 s apart
+    /// keep the previous rate.
+    #[test]
+    fn served_rate_follows_a_controlled_counter_sequence() {
+        use crate::table::query::{render, run, Context, Filter, Order};
+        use crate::table::Snapshot;
+        use ctnetlink::Counters;
+        let counted = |orig: u64, repl: u64| {
+            let mut c = conn(9, "192.0.2.9");
+            c.timeout = 100;
+            c.counters = Some(Counters {
+                orig_bytes: orig,
+                repl_bytes: repl,
+                ..Counters::default()
+            });
+            c
+        };
+        let served = |set: &RowSet, now: u64| {
+            let snap = Snapshot {
+                rows: Arc::new(set.to_vec()),
+                at: now,
+                taken: std::time::SystemTime::now(),
+            };
+            let ctx = Context::at(&snap);
+            let page = run(&snap, &Filter::default(), &Order::default(), 0, 10, &ctx);
+            render(&page.rows[0], &ctx).rate
+        };
+        let mut set = RowSet::new(loopback_hidden());
+        // (mirror ms, orig bytes, reply bytes, rate served after it)
+        let sequence = [
+            (0, 0, 0, 0.0),
+            (1_000, 150_000, 50_000, 200_000.0),
+            (2_000, 300_000, 100_000, 200_000.0),
+            (2_500, 900_000, 100_000, 200_000.0), // too close: kept
+            (4_000, 1_000_000, 200_000, 400_000.0), // 800 kB over 2 s
+            (5_000, 1_000_000, 200_000, 0.0),     // idle
+        ];
+        for (at, orig, repl, rate) in sequence {
+            set.upsert(counted(orig, repl), at, 1_700_000_000);
+            assert_eq!(served(&set, at), rate, "at {at} ms");
+        }
+    }
+
+    /// Issue 10: a published snapshot stays exactly as it was while another
+    /// thread applies events to the rows it came from.
+    #[test]
+    fn snapshots_are_isolated_from_concurrent_events() {
+        use crate::table::query::{render, run, Connection, Context, Filter, Order};
+        use crate::table::Snapshot;
+        let mut set = RowSet::new(loopback_hidden());
+        for i in 0..2000u32 {
+            set.upsert(conn(i, &format!("10.0.{}.{}", i / 256, i % 256)), 0, 0);
+        }
+        let snap = Snapshot {
+            rows: Arc::new(set.to_vec()),
+            at: 0,
+            taken: std::time::SystemTime::UNIX_EPOCH,
+        };
+        let read = |snap: &Snapshot| -> (usize, Vec<Connection>) {
+            let ctx = Context::at(snap);
+            let order = Order::parse("orig_src", "DESC").unwrap();
+            let page = run(snap, &Filter::default(), &order, 100, 500, &ctx);
+            (
+                page.total,
+                page.rows.iter().map(|r| render(r, &ctx)).collect(),
+            )
+        };
+        let before = read(&snap);
+        let writer = std::thread::spawn(move || {
+            for round in 0..20u32 {
+                for i in 0..2000u32 {
+                    let c = conn(i, &format!("10.0.{}.{}", i / 256, i % 256));
+                    let kind = match (i + round) % 3 {
+                        0 => EventKind::Destroy,
+                        1 => EventKind::Update,
+                        _ => EventKind::New,
+                    };
+                    let mut c2 = c.clone();
+                    c2.mark = round;
+                    set.apply(event(kind, c2), u64::from(round) * 1000, 0);
+                }
+                set.upsert(conn(100_000 + round, "10.9.9.9"), 0, 0);
+            }
+            set.len()
+        });
+        let mut reads = 0;
+        while !writer.is_finished() || reads < 5 {
+            assert_eq!(read(&snap), before);
+            reads += 1;
+        }
+        let after = writer.join().unwrap();
+        assert_eq!(read(&snap), before);
+        assert_eq!(snap.len(), 2000);
+        assert_ne!(after, 0);
     }
 }

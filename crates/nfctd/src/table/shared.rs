@@ -59,6 +59,8 @@ pub(super) enum Command {
     Forget(Vec<ConnKey>, Sender<()>),
     /// Record these kernel views (after a change); reply once published.
     Observe(Vec<Conn>, Sender<()>),
+    /// A view served these rows: keep their counters (and rates) fresh.
+    Watch(Vec<ConnKey>),
 }
 
 /// The state both sides see, and the way into the thread's queue.

@@ -11,9 +11,11 @@ use ctnetlink::{CtSocket, EventSocket};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
 use super::events::drain_events;
+use super::merge::MIN_RATE_INTERVAL;
 use super::row::{unix_now, Clock, Millis, Snapshot};
 use super::rowset::{Hidden, RowSet};
 use super::shared::{lock, Command, Inbox, ResyncReport, Shared};
+use super::watch::Watched;
 
 /// Publish at most this often while events stream in.
 const PUBLISH_EVERY: Millis = 100;
@@ -22,6 +24,8 @@ const EXPIRY_EVERY: Millis = 1000;
 /// Expired rows looked up per check; the rest wait for the next one (and the
 /// periodic reconciliation covers them all).
 const EXPIRY_LOOKUPS: usize = 256;
+/// How often the rows views served (`watch`) are looked up for fresh counters.
+const WATCH_EVERY: Millis = 1000;
 /// Event batches drained before timers get their turn, even in an event storm.
 const EVENT_BATCHES: usize = 16;
 
@@ -48,6 +52,8 @@ pub(super) struct Worker {
     resync_interval: Option<Duration>,
     clock: Clock,
     rows: RowSet,
+    /// Rows views served lately, looked up every [`WATCH_EVERY`].
+    watched: Watched,
     events: EventSocket,
     requests: CtSocket,
     inbox: Inbox,
@@ -84,6 +90,7 @@ impl Worker {
             resync_interval: config.resync_interval,
             clock: shared.clock,
             rows: RowSet::new(config.hidden),
+            watched: Watched::default(),
             events,
             requests,
             inbox,
@@ -101,9 +108,13 @@ impl Worker {
         let every = self.resync_interval.map(millis);
         let mut next_resync = every.map(|e| self.clock.now().saturating_add(e));
         let mut next_expiry = self.clock.now().saturating_add(EXPIRY_EVERY);
+        let mut next_watch = self.clock.now().saturating_add(WATCH_EVERY);
         loop {
             let now = self.clock.now();
             let mut wait = next_expiry.saturating_sub(now);
+            if !self.watched.is_empty() {
+                wait = wait.min(next_watch.saturating_sub(now));
+            }
             if let Some(at) = next_resync {
                 wait = wait.min(at.saturating_sub(now));
             }
@@ -124,6 +135,10 @@ impl Worker {
             if now >= next_expiry {
                 self.check_expired();
                 next_expiry = self.clock.now().saturating_add(EXPIRY_EVERY);
+            }
+            if now >= next_watch {
+                self.refresh_watched();
+                next_watch = self.clock.now().saturating_add(WATCH_EVERY);
             }
             if let (Some(at), Some(every)) = (next_resync, every) {
                 if now >= at {
@@ -235,6 +250,7 @@ impl Worker {
                     }
                     published_waiters.push(reply);
                 }
+                Command::Watch(keys) => self.watched.note(keys, now),
             }
         }
         if !resyncs.is_empty() {
@@ -308,6 +324,33 @@ impl Worker {
                 }
                 // The kernel refused this one lookup: the next reconciliation settles it.
                 Err(e) => tracing::debug!(error = %e, id = row.conn.id, "expiry lookup refused"),
+            }
+        }
+    }
+
+    /// Looks up the rows views served lately whose last counter sample is
+    /// old enough for a new rate (bounded per round), so the rows people look
+    /// at carry a rate over the last second or two.
+    fn refresh_watched(&mut self) {
+        let now = self.clock.now();
+        let rows = &self.rows;
+        let due = self.watched.due(now, |key| {
+            rows.get(key)
+                .is_some_and(|row| now.saturating_sub(row.sampled_at) >= MIN_RATE_INTERVAL)
+        });
+        let unix = unix_now();
+        for key in due {
+            match self.requests.get(&key) {
+                Ok(conn) => self.dirty |= self.rows.upsert(conn, self.clock.now(), unix),
+                Err(ctnetlink::Error::NotFound) => {
+                    self.watched.forget(&key);
+                    self.dirty |= self.rows.remove(&key);
+                }
+                Err(e @ (ctnetlink::Error::Io(_) | ctnetlink::Error::PermissionDenied)) => {
+                    tracing::warn!(error = %e, "counter lookups failed");
+                    return;
+                }
+                Err(e) => tracing::debug!(error = %e, id = key.id, "counter lookup refused"),
             }
         }
     }

@@ -38,7 +38,7 @@ pub struct Context<'a> {
     pub now_unix: u64,
     /// `--uid-mask`: the connmark bits holding a uid; `uid`/`user` exist only when set.
     pub uid_mask: Option<u32>,
-    pub users: &'a dyn UserNames,
+    pub users: &'a (dyn UserNames + Sync),
 }
 
 impl Context<'static> {
@@ -60,7 +60,7 @@ impl Context<'static> {
 
 impl<'a> Context<'a> {
     /// This context with a uid mask and a resolver for user names.
-    pub fn with_users(self, uid_mask: u32, users: &'a dyn UserNames) -> Context<'a> {
+    pub fn with_users(self, uid_mask: u32, users: &'a (dyn UserNames + Sync)) -> Context<'a> {
         Context {
             uid_mask: Some(uid_mask),
             users,

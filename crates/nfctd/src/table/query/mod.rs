@@ -6,8 +6,10 @@
 //! runs over the whole snapshot without allocating per row; sort keys are read
 //! once per matching row, and only the requested page is fully sorted.
 
+mod cache;
 mod cidr;
 mod context;
+mod dotted;
 mod error;
 mod extract;
 pub mod field;
@@ -15,13 +17,14 @@ mod filter;
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod filter_tests;
+mod key;
 mod pattern;
 mod q;
 mod render;
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod render_tests;
-mod sort;
+pub(crate) mod sort;
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod sort_tests;
@@ -31,6 +34,7 @@ mod spec;
 mod testutil;
 
 // Re-exported: what other modules name.
+pub use cache::Pages;
 pub use cidr::{Cidr, CidrError};
 pub use context::{Context, NoUserNames, UserNames};
 pub use error::QueryError;

@@ -1,10 +1,12 @@
 //! `Order` and `run`: sorting the matching rows by one key (ties by id) and
-//! cutting out one page, by partial selection rather than a full sort.
+//! cutting out one page: a scan on every core keeps only the first rows by
+//! precomputed keys (`key`), and only the page itself is sorted.
 
 use std::cmp::Ordering;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
+use std::sync::{Arc, OnceLock};
 
-use super::extract::{datum, Datum};
+use super::key::{Keyed, Sorter};
 use super::{Context, Field, Filter, QueryError};
 use crate::clip::quoted;
 use crate::table::{Row, Snapshot};
@@ -44,16 +46,6 @@ impl Order {
         };
         Ok(Order { field, descending })
     }
-
-    fn compare(&self, a: &(Datum, &Arc<Row>), b: &(Datum, &Arc<Row>)) -> Ordering {
-        let by_key = a.0.compare(&b.0);
-        let by_key = if self.descending {
-            by_key.reverse()
-        } else {
-            by_key
-        };
-        by_key.then_with(|| a.1.conn.id.cmp(&b.1.conn.id))
-    }
 }
 
 /// One page of a query.
@@ -66,7 +58,8 @@ pub struct Page {
 }
 
 /// The rows of `snapshot` matching `filter`, ordered by `order`, from `start`,
-/// at most `length` of them.
+/// at most `length` of them. A large snapshot is scanned on every core when
+/// no other scan is under way.
 pub fn run(
     snapshot: &Snapshot,
     filter: &Filter,
@@ -75,39 +68,214 @@ pub fn run(
     length: usize,
     ctx: &Context,
 ) -> Page {
-    let matching = snapshot.rows.iter().filter(|row| filter.matches(row, ctx));
-    if length == 0 {
-        return Page {
-            total: matching.count(),
-            rows: Vec::new(),
-        };
-    }
-    // Sort keys are read once per row, not once per comparison.
-    let mut keyed: Vec<(Datum, &Arc<Row>)> = matching
-        .map(|row| (datum(order.field, row, ctx), row))
-        .collect();
-    let total = keyed.len();
-    if start >= total {
+    let (_scanning, running) = Scanning::start();
+    let threads = scan_threads(snapshot.len(), running);
+    run_on(snapshot, filter, order, start, length, ctx, threads)
+}
+
+/// [`run`] with the scan split over `threads` threads (tests force several).
+pub(super) fn run_on(
+    snapshot: &Snapshot,
+    filter: &Filter,
+    order: &Order,
+    start: usize,
+    length: usize,
+    ctx: &Context,
+    threads: usize,
+) -> Page {
+    let rows = snapshot.rows.as_slice();
+    let sorter = Sorter {
+        field: order.field,
+        descending: order.descending,
+        rows,
+        ctx,
+    };
+    // The page ends at `end` in the sorted list: each part keeps only its
+    // `end` first rows, never every match.
+    let keep = if length == 0 {
+        0
+    } else {
+        start.saturating_add(length).min(rows.len())
+    };
+    let (total, mut kept) = scan(rows, filter, &sorter, keep, threads);
+    let end = keep.min(total);
+    if start >= end {
         return Page {
             total,
             rows: Vec::new(),
         };
     }
-    let end = start.saturating_add(length).min(total);
-    let cmp = |a: &(Datum, &Arc<Row>), b: &(Datum, &Arc<Row>)| order.compare(a, b);
-    if end < total {
+    let cmp = |a: &Keyed, b: &Keyed| sorter.compare(a, b);
+    if kept.len() > end {
         // The `end` first rows, in any order, before index `end`.
-        keyed.select_nth_unstable_by(end, cmp);
+        kept.select_nth_unstable_by(end, cmp);
+        kept.truncate(end);
     }
-    let head = &mut keyed[..end];
     if start > 0 {
         // The page's rows, in any order, from index `start`.
-        head.select_nth_unstable_by(start, cmp);
+        kept.select_nth_unstable_by(start, cmp);
     }
-    let page = &mut head[start..];
+    let page = &mut kept[start..];
     page.sort_unstable_by(cmp);
     Page {
         total,
-        rows: page.iter().map(|(_, row)| Arc::clone(row)).collect(),
+        rows: page
+            .iter()
+            .filter_map(|k| rows.get(k.index).map(Arc::clone))
+            .collect(),
+    }
+}
+
+/// Snapshots smaller than this are scanned by the calling thread alone: a
+/// thread costs more than it saves there.
+const PARALLEL_FROM: usize = 50_000;
+
+/// Scans under way in the process: when others run, the cores are busy
+/// already, and more threads would only add switching.
+static SCANNING: AtomicUsize = AtomicUsize::new(0);
+
+/// Counts one scan under way while alive.
+struct Scanning;
+
+impl Scanning {
+    /// Starts counting; returns the guard and how many scans run with it.
+    fn start() -> (Scanning, usize) {
+        (Scanning, SCANNING.fetch_add(1, AtomicOrdering::Relaxed) + 1)
+    }
+}
+
+impl Drop for Scanning {
+    fn drop(&mut self) {
+        SCANNING.fetch_sub(1, AtomicOrdering::Relaxed);
+    }
+}
+
+/// Threads for a scan of `len` rows while `running` scans (this one
+/// included) are under way: every core (at most 4) for a lone big scan.
+fn scan_threads(len: usize, running: usize) -> usize {
+    static CORES: OnceLock<usize> = OnceLock::new();
+    if len < PARALLEL_FROM || running > 1 {
+        return 1;
+    }
+    *CORES.get_or_init(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .clamp(1, 4)
+    })
+}
+
+/// Counts the matching rows and keeps the `keep` first of them (by
+/// `sorter`), in parts scanned by `threads` threads.
+fn scan(
+    rows: &[Arc<Row>],
+    filter: &Filter,
+    sorter: &Sorter,
+    keep: usize,
+    threads: usize,
+) -> (usize, Vec<Keyed>) {
+    if threads <= 1 || rows.len() < 2 {
+        return scan_part(rows, 0, filter, sorter, keep);
+    }
+    let part = rows.len().div_ceil(threads);
+    let results: Vec<(usize, Vec<Keyed>)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = rows
+            .chunks(part)
+            .enumerate()
+            .skip(1)
+            .map(|(i, chunk)| scope.spawn(move || scan_part(chunk, i * part, filter, sorter, keep)))
+            .collect();
+        // The calling thread takes the first part itself.
+        let first = rows.chunks(part).next().unwrap_or(&[]);
+        let mut results = vec![scan_part(first, 0, filter, sorter, keep)];
+        for handle in handles {
+            match handle.join() {
+                Ok(r) => results.push(r),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        results
+    });
+    let total = results.iter().map(|(n, _)| n).sum();
+    let mut kept = Vec::with_capacity(results.iter().map(|(_, k)| k.len()).sum());
+    for (_, k) in results {
+        kept.extend(k);
+    }
+    (total, kept)
+}
+
+/// One part of a scan: rows from snapshot index `base`.
+fn scan_part(
+    rows: &[Arc<Row>],
+    base: usize,
+    filter: &Filter,
+    sorter: &Sorter,
+    keep: usize,
+) -> (usize, Vec<Keyed>) {
+    let ctx = sorter.ctx;
+    if keep == 0 {
+        return (
+            rows.iter().filter(|r| filter.matches(r, ctx)).count(),
+            Vec::new(),
+        );
+    }
+    let mut top = TopK::new(keep, sorter);
+    let mut total = 0;
+    for (i, row) in rows.iter().enumerate() {
+        if filter.matches(row, ctx) {
+            total += 1;
+            top.offer(sorter.key(base + i, row));
+        }
+    }
+    (total, top.into_kept())
+}
+
+/// The `keep` first keys seen so far, kept in a buffer of up to twice that
+/// and cut back by selection when it fills: cheaper than a heap, since
+/// most keys lose against the current bar with one comparison.
+struct TopK<'a> {
+    keep: usize,
+    buf: Vec<Keyed>,
+    /// The last kept key after the latest cut: anything not before it loses.
+    bar: Option<Keyed>,
+    sorter: &'a Sorter<'a>,
+}
+
+impl<'a> TopK<'a> {
+    fn new(keep: usize, sorter: &'a Sorter<'a>) -> TopK<'a> {
+        TopK {
+            keep,
+            buf: Vec::with_capacity(keep.saturating_mul(2).min(1 << 16)),
+            bar: None,
+            sorter,
+        }
+    }
+
+    fn offer(&mut self, key: Keyed) {
+        if let Some(bar) = &self.bar {
+            if self.sorter.compare(&key, bar) != Ordering::Less {
+                return;
+            }
+        }
+        self.buf.push(key);
+        if self.buf.len() >= self.keep.saturating_mul(2).max(64) {
+            self.cut();
+        }
+    }
+
+    fn cut(&mut self) {
+        if self.buf.len() <= self.keep {
+            return;
+        }
+        let sorter = self.sorter;
+        self.buf
+            .select_nth_unstable_by(self.keep - 1, |a, b| sorter.compare(a, b));
+        self.buf.truncate(self.keep);
+        self.bar = self.buf.last().copied();
+    }
+
+    fn into_kept(mut self) -> Vec<Keyed> {
+        self.cut();
+        self.buf
     }
 }

@@ -1,0 +1,155 @@
+//! The benchmarks' table: a gateway-like set of connections (the issue 10
+//! measurements' shape) and the `view` shapes measured over it. Shared by
+//! path between `query` (in process) and `table` (in the kernel, over HTTP).
+#![allow(dead_code)] // each benchmark uses part of it
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use ctnetlink::Conn;
+use nfctd::table::query::FilterValue;
+
+/// A small deterministic generator (xorshift64*), so every run sees the same table.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// `n` (< 4,194,304) distinct connections like a busy gateway's: 90% from
+/// 198.19.0.0/16, 9% to 198.18.0.0/16, 1% IPv6; TCP (half of it to port
+/// 443), UDP, ICMP. Tuples are unique by construction (the low 16 bits of
+/// the source and the source port come from the index), so the kernel takes
+/// every one of them.
+pub fn gateway(n: usize) -> Vec<Conn> {
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    (0..n)
+        .map(|i| {
+            let low = (i & 0xffff) as u32;
+            let sport = 1024 + (i >> 16) as u16;
+            let pick = rng.below(100);
+            let (src, dst): (IpAddr, IpAddr) = if pick < 90 {
+                (
+                    Ipv4Addr::from(0xc613_0000 | low).into(),
+                    Ipv4Addr::from(0x0a00_0000 | rng.below(1 << 20) as u32).into(),
+                )
+            } else if pick < 99 {
+                (
+                    Ipv4Addr::from(0x0a10_0000 | low).into(),
+                    Ipv4Addr::from(0xc612_0000 | rng.below(1 << 16) as u32).into(),
+                )
+            } else {
+                (
+                    Ipv6Addr::new(0x2001, 0xdb8, 0, 1, 0, 0, 0, low as u16).into(),
+                    Ipv6Addr::new(0x2001, 0xdb8, 0, 2, 0, 0, 0, 1).into(),
+                )
+            };
+            let l4proto = match rng.below(10) {
+                0..=5 => 6,
+                6..=8 => 17,
+                _ if src.is_ipv6() => 58,
+                _ => 1,
+            };
+            let dport = if l4proto == 6 && rng.below(2) == 0 {
+                443
+            } else {
+                1 + rng.below(1023) as u16
+            };
+            let icmp = l4proto == 1 || l4proto == 58;
+            let mut c = Conn::flow(
+                l4proto,
+                src,
+                dst,
+                if icmp {
+                    (i >> 4) as u16 ^ low as u16
+                } else {
+                    sport
+                },
+                dport,
+            );
+            c.timeout = 60 + rng.below(3600) as u32;
+            c.proto_state = (l4proto == 6).then_some(3);
+            c.mark = rng.below(4) as u32;
+            c.status = ctnetlink::names::IPS_CONFIRMED;
+            c
+        })
+        .collect()
+}
+
+/// One `view` shape: a filter, an order and a page.
+#[derive(Debug)]
+pub struct Shape {
+    pub name: &'static str,
+    pub filter: Vec<(&'static str, FilterValue)>,
+    pub order_by: &'static str,
+    pub desc: bool,
+    pub start: usize,
+}
+
+pub fn shapes() -> Vec<Shape> {
+    let t = FilterValue::text;
+    let shape = |name, filter, order_by, desc, start| Shape {
+        name,
+        filter,
+        order_by,
+        desc,
+        start,
+    };
+    vec![
+        shape("{} id ASC", vec![], "id", false, 0),
+        shape("{} orig_src ASC", vec![], "orig_src", false, 0),
+        shape("{} timeout DESC", vec![], "timeout", true, 0),
+        shape("{} rate DESC", vec![], "rate", true, 0),
+        shape(
+            "addr 198.19/16 orig_bytes DESC",
+            vec![("addr", t("198.19.0.0/16"))],
+            "orig_bytes",
+            true,
+            0,
+        ),
+        shape(
+            "q 198.18.1 orig_dst ASC",
+            vec![("q", t("198.18.1"))],
+            "orig_dst",
+            false,
+            0,
+        ),
+        shape(
+            "tcp dport 443 timeout DESC",
+            vec![("proto", t("tcp")), ("orig_dport", FilterValue::Int(443))],
+            "timeout",
+            true,
+            0,
+        ),
+        shape(
+            "matching nothing",
+            vec![("orig_dport", FilterValue::Int(1)), ("proto", t("sctp"))],
+            "id",
+            false,
+            0,
+        ),
+        shape(
+            "{} orig_src start 500000",
+            vec![],
+            "orig_src",
+            false,
+            500_000,
+        ),
+        shape("{} state ASC (text)", vec![], "state", false, 0),
+        shape("{} age DESC", vec![], "age", true, 0),
+        shape(
+            "q tcp (text) rate DESC",
+            vec![("q", t("tcp"))],
+            "rate",
+            true,
+            0,
+        ),
+    ]
+}

@@ -1,0 +1,158 @@
+//! Sort keys: one field of a row packed into integers that compare the way
+//! the field's [`Datum`] does, so selecting a page compares two words per
+//! step instead of two `Datum`s, and nothing is allocated per row.
+
+use std::cmp::Ordering;
+use std::net::IpAddr;
+
+use super::extract::{addr, datum, int, Datum};
+use super::{Context, Field};
+use crate::table::Row;
+
+/// Bytes of a text kept in its key; longer texts compare in full on a tie.
+const TEXT_PREFIX: usize = 15;
+
+/// One matching row as a sort sees it: its key, its id (the tie-breaker) and
+/// where it is in the snapshot. Ascending order of `(class, value)` is the
+/// order the page wants (a descending order stores both inverted).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Keyed {
+    pub value: u128,
+    /// IPv4 before IPv6; 0 for other fields.
+    pub class: u8,
+    /// A text longer than its prefix (or holding a NUL): equal keys then
+    /// compare the whole texts.
+    pub long: bool,
+    pub id: u32,
+    pub index: usize,
+}
+
+/// The key of `field` in `row`, ascending.
+fn ascending(field: Field, row: &Row, ctx: &Context) -> (u8, u128, bool) {
+    match field {
+        Field::Rate => (0, u128::from(float_bits(row.rate)), false),
+        Field::Status => (0, u128::from(row.conn.status), false),
+        Field::Family | Field::Proto | Field::State | Field::User => {
+            text_key(&datum(field, row, ctx))
+        }
+        Field::OrigSrc | Field::OrigDst | Field::ReplSrc | Field::ReplDst => match addr(field, row)
+        {
+            Some(IpAddr::V4(a)) => (0, u128::from(u32::from(a)), false),
+            Some(IpAddr::V6(a)) => (1, u128::from(a), false),
+            None => (0, 0, false),
+        },
+        _ => (0, int(field, row, ctx).map_or(0, u128::from), false),
+    }
+}
+
+/// `f64::total_cmp` as an unsigned integer order.
+fn float_bits(f: f64) -> u64 {
+    let bits = f.to_bits() as i64;
+    let ordered = bits ^ ((((bits >> 63) as u64) >> 1) as i64);
+    (ordered as u64) ^ (1 << 63)
+}
+
+/// A text's ASCII-lowercased first bytes, big-endian, zero-padded: shorter
+/// texts sort first, as in `Datum::compare`. `Absent` (no uid mask) is 0.
+fn text_key(d: &Datum) -> (u8, u128, bool) {
+    let text: &[u8] = match d {
+        Datum::Text(t) => t.as_bytes(),
+        Datum::Name(n) => n.as_bytes(),
+        _ => return (0, 0, false),
+    };
+    let mut bytes = [0u8; 16];
+    for (slot, b) in bytes.iter_mut().zip(text.iter().take(TEXT_PREFIX)) {
+        *slot = b.to_ascii_lowercase();
+    }
+    let long = text.len() > TEXT_PREFIX || text.contains(&0);
+    (0, u128::from_be_bytes(bytes), long)
+}
+
+/// Keys rows for one order and compares them; ties go to the lower id.
+#[derive(Clone, Copy)]
+pub(super) struct Sorter<'a> {
+    pub field: Field,
+    pub descending: bool,
+    pub rows: &'a [std::sync::Arc<Row>],
+    pub ctx: &'a Context<'a>,
+}
+
+impl Sorter<'_> {
+    pub(super) fn key(&self, index: usize, row: &Row) -> Keyed {
+        let (class, value, long) = ascending(self.field, row, self.ctx);
+        let (class, value) = if self.descending {
+            (!class, !value)
+        } else {
+            (class, value)
+        };
+        Keyed {
+            value,
+            class,
+            long,
+            id: row.conn.id,
+            index,
+        }
+    }
+
+    pub(super) fn compare(&self, a: &Keyed, b: &Keyed) -> Ordering {
+        (a.class, a.value)
+            .cmp(&(b.class, b.value))
+            .then_with(|| {
+                if a.long || b.long {
+                    self.whole_texts(a, b)
+                } else {
+                    Ordering::Equal
+                }
+            })
+            .then_with(|| a.id.cmp(&b.id))
+    }
+
+    /// Two texts whose prefixes tie, compared whole.
+    fn whole_texts(&self, a: &Keyed, b: &Keyed) -> Ordering {
+        let (Some(ra), Some(rb)) = (self.rows.get(a.index), self.rows.get(b.index)) else {
+            return Ordering::Equal;
+        };
+        let by = datum(self.field, ra, self.ctx).compare(&datum(self.field, rb, self.ctx));
+        if self.descending {
+            by.reverse()
+        } else {
+            by
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn float_bits_follow_total_order() {
+        let xs = [
+            f64::NEG_INFINITY,
+            -2.5,
+            -0.0,
+            0.0,
+            1e-300,
+            1.0,
+            7e9,
+            f64::INFINITY,
+        ];
+        for w in xs.windows(2) {
+            assert!(float_bits(w[0]) < float_bits(w[1]), "{} < {}", w[0], w[1]);
+        }
+    }
+
+    #[test]
+    fn text_keys_order_like_datums() {
+        let t = |s: &'static str| Datum::Text(std::borrow::Cow::Borrowed(s));
+        let words = ["", "a", "AB", "abc", "ipv6-icmp", "tcp", "TIME_WAIT", "udp"];
+        for a in words {
+            for b in words {
+                let (ka, kb) = (text_key(&t(a)), text_key(&t(b)));
+                assert_eq!(ka.1.cmp(&kb.1), t(a).compare(&t(b)), "{a} vs {b}");
+            }
+        }
+        assert!(text_key(&t("a-very-long-user-name")).2);
+    }
+}
