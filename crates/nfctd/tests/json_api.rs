@@ -368,3 +368,41 @@ fn the_openapi_document_lists_exactly_the_routes_that_answer() {
     assert_eq!(s.send("PUT", "/api/v1/stats", "").status, 405);
     assert_eq!(s.get("/api/v1/nothing").status, 404);
 }
+
+#[test]
+fn an_event_stream_outlives_the_idle_timeout() {
+    // Regression: a streamed answer counted as an idle connection once its
+    // headers were out, so the idle timer cut live pages every minute.
+    let bed = Bed::new();
+    bed.inject(&synthetic(2));
+    let daemon = Daemon::start(&bed, &["--idle-timeout", "1"]);
+    let s = Session::login(daemon.addr, "{}");
+    let mut stream = TcpStream::connect(daemon.addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stream,
+        "GET /api/v1/events HTTP/1.1\r\nHost: {}\r\nCookie: {}\r\n\r\n",
+        daemon.addr, s.cookie
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    let mut reader = BufReader::new(stream);
+    let mut counts = 0;
+    let mut line = String::new();
+    while started.elapsed() < Duration::from_millis(3500) {
+        line.clear();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            break;
+        }
+        if line.starts_with("event: counts") {
+            counts += 1;
+        }
+    }
+    assert!(
+        counts >= 3,
+        "the stream ended after {:?} with {counts} events",
+        started.elapsed()
+    );
+}

@@ -6,6 +6,7 @@
 //! silent connection to make room, time out a TLS handshake together with
 //! the request head, or close idle keep-alive connections.
 
+mod body;
 mod conns;
 pub mod tls;
 
@@ -274,9 +275,9 @@ where
                 tower_service::Service::<axum::extract::Request>::poll_ready(&mut app, cx)
             })
             .await?;
-            let response = app.call(req).await;
-            tracker.idle();
-            response
+            // Idle only once the body is out: see `body`.
+            let response = app.call(req).await?;
+            Ok::<_, std::convert::Infallible>(response.map(|b| body::Tracked::new(b, tracker)))
         }
     });
     let served = hyper::server::conn::http1::Builder::new()
