@@ -70,6 +70,17 @@ pub enum Limited {
     Addr,
 }
 
+/// Characters of a user name a key keeps: names are caller input (up to a
+/// whole request body), and no real user name is longer.
+const USER_KEY_CHARS: usize = 64;
+
+/// A user's key: the name cut to [`USER_KEY_CHARS`] and lower-cased, so a
+/// flood of huge names costs bounded memory, and backends that ignore case
+/// (PAM, most commands) count "Admin" and "admin" together.
+fn user_key(name: &str) -> Key {
+    Key::User(name.chars().take(USER_KEY_CHARS).collect::<String>().to_lowercase())
+}
+
 impl Throttle {
     pub fn new(limit: Limit) -> Throttle {
         Throttle {
@@ -80,7 +91,7 @@ impl Throttle {
 
     fn keys(user: Option<&str>, peer: Option<IpAddr>) -> Vec<Key> {
         let mut keys = Vec::with_capacity(2);
-        keys.extend(user.map(|u| Key::User(u.to_string())));
+        keys.extend(user.map(user_key));
         keys.extend(peer.map(addr_key));
         keys
     }
@@ -210,5 +221,18 @@ mod tests {
             let _ = t.begin(Some(&format!("u{i}")), None);
         }
         assert!(t.tracked() <= MAX_KEYS);
+    }
+
+    #[test]
+    fn huge_names_cost_bounded_memory_and_case_does_not_split_a_user() {
+        let t = Throttle::new(Limit {
+            attempts: 2,
+            window: Duration::from_secs(60),
+        });
+        let huge = "a".repeat(1 << 20);
+        assert_eq!(user_key(&huge), user_key(&huge[..USER_KEY_CHARS]));
+        assert!(t.begin(Some("Admin"), None).is_ok());
+        assert!(t.begin(Some("admin"), None).is_ok());
+        assert_eq!(t.begin(Some("ADMIN"), None), Err(Limited::User));
     }
 }
