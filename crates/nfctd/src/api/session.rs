@@ -94,9 +94,12 @@ pub fn peer(parts: &axum::http::request::Parts) -> Option<std::net::IpAddr> {
 }
 
 /// `Set-Cookie` for a new session: not readable by scripts, never sent by
-/// another site's requests.
-pub fn set_cookie(sid: &str) -> HeaderValue {
-    let cookie = format!("{COOKIE}={sid}; Path=/; HttpOnly; SameSite=Strict");
+/// another site's requests, and over HTTPS never sent over plain HTTP
+/// (cookies ignore ports and schemes, so a plain listener on the same host
+/// would otherwise receive it).
+pub fn set_cookie(sid: &str, secure: bool) -> HeaderValue {
+    let secure = if secure { "; Secure" } else { "" };
+    let cookie = format!("{COOKIE}={sid}; Path=/; HttpOnly; SameSite=Strict{secure}");
     // A session id is 32 hex digits: always a valid header value.
     HeaderValue::from_str(&cookie).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
@@ -119,6 +122,13 @@ mod tests {
         assert!(!csrf.matches("ab", &t));
         assert!(!csrf.matches("aa", ""));
         assert!(!Csrf::new().matches("aa", &t));
+    }
+
+    #[test]
+    fn the_cookie_is_secure_over_tls_only() {
+        let over_tls = set_cookie("ab", true);
+        assert!(over_tls.to_str().unwrap().ends_with("HttpOnly; SameSite=Strict; Secure"));
+        assert!(!set_cookie("ab", false).to_str().unwrap().contains("Secure"));
     }
 
     #[test]

@@ -69,6 +69,7 @@ pub async fn login(
         password: login.password,
     };
     let peer = peer(&parts);
+    let secure = parts.extensions.get::<crate::net::OverTls>().is_some();
     let (sid, info) = api
         .heavy(move |service| {
             let sid = service.login(&credentials, peer)?;
@@ -83,7 +84,7 @@ pub async fn login(
     let mut response = Json(view).into_response();
     response
         .headers_mut()
-        .insert(header::SET_COOKIE, set_cookie(&sid.0));
+        .insert(header::SET_COOKIE, set_cookie(&sid.0, secure));
     Ok(response)
 }
 

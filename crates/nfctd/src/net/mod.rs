@@ -249,16 +249,20 @@ async fn connection(stream: TcpStream, peer: SocketAddr, conn: &Arc<Conn>, ctx: 
         conn: Arc::clone(conn),
     };
     match &ctx.tls {
-        None => http1(io, peer, conn, ctx).await,
+        None => http1(io, peer, false, conn, ctx).await,
         Some(tls) => match tls.acceptor().accept(io).await {
-            Ok(io) => http1(io, peer, conn, ctx).await,
+            Ok(io) => http1(io, peer, true, conn, ctx).await,
             // Plain HTTP, a scanner, or a client that distrusts our certificate.
             Err(e) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
         },
     }
 }
 
-async fn http1<IO>(io: IO, peer: SocketAddr, conn: &Arc<Conn>, ctx: &Ctx)
+/// Marks a request that came over TLS (the session cookie is then `Secure`).
+#[derive(Debug, Clone, Copy)]
+pub struct OverTls;
+
+async fn http1<IO>(io: IO, peer: SocketAddr, tls: bool, conn: &Arc<Conn>, ctx: &Ctx)
 where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -266,6 +270,9 @@ where
     let tracker = Arc::clone(conn);
     let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
         req.extensions_mut().insert(ConnectInfo(peer));
+        if tls {
+            req.extensions_mut().insert(OverTls);
+        }
         tracker.busy();
         let mut app = app.clone();
         let tracker = Arc::clone(&tracker);
