@@ -288,6 +288,20 @@ fn multicall_puts_each_fault_in_its_slot() {
         py.call("system.multicall", json!(["x"])).fault_code(),
         -32602
     );
+    // At most 8 heavy members run (one multicall holds one heavy slot); the
+    // rest get fault 4 in their slots, and quick members still run.
+    let mut members: Vec<_> = (0..10)
+        .map(|_| json!({"methodName": "stats", "params": [sid]}))
+        .collect();
+    members.push(json!({"methodName": "system.listMethods", "params": []}));
+    let out = py.call("system.multicall", json!([members])).ok();
+    let slots = out.as_array().unwrap();
+    assert!(
+        slots[..8].iter().all(|s| s[0]["table_size"].is_u64()),
+        "{out}"
+    );
+    assert!(slots[8..10].iter().all(|s| s["faultCode"] == 4), "{out}");
+    assert!(slots[10][0].is_array());
 }
 
 #[test]

@@ -127,7 +127,10 @@ mod tests {
     #[test]
     fn the_cookie_is_secure_over_tls_only() {
         let over_tls = set_cookie("ab", true);
-        assert!(over_tls.to_str().unwrap().ends_with("HttpOnly; SameSite=Strict; Secure"));
+        assert!(over_tls
+            .to_str()
+            .unwrap()
+            .ends_with("HttpOnly; SameSite=Strict; Secure"));
         assert!(!set_cookie("ab", false).to_str().unwrap().contains("Secure"));
     }
 

@@ -78,7 +78,12 @@ const USER_KEY_CHARS: usize = 64;
 /// flood of huge names costs bounded memory, and backends that ignore case
 /// (PAM, most commands) count "Admin" and "admin" together.
 fn user_key(name: &str) -> Key {
-    Key::User(name.chars().take(USER_KEY_CHARS).collect::<String>().to_lowercase())
+    Key::User(
+        name.chars()
+            .take(USER_KEY_CHARS)
+            .collect::<String>()
+            .to_lowercase(),
+    )
 }
 
 impl Throttle {

@@ -6,6 +6,10 @@ use crate::xmlrpc::{fault_struct, Fault, FaultCode, MethodCall, Params};
 
 /// Most calls one `system.multicall` may carry.
 const MAX_MULTICALL: usize = 1000;
+/// Most heavy calls (table scans, kernel requests, password checks) one
+/// multicall may run: it holds a single slot of the heavy-call gate, and a
+/// thousand refreshes or logins in it would hold that slot for minutes.
+const MAX_HEAVY_MEMBERS: usize = 8;
 
 pub const LIST_METHODS: Method = Method {
     name: "system.listMethods",
@@ -86,6 +90,7 @@ fn multicall(ctx: &Ctx<'_>, p: &Params<'_>) -> Result<Value, Fault> {
             calls.len()
         )));
     }
+    let mut heavy = 0;
     let results = calls
         .iter()
         .map(|member| {
@@ -95,6 +100,19 @@ fn multicall(ctx: &Ctx<'_>, p: &Params<'_>) -> Result<Value, Fault> {
                         FaultCode::NotACall,
                         "system.multicall cannot be nested",
                     ));
+                }
+                let is_heavy = ctx
+                    .methods
+                    .iter()
+                    .any(|m| m.name == call.name && m.cost == Cost::Heavy);
+                if is_heavy {
+                    heavy += 1;
+                    if heavy > MAX_HEAVY_MEMBERS {
+                        return Err(Fault::new(
+                            FaultCode::InvalidArgument,
+                            format!("system.multicall: at most {MAX_HEAVY_MEMBERS} calls that scan the table, talk to the kernel or check a password; send the rest in another request"),
+                        ));
+                    }
                 }
                 (ctx.run)(&call)
             });
