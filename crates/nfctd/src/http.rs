@@ -82,7 +82,11 @@ pub fn app(service: Service, wide_int: WideInt) -> Router {
 pub fn app_with(service: Service, options: AppOptions) -> Router {
     let heavy = Arc::new(Gate::new(HEAVY_CALLS, options.heavy_queue));
     let json = crate::api::router(service.clone(), Arc::clone(&heavy));
-    let metrics = crate::metrics::router(service.clone(), crate::metrics::Access::FollowsAuth);
+    let metrics = crate::metrics::router(
+        service.clone(),
+        crate::metrics::Access::FollowsAuth,
+        Arc::clone(&heavy),
+    );
     let api = Api {
         service,
         heavy,
@@ -127,7 +131,9 @@ impl IntoResponse for Overloaded {
 /// What the `--metrics-listen` listener serves: `/metrics` alone, open to
 /// scrapers, behind the same Host guard as everything else.
 pub fn metrics_app(service: Service, allowed_hosts: AllowedHosts) -> Router {
-    crate::metrics::router(service, crate::metrics::Access::Open).layer(
+    // A gate of its own: scrapers, who need no login, cannot take the API's slots.
+    let gate = Arc::new(Gate::new(1, 4));
+    crate::metrics::router(service, crate::metrics::Access::Open, gate).layer(
         middleware::from_fn_with_state(Arc::new(allowed_hosts), hosts::guard),
     )
 }

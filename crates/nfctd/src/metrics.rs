@@ -19,6 +19,9 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::registry::Registry;
 
+use std::sync::Arc;
+
+use crate::gate::{Gate, Refused};
 use crate::service::{Credentials, Service};
 
 const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -49,21 +52,55 @@ pub enum Access {
     FollowsAuth,
 }
 
-/// The `/metrics` route over `service`.
-pub fn router(service: Service, access: Access) -> Router {
-    Router::new()
-        .route("/metrics", get(scrape))
-        .with_state((service, access))
+/// What a scrape needs.
+#[derive(Debug, Clone)]
+struct Scrape {
+    service: Service,
+    access: Access,
+    /// Password checks and the scrape itself are blocking work: through a
+    /// gate, so a flood of scrapes queues and then gets 503 instead of piling
+    /// up threads.
+    gate: Arc<Gate>,
 }
 
-async fn scrape(State((service, access)): State<(Service, Access)>, parts: Parts) -> Response {
+/// The `/metrics` route over `service`, its blocking work through `gate`.
+pub fn router(service: Service, access: Access, gate: Arc<Gate>) -> Router {
+    Router::new()
+        .route("/metrics", get(scrape))
+        .with_state(Scrape {
+            service,
+            access,
+            gate,
+        })
+}
+
+fn overloaded() -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [(header::RETRY_AFTER, "1")],
+        "overloaded; retry later\n",
+    )
+        .into_response()
+}
+
+async fn scrape(
+    State(Scrape {
+        service,
+        access,
+        gate,
+    }): State<Scrape>,
+    parts: Parts,
+) -> Response {
     if access == Access::FollowsAuth && service.requires_login() {
         let checked = {
             let service = service.clone();
             let headers = parts.headers.clone();
             let peer = crate::api::peer(&parts);
-            tokio::task::spawn_blocking(move || allowed(&service, &headers, peer)).await
+            gate.run(move || allowed(&service, &headers, peer)).await
         };
+        if checked == Err(Refused::Overloaded) {
+            return overloaded();
+        }
         if !matches!(checked, Ok(true)) {
             return (
                 StatusCode::UNAUTHORIZED,
@@ -74,14 +111,11 @@ async fn scrape(State((service, access)): State<(Service, Access)>, parts: Parts
         }
     }
     // Reading the kernel's statistics and counting the table block briefly.
-    let encoded = tokio::task::spawn_blocking(move || encode(&service)).await;
+    let encoded = gate.run(move || encode(&service)).await;
     match encoded {
         Ok(Ok(text)) => ([(header::CONTENT_TYPE, CONTENT_TYPE)], text).into_response(),
-        Ok(Err(e)) => {
-            tracing::error!(error = %e, "metrics scrape failed");
-            (StatusCode::INTERNAL_SERVER_ERROR, "metrics unavailable\n").into_response()
-        }
-        Err(e) => {
+        Err(Refused::Overloaded) => overloaded(),
+        Ok(Err(e)) | Err(Refused::Failed(e)) => {
             tracing::error!(error = %e, "metrics scrape failed");
             (StatusCode::INTERNAL_SERVER_ERROR, "metrics unavailable\n").into_response()
         }
