@@ -50,7 +50,7 @@ pub async fn list(
     RawQuery(raw): RawQuery,
 ) -> Result<Json<ViewPage>, JsonError> {
     let sid = session_id(&headers)?;
-    let q = query::parse(raw.as_deref())?;
+    let q = query::parse(raw.as_deref(), api.service.max_page())?;
     let request = ViewRequest {
         filter: q.filter,
         order: q.order,
@@ -141,7 +141,7 @@ pub async fn kill_matching(
     RawQuery(raw): RawQuery,
 ) -> Result<Json<KilledCount>, JsonError> {
     let sid = session_for_change(&headers, &api.csrf)?;
-    let filter = query::parse(raw.as_deref())?.filter;
+    let filter = query::parse(raw.as_deref(), api.service.max_page())?.filter;
     let killed = api
         .heavy(move |service| Ok(service.kill_matching(&sid, &filter)?))
         .await?;

@@ -116,6 +116,11 @@ impl Service {
         &self.inner.usage
     }
 
+    /// The largest page a view may ask for (`--max-page`).
+    pub fn max_page(&self) -> usize {
+        self.inner.settings.max_page
+    }
+
     /// Live sessions.
     pub fn session_count(&self) -> usize {
         self.inner.sessions.count()
