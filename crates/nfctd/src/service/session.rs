@@ -45,6 +45,13 @@ const MAX_SESSIONS: usize = 10_000;
 /// A bound on sessions with autorefresh off: each may pin a table state the
 /// mirror has moved past.
 pub const MAX_FROZEN: usize = 64;
+/// Viewers may not lock out an administrator: one viewer account holds at
+/// most this many sessions (its own oldest makes room), a full table pushes
+/// out viewers' sessions before admins', and viewers leave some frozen views
+/// to admins.
+const MAX_SESSIONS_PER_VIEWER: usize = 256;
+const MAX_FROZEN_PER_VIEWER: usize = 8;
+const FROZEN_KEPT_FOR_ADMINS: usize = 16;
 /// How often touching a session also sweeps out expired ones.
 const SWEEP_EVERY: Duration = Duration::from_secs(10);
 
@@ -100,12 +107,23 @@ impl Sessions {
         let now = Instant::now();
         let mut map = self.lock();
         let mut dropped = self.sweep(&mut map, now);
-        if map.sessions.len() >= MAX_SESSIONS {
-            let oldest = map
-                .sessions
+        let least_recent = |map: &Map, pick: &dyn Fn(&Session) -> bool| {
+            map.sessions
                 .iter()
+                .filter(|(_, s)| pick(s))
                 .min_by_key(|(_, s)| s.last_used)
-                .map(|(k, _)| *k);
+                .map(|(k, _)| *k)
+        };
+        if role == Role::Viewer {
+            let own = map.sessions.values().filter(|s| s.user == user).count();
+            if own >= MAX_SESSIONS_PER_VIEWER {
+                let oldest = least_recent(&map, &|s| s.user == user);
+                dropped.extend(oldest.and_then(|k| map.sessions.remove(&k)));
+            }
+        }
+        if map.sessions.len() >= MAX_SESSIONS {
+            let oldest = least_recent(&map, &|s| s.role == Role::Viewer)
+                .or_else(|| least_recent(&map, &|_| true));
             dropped.extend(oldest.and_then(|k| map.sessions.remove(&k)));
         }
         let session = Session {
@@ -158,13 +176,26 @@ impl Sessions {
             .iter()
             .filter(|(k, s)| s.frozen.is_some() && **k != id)
             .count();
-        let session = map.sessions.get_mut(&id).ok_or(ApiError::BadSession)?;
-        if session.frozen.is_none() && frozen_elsewhere >= MAX_FROZEN {
+        let (user, role) = match map.sessions.get(&id) {
+            Some(s) => (s.user.clone(), s.role),
+            None => return Err(ApiError::BadSession),
+        };
+        let viewer_limits = || {
+            let own = map
+                .sessions
+                .iter()
+                .filter(|(k, s)| s.frozen.is_some() && **k != id && s.user == user)
+                .count();
+            own >= MAX_FROZEN_PER_VIEWER || frozen_elsewhere >= MAX_FROZEN - FROZEN_KEPT_FOR_ADMINS
+        };
+        let newly = map.sessions.get(&id).is_some_and(|s| s.frozen.is_none());
+        if newly && (frozen_elsewhere >= MAX_FROZEN || (role == Role::Viewer && viewer_limits())) {
             return Err(ApiError::invalid(
                 "autorefresh",
-                format!("at most {MAX_FROZEN} sessions may have autorefresh off at once; turn it back on in one, or log out unused sessions"),
+                format!("at most {MAX_FROZEN} sessions may have autorefresh off at once (a viewer account {MAX_FROZEN_PER_VIEWER}); turn it back on in one, or log out unused sessions"),
             ));
         }
+        let session = map.sessions.get_mut(&id).ok_or(ApiError::BadSession)?;
         let old = session.frozen.replace(Arc::new(Frozen::new(snapshot)));
         drop(map);
         drop(old);
@@ -299,5 +330,26 @@ mod tests {
         s.freeze(&ids[0], Snapshot::empty()).unwrap();
         s.thaw(&ids[0]).unwrap();
         s.freeze(&ids[MAX_FROZEN], Snapshot::empty()).unwrap();
+    }
+
+    #[test]
+    fn viewers_cannot_push_admins_out() {
+        let s = Sessions::new(Duration::from_secs(60));
+        let admin = s.open("root", Role::Admin);
+        for _ in 0..(MAX_SESSIONS + 10) {
+            s.open("spy", Role::Viewer);
+        }
+        assert!(s.touch(&admin).is_ok(), "the admin's session survives");
+        assert!(s.count() <= MAX_SESSIONS_PER_VIEWER + 1);
+        // Frozen views: a viewer takes at most its share, admins keep theirs.
+        let viewers: Vec<_> = (0..MAX_FROZEN)
+            .map(|_| s.open("spy", Role::Viewer))
+            .collect();
+        let frozen = viewers
+            .iter()
+            .filter(|v| s.freeze(v, Snapshot::empty()).is_ok())
+            .count();
+        assert_eq!(frozen, MAX_FROZEN_PER_VIEWER);
+        s.freeze(&admin, Snapshot::empty()).unwrap();
     }
 }
