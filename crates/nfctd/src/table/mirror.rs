@@ -101,8 +101,16 @@ impl Mirror {
     /// looks them up about once a second, so their counters and rates are
     /// live rather than as old as the last reconciliation. Does not wait.
     pub fn watch(&self, keys: Vec<ConnKey>) {
-        if !keys.is_empty() {
-            let _ = self.shared.send(Command::Watch(keys));
+        // A few queued watches are plenty: the next view renews its rows.
+        const MAX_PENDING: usize = 4;
+        if keys.is_empty() || self.shared.pending_watches.load(Ordering::Relaxed) >= MAX_PENDING {
+            return;
+        }
+        let mut keys = keys;
+        keys.truncate(super::watch::MAX_WATCHED);
+        self.shared.pending_watches.fetch_add(1, Ordering::Relaxed);
+        if self.shared.send(Command::Watch(keys)).is_err() {
+            self.shared.pending_watches.fetch_sub(1, Ordering::Relaxed);
         }
     }
 

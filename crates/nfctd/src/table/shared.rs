@@ -6,7 +6,7 @@
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::net::UnixStream;
-use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Mutex, MutexGuard};
 
@@ -69,6 +69,9 @@ pub(super) struct Shared {
     pub(super) published: Mutex<Snapshot>,
     pub(super) live: AtomicBool,
     pub(super) counters: MirrorCounters,
+    /// Watch commands sent and not yet taken: views send one each, and while
+    /// the thread is busy (a resync) they must not pile up without bound.
+    pub(super) pending_watches: AtomicUsize,
     commands: Mutex<Sender<Command>>,
     waker: UnixStream,
 }
@@ -93,6 +96,7 @@ impl Shared {
             published: Mutex::new(Snapshot::empty()),
             live: AtomicBool::new(false),
             counters: MirrorCounters::default(),
+            pending_watches: AtomicUsize::new(0),
             commands: Mutex::new(tx),
             waker,
         };

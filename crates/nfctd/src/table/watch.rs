@@ -42,6 +42,20 @@ impl Watched {
             let (_, bar, _) = times.select_nth_unstable(cut);
             let bar = *bar;
             self.seen.retain(|_, at| *at >= bar);
+            // Rows served at the same moment tie at the bar: trim the excess.
+            let excess = self.seen.len().saturating_sub(MAX_WATCHED);
+            if excess > 0 {
+                let drop: Vec<ConnKey> = self
+                    .seen
+                    .iter()
+                    .filter(|(_, at)| **at == bar)
+                    .map(|(k, _)| *k)
+                    .take(excess)
+                    .collect();
+                for key in &drop {
+                    self.seen.remove(key);
+                }
+            }
         }
     }
 
@@ -76,6 +90,15 @@ mod tests {
 
     fn key(id: u32) -> ConnKey {
         Conn::new(id, Family::Ipv4, 6, Tuple::default(), Tuple::default()).key()
+    }
+
+    #[test]
+    fn rows_served_at_one_moment_stay_within_the_bound() {
+        let mut w = Watched::default();
+        w.note((0..MAX_WATCHED as u32 * 2).map(key), 1000);
+        assert_eq!(w.len(), MAX_WATCHED);
+        w.note((0..10).map(|i| key(1_000_000 + i)), 2000);
+        assert_eq!(w.len(), MAX_WATCHED, "newer rows push older ones out");
     }
 
     #[test]

@@ -250,7 +250,10 @@ impl Worker {
                     }
                     published_waiters.push(reply);
                 }
-                Command::Watch(keys) => self.watched.note(keys, now),
+                Command::Watch(keys) => {
+                    self.shared.pending_watches.fetch_sub(1, Ordering::Relaxed);
+                    self.watched.note(keys, now);
+                }
             }
         }
         if !resyncs.is_empty() {
