@@ -82,7 +82,8 @@ fn origin_authority(origin: &str) -> Option<&str> {
     Some(rest.trim_end_matches('/'))
 }
 
-/// The middleware: 403 for a foreign `Host`, or for a POST from a foreign `Origin`.
+/// The middleware: 403 for a foreign `Host`, or for a request that changes
+/// something (any method but GET, HEAD, OPTIONS) from another origin.
 pub async fn guard(State(allowed): State<Arc<AllowedHosts>>, req: Request, next: Next) -> Response {
     let host = req
         .headers()
@@ -96,10 +97,16 @@ pub async fn guard(State(allowed): State<Arc<AllowedHosts>>, req: Request, next:
             return refuse("the Host header names no allowed host (see --allowed-host)");
         }
     }
-    if req.method() == Method::POST {
+    let changes = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    if changes {
         if let Some(origin) = req.headers().get(header::ORIGIN) {
             let origin = origin.to_str().unwrap_or("\u{fffd}");
-            if !origin_authority(origin).is_some_and(|a| allowed.allows(a)) {
+            // Same origin: the page that sends it was served by this very
+            // host and port, not by another site or another local service.
+            let same = origin_authority(origin).is_some_and(|a| {
+                allowed.allows(a) && host.is_none_or(|h| normalise(a) == normalise(h))
+            });
+            if !same {
                 tracing::info!(origin = %clip::quoted(origin), "refused: cross-site Origin");
                 return refuse("cross-site request refused (Origin is not an allowed host)");
             }
