@@ -141,7 +141,10 @@ impl Throttle {
         Ok(())
     }
 
-    /// A successful login clears the user's and the address's counts.
+    /// A successful login clears the user's and the address's counts, as
+    /// the issue asks. (So someone with an account of their own can clear
+    /// their address between guesses; each name they guess at still has its
+    /// own limit.)
     pub fn succeeded(&self, user: Option<&str>, peer: Option<IpAddr>) {
         let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
         for key in Throttle::keys(user, peer) {
@@ -149,12 +152,15 @@ impl Throttle {
         }
     }
 
+    /// Drops expired counts; if the map is still full, the count with the
+    /// fewest attempts (the oldest among equals) goes. A key that is locked
+    /// out has the most attempts, so a flood of fresh keys cannot free it.
     fn make_room(&self, counts: &mut HashMap<Key, Count>, now: Instant) {
         counts.retain(|_, c| now.duration_since(c.since) < self.limit.window);
         if counts.len() >= MAX_KEYS {
             let oldest = counts
                 .iter()
-                .min_by_key(|(_, c)| c.since)
+                .min_by_key(|(_, c)| (c.attempts, c.since))
                 .map(|(k, _)| k.clone());
             if let Some(k) = oldest {
                 counts.remove(&k);
@@ -239,5 +245,19 @@ mod tests {
         assert!(t.begin(Some("Admin"), None).is_ok());
         assert!(t.begin(Some("admin"), None).is_ok());
         assert_eq!(t.begin(Some("ADMIN"), None), Err(Limited::User));
+    }
+
+    #[test]
+    fn a_flood_of_new_keys_does_not_free_a_locked_user() {
+        let t = Throttle::new(Limit {
+            attempts: 2,
+            window: Duration::from_secs(60),
+        });
+        let _ = t.begin(Some("root"), None);
+        let _ = t.begin(Some("root"), None);
+        for i in 0..(MAX_KEYS + 10) {
+            let _ = t.begin(Some(&format!("u{i}")), None);
+        }
+        assert_eq!(t.begin(Some("root"), None), Err(Limited::User));
     }
 }
