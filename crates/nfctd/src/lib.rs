@@ -8,6 +8,7 @@ pub mod auth;
 pub mod clip;
 pub mod config;
 pub mod demo;
+pub mod export;
 pub mod gate;
 pub mod hosts;
 pub mod http;

@@ -156,10 +156,18 @@ fn run(
     // nf_conntrack is not loaded yet, again once ctnetlink has loaded it.
     let accounting_pending = config.accounting && !accounting::enable(false);
 
+    let (ended, export_counters) = match &config.export {
+        Some(target) => {
+            let (sink, counters) = nfctd::export::start(target).context("cannot start --export")?;
+            (Some(sink), Some(counters))
+        }
+        None => (None, None),
+    };
     let mirror = Mirror::start(MirrorConfig {
         resync_interval: config.resync_interval,
         hidden: nfctd::config::ignore_rule(config.ignore.clone()),
         event_buffer: config.event_buffer,
+        ended,
     })
     .context("cannot read the connection-tracking table")?;
     let entries = mirror.snapshot().len();
@@ -178,6 +186,7 @@ fn run(
             session_timeout: config.session_timeout,
             uid_mask: config.uid_mask,
             max_page: config.max_page,
+            export: export_counters,
         },
         auth,
     );

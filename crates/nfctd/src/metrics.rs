@@ -305,6 +305,19 @@ pub fn encode(service: &Service) -> Result<String, String> {
         gauge(u64::from(stats.mirror.live)),
     );
 
+    if let Some(export) = service.export_counters() {
+        r.register(
+            "export_records",
+            "End records written to the --export target",
+            ConstCounter::new(load(&export.records)),
+        );
+        r.register(
+            "export_dropped",
+            "End records lost: the spool was full or the target refused them",
+            ConstCounter::new(load(&export.dropped)),
+        );
+    }
+
     let usage = service.usage();
     r.register(
         "api_requests",

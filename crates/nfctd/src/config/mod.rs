@@ -111,6 +111,9 @@ pub struct Options {
     #[arg(long)]
     #[serde(default)]
     pub enable_accounting: bool,
+    /// Write a JSON Lines record for every connection that ends: json:- (stdout) or json:PATH (appended).
+    #[arg(long, value_name = "json:-|json:PATH")]
+    pub export: Option<String>,
     /// Log format on stderr: text or json [default: text].
     #[arg(long, value_name = "text|json")]
     pub log_format: Option<String>,
@@ -204,6 +207,8 @@ pub struct Config {
     pub log_level: String,
     /// `--enable-accounting`: switch the kernel's counters and timestamps on at start.
     pub accounting: bool,
+    /// `--export`: where end records go, if anywhere.
+    pub export: Option<crate::export::Target>,
     pub auth: AuthConfig,
     pub net: NetConfig,
 }
@@ -294,6 +299,11 @@ impl Config {
                 ))
             }
         };
+        let export = o
+            .export
+            .as_deref()
+            .map(|text| text.parse().map_err(|e| bad("--export", e)))
+            .transpose()?;
         let log_level = o.log_level.unwrap_or_else(|| "info".to_string());
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&log_level) {
             return Err(bad("--log-level", format!("{log_level:?}: {e}")));
@@ -312,6 +322,7 @@ impl Config {
             log_format,
             log_level,
             accounting: o.enable_accounting,
+            export,
             auth,
             net,
         })
@@ -361,6 +372,7 @@ fn merge(high: Options, low: Options) -> Options {
         log_format: high.log_format.or(low.log_format),
         log_level: high.log_level.or(low.log_level),
         enable_accounting: high.enable_accounting || low.enable_accounting,
+        export: high.export.or(low.export),
         passwd_file: high.passwd_file.or(low.passwd_file),
         auth_command: high.auth_command.or(low.auth_command),
         login_attempts: high.login_attempts.or(low.login_attempts),

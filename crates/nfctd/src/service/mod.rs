@@ -40,6 +40,8 @@ pub struct Settings {
     pub session_timeout: std::time::Duration,
     pub uid_mask: Option<u32>,
     pub max_page: usize,
+    /// Flow export's counters, when `--export` is on (for `/metrics`).
+    pub export: Option<Arc<crate::export::ExportCounters>>,
 }
 
 /// The service: a cheap handle shared by every front.
@@ -68,6 +70,11 @@ impl Service {
     /// The service over `mirror`, logging users in through `auth`. With a
     /// password file, a thread also checks it for changes once a second, so
     /// a removed user's sessions end even if nobody logs in.
+    /// Flow export's counters, when `--export` is on.
+    pub fn export_counters(&self) -> Option<&crate::export::ExportCounters> {
+        self.inner.settings.export.as_deref()
+    }
+
     pub fn new(mirror: Mirror, settings: Settings, auth: Auth) -> Service {
         let sessions = Sessions::new(settings.session_timeout);
         let service = Service {

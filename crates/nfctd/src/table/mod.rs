@@ -6,6 +6,7 @@
 //! and the thread meet only in `shared`. Rows a view served are `watch`ed:
 //! the thread looks them up every second so their rates stay live.
 
+mod ended;
 mod events;
 mod frozen;
 mod merge;
@@ -17,6 +18,7 @@ mod shared;
 mod watch;
 mod worker;
 
+pub use ended::{EndReason, EndSink};
 pub use events::{drain_events, Drained, BATCH_DATAGRAMS};
 pub use frozen::Frozen;
 pub use mirror::{Mirror, MirrorError};

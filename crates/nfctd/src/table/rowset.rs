@@ -7,11 +7,12 @@
 //! rare second connection with an id already taken lives in a side table, so
 //! the common case costs one small map entry.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use ctnetlink::{Conn, ConnKey, Event, EventKind};
 
+use super::ended::{EndReason, EndSink};
 use super::merge::observe;
 use super::row::{Millis, Row};
 
@@ -24,6 +25,8 @@ pub struct RowSet {
     /// Further connections whose id is already used in `by_id`.
     shared_ids: HashMap<u32, Vec<Arc<Row>>>,
     hidden: Hidden,
+    /// Told of every row that leaves because its connection ended (export).
+    ended: Option<EndSink>,
 }
 
 impl std::fmt::Debug for RowSet {
@@ -89,7 +92,13 @@ impl RowSet {
             by_id: HashMap::new(),
             shared_ids: HashMap::new(),
             hidden,
+            ended: None,
         }
+    }
+
+    /// Tells `sink` of every connection that ends from now on, once each.
+    pub fn set_end_sink(&mut self, sink: Option<EndSink>) {
+        self.ended = sink;
     }
 
     /// Changes which connections stay out. Rows already in are not touched:
@@ -114,7 +123,7 @@ impl RowSet {
     /// Applies one event; returns whether the rows changed.
     pub fn apply(&mut self, event: Event, now: Millis, now_unix: u64) -> bool {
         match event.kind {
-            EventKind::Destroy => self.remove(&event.conn.key()),
+            EventKind::Destroy => self.end(&event.conn.key(), Some(&event.conn), EndReason::Event),
             EventKind::New | EventKind::Update => self.upsert(event.conn, now, now_unix),
         }
     }
@@ -133,26 +142,44 @@ impl RowSet {
         true
     }
 
-    /// Drops the connection with this id and tuple; returns whether it was there.
-    pub fn remove(&mut self, key: &ConnKey) -> bool {
-        let Some(first) = self.by_id.get(&key.id) else {
+    /// Drops the connection with this id and tuple because it ended (found
+    /// so as `reason` says); returns whether it was there.
+    pub fn remove(&mut self, key: &ConnKey, reason: EndReason) -> bool {
+        self.end(key, None, reason)
+    }
+
+    /// [`RowSet::remove`], with the kernel's last view of it if the end came with one.
+    fn end(&mut self, key: &ConnKey, last: Option<&Conn>, reason: EndReason) -> bool {
+        let Some(row) = self.take(key) else {
             return false;
         };
+        if let Some(sink) = &self.ended {
+            sink(&row, last, reason);
+        }
+        true
+    }
+
+    /// Takes the row with this id and tuple out.
+    fn take(&mut self, key: &ConnKey) -> Option<Arc<Row>> {
+        let first = self.by_id.get(&key.id)?;
+        let first_matches = first.conn.key() == *key;
         let Some(others) = self.shared_ids.get_mut(&key.id) else {
             // The common case: one connection has this id.
-            return first.conn.key() == *key && self.by_id.remove(&key.id).is_some();
+            return if first_matches {
+                self.by_id.remove(&key.id)
+            } else {
+                None
+            };
         };
-        let removed = if first.conn.key() == *key {
+        let removed = if first_matches {
             // Promote another connection of the same id into the main map.
-            let promoted = others.pop();
-            match promoted {
-                Some(row) => self.by_id.insert(key.id, row).is_some(),
-                None => self.by_id.remove(&key.id).is_some(),
+            match others.pop() {
+                Some(row) => self.by_id.insert(key.id, row),
+                None => self.by_id.remove(&key.id),
             }
         } else {
-            let before = others.len();
-            others.retain(|row| row.conn.key() != *key);
-            others.len() != before
+            let at = others.iter().position(|row| row.conn.key() == *key);
+            at.map(|i| others.remove(i))
         };
         if self.shared_ids.get(&key.id).is_some_and(Vec::is_empty) {
             self.shared_ids.remove(&key.id);
@@ -173,8 +200,14 @@ impl RowSet {
         let mut by_id = HashMap::with_capacity(self.by_id.len() + self.by_id.len() / 8 + 64);
         let mut shared_ids = HashMap::new();
         let (mut added, mut kept) = (0, 0);
+        // Rows hidden by a new rule leave without their connection ending.
+        let mut now_hidden = HashSet::new();
+        let exporting = self.ended.is_some();
         fill(&mut |conn: Conn| {
             if (self.hidden)(&conn) {
+                if exporting && find(&self.by_id, &self.shared_ids, &conn.key()).is_some() {
+                    now_hidden.insert(conn.key());
+                }
                 return;
             }
             let previous = find(&self.by_id, &self.shared_ids, &conn.key());
@@ -187,6 +220,14 @@ impl RowSet {
             }
         })?;
         let removed = self.len() - kept;
+        if let Some(sink) = &self.ended {
+            for row in self.rows() {
+                let key = row.conn.key();
+                if find(&by_id, &shared_ids, &key).is_none() && !now_hidden.contains(&key) {
+                    sink(row, None, EndReason::Reconciliation);
+                }
+            }
+        }
         self.by_id = by_id;
         self.shared_ids = shared_ids;
         Ok((added, removed))
@@ -305,14 +346,17 @@ mod tests {
             "an update of the second replaces it"
         );
         assert_eq!(set.len(), 3);
-        assert!(set.remove(&a.key()), "removing the first promotes another");
-        assert!(!set.remove(&a.key()));
+        assert!(
+            set.remove(&a.key(), EndReason::Event),
+            "removing the first promotes another"
+        );
+        assert!(!set.remove(&a.key(), EndReason::Event));
         assert_eq!(set.len(), 2);
         assert!(set.apply(event(EventKind::Destroy, c.clone()), 0, 0));
         let left = set.to_vec();
         assert_eq!(left.len(), 1);
         assert_eq!(left[0].conn.orig, b.orig);
-        assert!(set.remove(&b.key()));
+        assert!(set.remove(&b.key(), EndReason::Event));
         assert!(set.is_empty());
         let (added, removed) = set.replace(vec![a.clone(), b.clone(), c.clone()], 0, 0);
         assert_eq!((added, removed, set.len()), (3, 0, 3));
@@ -416,5 +460,43 @@ mod tests {
         assert_eq!(read(&snap), before);
         assert_eq!(snap.len(), 2000);
         assert_ne!(after, 0);
+    }
+
+    #[test]
+    fn every_ended_row_is_reported_once_with_how_its_end_was_found() {
+        use std::sync::Mutex;
+        let seen: Arc<Mutex<Vec<(u32, EndReason, bool)>>> = Arc::default();
+        let sink: EndSink = {
+            let seen = Arc::clone(&seen);
+            Arc::new(move |row: &Row, last: Option<&Conn>, reason| {
+                seen.lock()
+                    .unwrap()
+                    .push((row.conn.id, reason, last.is_some()));
+            })
+        };
+        let mut set = RowSet::new(loopback_hidden());
+        set.set_end_sink(Some(sink));
+        for (id, src) in [
+            (1, "192.0.2.1"),
+            (2, "192.0.2.2"),
+            (3, "192.0.2.3"),
+            (4, "192.0.2.4"),
+        ] {
+            set.upsert(conn(id, src), 0, 0);
+        }
+        assert!(set.apply(event(EventKind::Destroy, conn(1, "192.0.2.1")), 0, 0));
+        assert!(!set.apply(event(EventKind::Destroy, conn(1, "192.0.2.1")), 0, 0));
+        assert!(set.remove(&conn(2, "192.0.2.2").key(), EndReason::Timeout));
+        // 3 is missing from the dump; 4 becomes hidden, which is no end.
+        set.set_hidden(Arc::new(|c: &Conn| c.id == 4));
+        set.replace(vec![conn(4, "192.0.2.4"), conn(5, "192.0.2.5")], 0, 0);
+        assert_eq!(
+            *seen.lock().unwrap(),
+            vec![
+                (1, EndReason::Event, true),
+                (2, EndReason::Timeout, false),
+                (3, EndReason::Reconciliation, false),
+            ]
+        );
     }
 }

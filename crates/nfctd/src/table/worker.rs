@@ -10,6 +10,7 @@ use std::time::{Duration, SystemTime};
 use ctnetlink::{CtSocket, EventSocket};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
+use super::ended::{EndReason, EndSink};
 use super::events::drain_events;
 use super::merge::MIN_RATE_INTERVAL;
 use super::row::{unix_now, Clock, Millis, Snapshot};
@@ -37,6 +38,8 @@ pub struct MirrorConfig {
     pub hidden: Hidden,
     /// Event socket receive buffer, bytes.
     pub event_buffer: usize,
+    /// Told of every connection that ends (export); `None` costs nothing.
+    pub ended: Option<EndSink>,
 }
 
 impl std::fmt::Debug for MirrorConfig {
@@ -44,6 +47,7 @@ impl std::fmt::Debug for MirrorConfig {
         f.debug_struct("MirrorConfig")
             .field("resync_interval", &self.resync_interval)
             .field("event_buffer", &self.event_buffer)
+            .field("exporting", &self.ended.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -86,10 +90,12 @@ impl Worker {
     ) -> Result<Worker, ctnetlink::Error> {
         let events = EventSocket::subscribe(config.event_buffer)?;
         let requests = CtSocket::open()?;
+        let mut rows = RowSet::new(config.hidden);
+        rows.set_end_sink(config.ended);
         let mut worker = Worker {
             resync_interval: config.resync_interval,
             clock: shared.clock,
-            rows: RowSet::new(config.hidden),
+            rows,
             watched: Watched::default(),
             events,
             requests,
@@ -239,8 +245,10 @@ impl Worker {
                     resyncs.push(reply);
                 }
                 Command::Forget(keys, reply) => {
+                    // Deleted through nfctd: the kernel confirmed the end,
+                    // and its DESTROY event will find the row gone.
                     for key in &keys {
-                        self.dirty |= self.rows.remove(key);
+                        self.dirty |= self.rows.remove(key, EndReason::Event);
                     }
                     published_waiters.push(reply);
                 }
@@ -320,7 +328,9 @@ impl Worker {
         for row in expired {
             match self.requests.get(&row.conn.key()) {
                 Ok(conn) => self.dirty |= self.rows.upsert(conn, self.clock.now(), unix),
-                Err(ctnetlink::Error::NotFound) => self.dirty |= self.rows.remove(&row.conn.key()),
+                Err(ctnetlink::Error::NotFound) => {
+                    self.dirty |= self.rows.remove(&row.conn.key(), EndReason::Timeout);
+                }
                 Err(e @ (ctnetlink::Error::Io(_) | ctnetlink::Error::PermissionDenied)) => {
                     tracing::warn!(error = %e, "expiry lookups failed");
                     return;
@@ -347,7 +357,7 @@ impl Worker {
                 Ok(conn) => self.dirty |= self.rows.upsert(conn, self.clock.now(), unix),
                 Err(ctnetlink::Error::NotFound) => {
                     self.watched.forget(&key);
-                    self.dirty |= self.rows.remove(&key);
+                    self.dirty |= self.rows.remove(&key, EndReason::Timeout);
                 }
                 Err(e @ (ctnetlink::Error::Io(_) | ctnetlink::Error::PermissionDenied)) => {
                     tracing::warn!(error = %e, "counter lookups failed");
