@@ -174,8 +174,13 @@ impl Browser {
         self.type_into("#filter", text).await;
         let input = self.client.find(Locator::Css("#filter")).await.unwrap();
         input.send_keys(&fantoccini::key::Key::Enter).await.unwrap();
+        // A live refresh for the previous filter may land first: wait for a
+        // page drawn for this one.
+        let wanted = serde_json::to_string(text.trim()).unwrap();
         self.until(
-            &format!("Number(document.body.dataset.loads) > {loads}"),
+            &format!(
+                "Number(document.body.dataset.loads) > {loads} && document.body.dataset.filter === {wanted}"
+            ),
             "the filtered page",
         )
         .await;

@@ -168,7 +168,13 @@ async function load() {
   try {
     do {
       state.again = false;
+      const asked = state.filter;
       const page = await api.call("GET", "/connections", { query: params() });
+      // Asked again meanwhile (a new filter, sort or page): this answer is
+      // for the old question; draw only the answer to the new one.
+      if (state.again) continue;
+      // Which filter the drawn page answers (tests wait for it).
+      document.body.dataset.filter = asked;
       if (page.total > 0 && page.start >= page.total) {
         state.start = Math.floor((page.total - 1) / state.length) * state.length;
         state.again = true;
