@@ -34,14 +34,7 @@ fn have(tool: &str, install: &str) -> bool {
         .arg("--version")
         .output()
         .is_ok_and(|o| o.status.success());
-    if !ok {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "{tool} is missing and CI is set: {install}"
-        );
-        println!("skipping: {tool} is not installed ({install})");
-    }
-    ok
+    common::available(ok, tool, install)
 }
 
 fn text(out: &Output) -> String {
@@ -313,13 +306,11 @@ fn built_deb() -> Option<PathBuf> {
         .map(|e| e.path())
         .filter(|p| p.extension().is_some_and(|e| e == "deb"))
         .max_by_key(|p| p.metadata().and_then(|m| m.modified()).ok());
-    if found.is_none() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "no .deb and CI is set: .ci/run runs packaging/build-deb first"
-        );
-        println!("skipping: no .deb built (run packaging/build-deb)");
-    }
+    common::available(
+        found.is_some(),
+        "a built .deb",
+        ".ci/run runs packaging/build-deb first",
+    );
     found
 }
 

@@ -34,14 +34,7 @@ fn client_ready(check: &[&str], what: &str, install: &str) -> bool {
         .stderr(Stdio::null())
         .status()
         .is_ok_and(|s| s.success());
-    if !ok {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "{what} is missing and CI is set: apt-get install {install}"
-        );
-        println!("skipping: {what} is not installed (apt-get install {install})");
-    }
-    ok
+    common::available(ok, what, &format!("apt-get install {install}"))
 }
 
 /// What the test bed holds and what the script is told about it.

@@ -447,6 +447,20 @@ impl Drop for Py {
     }
 }
 
+/// The one rule for a tool or library a test needs: present, go on; absent,
+/// skip with a message on a workstation, fail when `CI` is set (`.ci/run`
+/// installs everything). Returns whether to go on.
+pub fn available(found: bool, what: &str, install: &str) -> bool {
+    if !found {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{what} is missing and CI is set: {install}"
+        );
+        println!("skipping: {what} is not available ({install})");
+    }
+    found
+}
+
 /// Polls `check` until it holds or `limit` passes; returns whether it held.
 pub fn wait_until(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + limit;

@@ -27,16 +27,13 @@ fn on_path(name: &str) -> Option<PathBuf> {
 fn tools() -> Option<(PathBuf, PathBuf)> {
     let chromium = on_path("chromium").or_else(|| on_path("chromium-browser"));
     let driver = on_path("chromedriver");
-    match (chromium, driver) {
-        (Some(c), Some(d)) => Some((c, d)),
-        _ if std::env::var_os("CI").is_some() => {
-            panic!("CI is set but chromium or chromedriver is missing (apt-get install chromium chromium-driver)")
-        }
-        _ => {
-            eprintln!("skipped: chromium or chromedriver not found (apt-get install chromium chromium-driver)");
-            None
-        }
-    }
+    let found = chromium.is_some() && driver.is_some();
+    crate::common::available(
+        found,
+        "chromium and chromedriver",
+        "apt-get install chromium chromium-driver",
+    );
+    chromium.zip(driver)
 }
 
 /// One browser session on one daemon.
