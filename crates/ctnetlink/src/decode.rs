@@ -192,12 +192,7 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn hex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
+    use crate::testutil::hex;
 
     /// Dump answers captured in a private namespace (acct=1, timestamp=1) after:
     /// conntrack -I -s 192.0.2.1 -d 198.51.100.2 -p tcp --sport 40000 --dport 443

@@ -130,12 +130,7 @@ impl AsFd for EventSocket {
 mod tests {
     use super::*;
 
-    fn hex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
+    use crate::testutil::hex;
 
     /// Event datagrams captured in a private namespace (acct=1, timestamp=1),
     /// whole, netlink headers included, after:

@@ -19,6 +19,8 @@ mod request;
 mod socket;
 // Public for the fuzz targets (fuzz/), which feed it captured and mutated answers.
 pub mod stats;
+#[cfg(test)]
+mod testutil;
 
 pub use conn::{Conn, Counters, Family, Tuple};
 pub use decode::decode_conn;

@@ -12,36 +12,10 @@ mod table;
 #[path = "../../../fuzz/src/xmlrpc_call.rs"]
 mod xmlrpc_call;
 
-use std::fs;
-use std::path::PathBuf;
+#[path = "../../../fuzz/src/replay.rs"]
+mod replay;
 
-/// The files of one target's corpus, sorted by name.
-fn corpus(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fuzz/corpus")
-        .join(target);
-    let mut files: Vec<PathBuf> = fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|entry| entry.unwrap().path())
-        .collect();
-    files.sort();
-    assert!(!files.is_empty(), "{} is empty", dir.display());
-    files
-        .into_iter()
-        .map(|path| {
-            let bytes = fs::read(&path).unwrap();
-            (path, bytes)
-        })
-        .collect()
-}
-
-fn replay(target: &str, run: fn(&[u8])) {
-    for (path, bytes) in corpus(target) {
-        if std::panic::catch_unwind(|| run(&bytes)).is_err() {
-            panic!("fuzz target {target} fails on {}", path.display());
-        }
-    }
-}
+use replay::replay;
 
 #[test]
 fn xmlrpc_call_corpus_replays() {
