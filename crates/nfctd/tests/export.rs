@@ -14,9 +14,13 @@ use serde_json::{json, Value as Json};
 
 const SCHEMA: &str = include_str!("../../../packaging/export-record.schema.json");
 
+/// The complete lines written so far. A read can meet a write in progress,
+/// as any reader tailing the file can: the text after the last newline is
+/// not a line yet.
 fn lines(path: &std::path::Path) -> Vec<Json> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let complete = &text[..text.rfind('\n').map_or(0, |i| i + 1)];
+    complete
         .lines()
         .map(|l| serde_json::from_str(l).expect("each line is one JSON value"))
         .collect()
