@@ -801,7 +801,7 @@ fn main() {
             resync_interval: None,
             hidden,
             event_buffer: 32 << 20,
-            ended: None,
+            observer: None,
         })
         .expect("mirror")
     });

@@ -5,7 +5,8 @@
 //! A failure is a logged warning, not a failed start: the table is still
 //! served correctly without them (counters read 0, rates are absent), and a
 //! monitoring outage because `/proc/sys` is read-only would cost more than
-//! the missing counters. `stats` and `nfctd_table_accounting_enabled` show
+//! the missing counters. Flow export is the exception: its records are the
+//! counters, so it refuses to start without them ([`missing`]). `stats` and `nfctd_table_accounting_enabled` show
 //! whether they are on. Nothing is switched back off at exit: other tools
 //! may rely on the counters by then.
 
@@ -58,6 +59,26 @@ pub fn enable(last_try: bool) -> bool {
         }
     }
     true
+}
+
+/// The sysctls (dotted names) that are not 1 in the current namespace, or
+/// `None` when one does not exist yet (nf_conntrack not loaded: ask again
+/// once ctnetlink has loaded it).
+pub fn missing() -> Option<Vec<String>> {
+    let mut off = Vec::new();
+    for name in SYSCTLS {
+        match netns::sysctl(name) {
+            Ok(value) if value.trim() == "1" => {}
+            Ok(_) => off.push(name.replace('/', ".")),
+            Err(netns::Error::Sysctl { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound =>
+            {
+                return None
+            }
+            Err(_) => off.push(name.replace('/', ".")),
+        }
+    }
+    Some(off)
 }
 
 fn enable_one(name: &str) -> Outcome {

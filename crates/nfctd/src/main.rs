@@ -106,6 +106,25 @@ fn advice(e: &anyhow::Error, in_demo: bool) -> Option<&'static str> {
     }
 }
 
+/// Export's records are the kernel's counters and start times: without
+/// `nf_conntrack_acct` and `nf_conntrack_timestamp` it would send zeros, so
+/// it does not start. Before ctnetlink has loaded nf_conntrack the sysctls
+/// may not exist yet: then only the `last_try` call decides.
+fn refuse_export_without_accounting(last_try: bool) -> anyhow::Result<()> {
+    match accounting::missing() {
+        Some(off) if !off.is_empty() => anyhow::bail!(
+            "--export needs {} set to 1 in the served namespace: set them with sysctl, \
+             or pass --enable-accounting",
+            off.join(" and ")
+        ),
+        None if last_try => anyhow::bail!(
+            "--export needs nf_conntrack_acct and nf_conntrack_timestamp, \
+             and nf_conntrack is not loaded"
+        ),
+        _ => Ok(()),
+    }
+}
+
 fn run(
     config: Config,
     auth: Auth,
@@ -156,10 +175,15 @@ fn run(
     // nf_conntrack is not loaded yet, again once ctnetlink has loaded it.
     let accounting_pending = config.accounting && !accounting::enable(false);
 
-    let (ended, export_counters) = match &config.export {
-        Some(target) => {
-            let (sink, counters) = nfctd::export::start(target).context("cannot start --export")?;
-            (Some(sink), Some(counters))
+    let exporting = config.export.is_some();
+    if exporting {
+        refuse_export_without_accounting(false)?;
+    }
+    let (observer, export_stats) = match &config.export {
+        Some(export) => {
+            let (observer, stats) =
+                nfctd::export::start(export).context("cannot start --export")?;
+            (Some(observer), Some(stats))
         }
         None => (None, None),
     };
@@ -167,13 +191,16 @@ fn run(
         resync_interval: config.resync_interval,
         hidden: nfctd::config::ignore_rule(config.ignore.clone()),
         event_buffer: config.event_buffer,
-        ended,
+        observer,
     })
     .context("cannot read the connection-tracking table")?;
     let entries = mirror.snapshot().len();
     tracing::info!(entries, "table mirror is live");
     if accounting_pending {
         accounting::enable(true);
+    }
+    if exporting {
+        refuse_export_without_accounting(true)?;
     }
 
     if config.source == Source::Demo {
@@ -186,7 +213,7 @@ fn run(
             session_timeout: config.session_timeout,
             uid_mask: config.uid_mask,
             max_page: config.max_page,
-            export: export_counters,
+            export: export_stats,
         },
         auth,
     );

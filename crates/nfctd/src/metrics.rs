@@ -37,6 +37,16 @@ struct StateLabel {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TargetLabel {
+    target: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct HowLabel {
+    how: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct KindLabel {
     kind: &'static str,
 }
@@ -305,17 +315,8 @@ pub fn encode(service: &Service) -> Result<String, String> {
         gauge(u64::from(stats.mirror.live)),
     );
 
-    if let Some(export) = service.export_counters() {
-        r.register(
-            "export_records",
-            "End records written to the --export target",
-            ConstCounter::new(load(&export.records)),
-        );
-        r.register(
-            "export_dropped",
-            "End records lost: the spool was full or the target refused them",
-            ConstCounter::new(load(&export.dropped)),
-        );
+    if let Some(export) = service.export_stats() {
+        register_export(&mut r, export);
     }
 
     let usage = service.usage();
@@ -344,4 +345,64 @@ pub fn encode(service: &Service) -> Result<String, String> {
     let mut out = String::new();
     prometheus_client::encoding::text::encode(&mut out, &r).map_err(|e| e.to_string())?;
     Ok(out)
+}
+
+/// Flow export: records made by kind, and what each target did with them.
+fn register_export(r: &mut Registry, export: &crate::export::ExportStats) {
+    use crate::table::EndReason;
+    let load = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
+    let ends = Family::<HowLabel, Counter>::default();
+    for how in [
+        EndReason::Event,
+        EndReason::Reconciliation,
+        EndReason::Timeout,
+    ] {
+        ends.get_or_create(&HowLabel { how: how.name() })
+            .inc_by(export.records.ends_found_by(how));
+    }
+    r.register(
+        "export_flow_ends",
+        "End records made, by how the end was found (event, reconciliation: missing from a full dump, timeout: found gone past its timeout)",
+        ends,
+    );
+    r.register(
+        "export_interim_records",
+        "Interim records made for long flows (--export-active-timeout)",
+        ConstCounter::new(load(&export.records.interim)),
+    );
+    r.register(
+        "export_nat_events",
+        "NAT44 binding create and delete events made (--export-nat-events)",
+        ConstCounter::new(load(&export.records.nat_events)),
+    );
+    let sent = Family::<TargetLabel, Counter>::default();
+    let dropped = Family::<TargetLabel, Counter>::default();
+    let spooled = Family::<TargetLabel, Gauge>::default();
+    for (target, counters) in &export.targets {
+        let label = TargetLabel {
+            target: target.clone(),
+        };
+        sent.get_or_create(&label).inc_by(load(&counters.sent));
+        dropped
+            .get_or_create(&label)
+            .inc_by(load(&counters.dropped));
+        spooled
+            .get_or_create(&label)
+            .set(i64::try_from(load(&counters.spooled)).unwrap_or(i64::MAX));
+    }
+    r.register(
+        "export_records",
+        "Records sent to each --export target",
+        sent,
+    );
+    r.register(
+        "export_dropped",
+        "Records lost per target: its spool was full or it refused them",
+        dropped,
+    );
+    r.register(
+        "export_spooled",
+        "Records waiting in each target's spool",
+        spooled,
+    );
 }

@@ -3,6 +3,7 @@
 //! authentication and network options are validated in `auth` and `net`.
 
 mod auth;
+mod export;
 mod net;
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
@@ -21,6 +22,7 @@ use crate::table::query::Cidr;
 use crate::xmlrpc::WideInt;
 
 use auth::auth_config;
+use export::{export_config, resync_for_export};
 use net::net_config;
 pub use net::{Endpoint, ListenAddr, NetConfig};
 
@@ -111,9 +113,17 @@ pub struct Options {
     #[arg(long)]
     #[serde(default)]
     pub enable_accounting: bool,
-    /// Write a JSON Lines record for every connection that ends: json:- (stdout) or json:PATH (appended).
-    #[arg(long, value_name = "json:-|json:PATH")]
-    pub export: Option<String>,
+    /// Export flow records (repeatable): json:- (stdout) or json:PATH (appended).
+    #[arg(long, value_name = "TARGET")]
+    #[serde(default)]
+    pub export: Vec<String>,
+    /// Seconds between interim records of a long flow, carrying the counts since its previous record; 0: end records only [default: 60].
+    #[arg(long, value_name = "SECS")]
+    pub export_active_timeout: Option<u64>,
+    /// Also export NAT44 binding create and delete events (RFC 8158), for carrier-grade NAT logging.
+    #[arg(long)]
+    #[serde(default)]
+    pub export_nat_events: bool,
     /// Log format on stderr: text or json [default: text].
     #[arg(long, value_name = "text|json")]
     pub log_format: Option<String>,
@@ -207,8 +217,8 @@ pub struct Config {
     pub log_level: String,
     /// `--enable-accounting`: switch the kernel's counters and timestamps on at start.
     pub accounting: bool,
-    /// `--export`: where end records go, if anywhere.
-    pub export: Option<crate::export::Target>,
+    /// `--export` and its options, if anything is exported.
+    pub export: Option<crate::export::ExportConfig>,
     pub auth: AuthConfig,
     pub net: NetConfig,
 }
@@ -252,6 +262,7 @@ impl Config {
                     .map_err(|e| bad("--ignore", format!("{text:?}: {e}")))?,
             );
         }
+        let export = export_config(&o)?;
         let source = match (demo, o.netns) {
             (true, Some(_)) => {
                 return Err(bad(
@@ -268,6 +279,7 @@ impl Config {
             0 => None,
             s => Some(Duration::from_secs(s)),
         };
+        let resync_interval = resync_for_export(resync_interval, export.as_ref());
         let max_page = match o.max_page {
             Some(0) => return Err(bad("--max-page", "must be at least 1")),
             Some(n) => n,
@@ -299,11 +311,6 @@ impl Config {
                 ))
             }
         };
-        let export = o
-            .export
-            .as_deref()
-            .map(|text| text.parse().map_err(|e| bad("--export", e)))
-            .transpose()?;
         let log_level = o.log_level.unwrap_or_else(|| "info".to_string());
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&log_level) {
             return Err(bad("--log-level", format!("{log_level:?}: {e}")));
@@ -372,7 +379,13 @@ fn merge(high: Options, low: Options) -> Options {
         log_format: high.log_format.or(low.log_format),
         log_level: high.log_level.or(low.log_level),
         enable_accounting: high.enable_accounting || low.enable_accounting,
-        export: high.export.or(low.export),
+        export: if high.export.is_empty() {
+            low.export
+        } else {
+            high.export
+        },
+        export_active_timeout: high.export_active_timeout.or(low.export_active_timeout),
+        export_nat_events: high.export_nat_events || low.export_nat_events,
         passwd_file: high.passwd_file.or(low.passwd_file),
         auth_command: high.auth_command.or(low.auth_command),
         login_attempts: high.login_attempts.or(low.login_attempts),

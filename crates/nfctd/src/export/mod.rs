@@ -1,32 +1,33 @@
-//! Flow export: one record for every connection that leaves the mirror,
-//! written as JSON Lines (`--export json:-` or `json:PATH`). The mirror's
-//! thread hands ends to an [`EndSink`] made here, which numbers them (`seq`)
-//! and puts them in a bounded spool; a writer thread formats and writes them,
-//! so the mirror never waits for the receiver. A full spool drops the record and
-//! counts it; the gap in `seq` shows where.
+//! Flow export: records of connections (their end, interim counts of long
+//! ones, NAT binding events) sent to the collectors fleets run. The mirror's
+//! thread tells the `tracker` what happens; it makes the records and offers
+//! each to every target's bounded `spool`; one sender thread per target
+//! formats and sends them (`json`), so the mirror never waits for a
+//! receiver. A full spool drops the record and counts it; the gap in `seq`
+//! shows where.
 
+mod json;
 mod record;
-mod writer;
+mod spool;
+mod tracker;
 
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc;
 use std::sync::Arc;
+use std::time::Duration;
 
-use crate::table::{EndReason, EndSink, Row};
+use crate::table::Observer;
 
-pub use record::{EndRecord, Endpoint};
+pub use json::JsonTarget;
+pub use record::{Counts, Endpoint, FlowRecord, RecordKind};
+pub use spool::TargetCounters;
+pub use tracker::RecordCounters;
 
-/// Records the spool holds while the receiver is slow.
+/// Records each target's spool holds while its receiver is slow or away.
 pub const SPOOL_RECORDS: usize = 65_536;
 
-/// Where records go.
+/// Where records go: one `--export` value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
-    /// `json:-`: standard output (the log goes to standard error).
-    Stdout,
-    /// `json:PATH`: appended to a file, created if missing.
-    File(PathBuf),
+    Json(JsonTarget),
 }
 
 impl std::str::FromStr for Target {
@@ -34,20 +35,38 @@ impl std::str::FromStr for Target {
 
     fn from_str(text: &str) -> Result<Target, String> {
         match text.split_once(':') {
-            Some(("json", "-")) => Ok(Target::Stdout),
-            Some(("json", "")) => Err("json: needs - (stdout) or a file path".into()),
-            Some(("json", path)) => Ok(Target::File(PathBuf::from(path))),
+            Some(("json", rest)) => JsonTarget::parse(rest).map(Target::Json),
             _ => Err(format!("{text:?}: expected json:- or json:PATH")),
         }
     }
 }
 
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Target::Json(target) => target.fmt(f),
+        }
+    }
+}
+
+/// What `--export` and its options ask for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportConfig {
+    pub targets: Vec<Target>,
+    /// `--export-active-timeout`: interim records' period; `None`: ends only.
+    pub active_timeout: Option<Duration>,
+    /// `--export-nat-events`: NAT44 binding create and delete events.
+    pub nat_events: bool,
+    /// Records each target's spool holds.
+    pub spool_records: usize,
+}
+
 /// Why export could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
-    #[error("cannot open {path}: {source}")]
+    #[error("cannot open {target}: {source}")]
     Open {
-        path: PathBuf,
+        target: String,
         source: std::io::Error,
     },
     #[error("cannot start the export thread: {0}")]
@@ -55,45 +74,46 @@ pub enum ExportError {
 }
 
 /// What export did so far, for `/metrics`.
-#[derive(Debug, Default)]
-pub struct ExportCounters {
-    /// Records written to the target.
-    pub records: AtomicU64,
-    /// Records lost: the spool was full, or the target refused the write.
-    pub dropped: AtomicU64,
+#[derive(Debug)]
+pub struct ExportStats {
+    pub records: Arc<RecordCounters>,
+    /// Each target's name (as given) and counters.
+    pub targets: Vec<(String, Arc<TargetCounters>)>,
 }
 
-/// Opens `target` and starts its writer thread; returns the sink the mirror
-/// calls for each end, and the counters.
-pub fn start(target: &Target) -> Result<(EndSink, Arc<ExportCounters>), ExportError> {
-    start_with(target, SPOOL_RECORDS)
-}
-
-/// [`start`] with a spool of `capacity` records.
-pub fn start_with(
-    target: &Target,
-    capacity: usize,
-) -> Result<(EndSink, Arc<ExportCounters>), ExportError> {
-    let out = writer::open(target)?;
-    let counters = Arc::new(ExportCounters::default());
-    let (tx, rx) = mpsc::sync_channel::<EndRecord>(capacity);
-    {
-        let counters = Arc::clone(&counters);
-        std::thread::Builder::new()
-            .name("export".into())
-            .spawn(move || writer::run(rx, out, &counters))
-            .map_err(ExportError::Thread)?;
-    }
-    let seq = AtomicU64::new(0);
-    let sink_counters = Arc::clone(&counters);
-    let sink: EndSink = Arc::new(move |row: &Row, last, reason: EndReason| {
-        let seq = seq.fetch_add(1, Ordering::Relaxed) + 1;
-        let record = EndRecord::new(seq, row, last, reason, record::unix_millis());
-        if tx.try_send(record).is_err() {
-            sink_counters.dropped.fetch_add(1, Ordering::Relaxed);
+/// Opens every target and starts its sender thread; returns the observer
+/// the mirror tells, and the counters.
+pub fn start(config: &ExportConfig) -> Result<(Observer, Arc<ExportStats>), ExportError> {
+    let mut outputs = Vec::new();
+    let mut targets = Vec::new();
+    for target in &config.targets {
+        let counters = Arc::new(TargetCounters::default());
+        let (tx, rx) = spool::spool(config.spool_records, Arc::clone(&counters));
+        let thread = std::thread::Builder::new().name("export".into());
+        match target {
+            Target::Json(json_target) => {
+                let out = json::open(json_target)?;
+                thread.spawn(move || json::run(rx, out))
+            }
         }
-    });
-    Ok((sink, counters))
+        .map_err(ExportError::Thread)?;
+        outputs.push(tx);
+        targets.push((target.to_string(), counters));
+    }
+    let records = Arc::new(RecordCounters::default());
+    let active_timeout_ms = config
+        .active_timeout
+        .map(|t| u64::try_from(t.as_millis()).unwrap_or(u64::MAX));
+    let tracker = tracker::Tracker::new(
+        active_timeout_ms,
+        config.nat_events,
+        outputs,
+        Arc::clone(&records),
+    );
+    Ok((
+        Arc::new(tracker),
+        Arc::new(ExportStats { records, targets }),
+    ))
 }
 
 #[cfg(test)]
@@ -102,14 +122,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn targets_parse() {
-        assert_eq!("json:-".parse(), Ok(Target::Stdout));
+    fn targets_parse_and_print_as_given() {
+        for text in ["json:-", "json:/var/log/flows.jsonl"] {
+            let target: Target = text.parse().unwrap();
+            assert_eq!(target.to_string(), text);
+        }
         assert_eq!(
             "json:/var/log/flows.jsonl".parse(),
-            Ok(Target::File("/var/log/flows.jsonl".into()))
+            Ok(Target::Json(JsonTarget::File(
+                "/var/log/flows.jsonl".into()
+            )))
         );
         assert!("json:".parse::<Target>().is_err());
-        assert!("ipfix+udp://127.0.0.1:4739".parse::<Target>().is_err());
         assert!("-".parse::<Target>().is_err());
     }
 }

@@ -1,15 +1,32 @@
-//! The end record: what one ended connection looks like on the wire, and the
-//! JSON line it becomes. Field names are documented in the README and in
-//! `packaging/export-record.schema.json`.
+//! The flow record: what nfctd says about one connection (its end, an
+//! interim count, or a NAT binding event), and the JSON line it becomes.
+//! Field names are documented in the README and in
+//! `packaging/export-record.schema.json`; the IPFIX encoder reads the same
+//! struct.
 
 use std::net::IpAddr;
 use std::time::SystemTime;
 
 use ctnetlink::names::{proto_name, state_name};
-use ctnetlink::{Conn, Tuple};
+use ctnetlink::{Conn, Counters, Family, Tuple};
 use serde::Serialize;
 
 use crate::table::{EndReason, Row};
+
+/// What a record reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordKind {
+    /// The connection ended; the counts since its previous record.
+    End,
+    /// The connection goes on; the counts since its previous record
+    /// (`--export-active-timeout`).
+    Interim,
+    /// A NAT binding was made (RFC 8158 NAT44 session create).
+    NatCreate,
+    /// A NAT binding went away (RFC 8158 NAT44 session delete).
+    NatDelete,
+}
 
 /// One direction's addresses and ports; ICMP's type, code and identifier instead of ports.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -40,40 +57,88 @@ impl Endpoint {
     }
 }
 
-/// The record of one connection that ended.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct EndRecord {
-    /// 1, 2, 3 … from the daemon's start; a gap means records were dropped.
-    pub seq: u64,
-    /// Always `end` (interim records may come later).
-    #[serde(rename = "type")]
-    pub kind: &'static str,
-    /// `event`, `reconciliation` or `timeout`.
-    pub end_reason: &'static str,
-    /// The kernel's conntrack id (CTA_ID).
-    pub id: u32,
-    /// `ipv4` or `ipv6`.
-    pub family: &'static str,
-    /// Protocol name (`tcp`, `udp`, …, or the number as text).
-    pub protocol: String,
-    pub protocol_number: u8,
-    /// TCP/SCTP/DCCP state at the end; `null` for protocols without one.
-    pub state: Option<&'static str>,
-    pub orig: Endpoint,
-    pub reply: Endpoint,
+/// Bytes and packets each way over the period a record covers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
     pub orig_bytes: u64,
     pub orig_packets: u64,
     pub reply_bytes: u64,
     pub reply_packets: u64,
-    /// Whether the counters are real (`nf_conntrack_acct=1`); 0 otherwise.
+}
+
+impl Counts {
+    pub fn of(counters: Counters) -> Counts {
+        Counts {
+            orig_bytes: counters.orig_bytes,
+            orig_packets: counters.orig_packets,
+            reply_bytes: counters.repl_bytes,
+            reply_packets: counters.repl_packets,
+        }
+    }
+
+    /// What was counted after `earlier`; a counter that went backwards
+    /// (never expected: nfctd never resets them) counts from zero.
+    pub fn since(self, earlier: Counts) -> Counts {
+        let step = |now: u64, then: u64| now.checked_sub(then).unwrap_or(now);
+        Counts {
+            orig_bytes: step(self.orig_bytes, earlier.orig_bytes),
+            orig_packets: step(self.orig_packets, earlier.orig_packets),
+            reply_bytes: step(self.reply_bytes, earlier.reply_bytes),
+            reply_packets: step(self.reply_packets, earlier.reply_packets),
+        }
+    }
+
+    pub fn is_zero(&self) -> bool {
+        *self == Counts::default()
+    }
+}
+
+/// One record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FlowRecord {
+    /// 1, 2, 3 … from the daemon's start, over every kind; a gap means
+    /// records were dropped.
+    pub seq: u64,
+    #[serde(rename = "type")]
+    pub kind: RecordKind,
+    /// How the end was found (`end` records only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub end_reason: Option<EndReason>,
+    /// The kernel's conntrack id (CTA_ID).
+    pub id: u32,
+    #[serde(serialize_with = "family_name")]
+    pub family: Family,
+    /// Protocol name (`tcp`, `udp`, …, or the number as text).
+    pub protocol: String,
+    pub protocol_number: u8,
+    /// TCP/SCTP/DCCP state; `null` for protocols without one.
+    pub state: Option<&'static str>,
+    pub orig: Endpoint,
+    pub reply: Endpoint,
+    /// Counts since this connection's previous record (the whole connection
+    /// when it had none); absent from NAT events.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub counts: Option<Counts>,
+    /// Whether the kernel kept counters for this connection.
     pub accounting: bool,
     /// Unix milliseconds: the kernel's start timestamp with
     /// `nf_conntrack_timestamp=1`, else when the mirror first saw it.
     pub start_ms: u64,
-    /// Unix milliseconds when nfctd found the end.
+    /// Unix milliseconds: when nfctd found the end, read the interim counts,
+    /// or saw the NAT binding made or gone.
     pub end_ms: u64,
     pub mark: u32,
     pub zone: u16,
+}
+
+fn family_name<S: serde::Serializer>(family: &Family, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(family.name())
+}
+
+impl Serialize for EndReason {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
 }
 
 /// Wall-clock Unix milliseconds now.
@@ -83,50 +148,90 @@ pub(super) fn unix_millis() -> u64 {
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
-impl EndRecord {
-    /// The record of `row`, ended as `reason` says at `end_ms`; `last` (the
-    /// DESTROY event's view) supplies the final counters and state.
+/// The Unix milliseconds `row` started at.
+pub(super) fn start_millis(row: &Row) -> u64 {
+    match row.conn.start_ns {
+        Some(ns) => ns.get() / 1_000_000,
+        None => row.started_unix.saturating_mul(1000),
+    }
+}
+
+/// The counters `row` has, with `last` (a DESTROY event's view) winning.
+pub(super) fn counters_of(row: &Row, last: Option<&Conn>) -> Option<Counts> {
+    last.and_then(|c| c.counters)
+        .or(row.conn.counters)
+        .map(Counts::of)
+}
+
+impl FlowRecord {
+    /// The record of `row` as `kind` says, at `end_ms`; `last` (the DESTROY
+    /// event's view) supplies the final state; `counts` is what the record
+    /// reports (`None` for NAT events); `accounting` whether the kernel
+    /// kept counters.
     pub fn new(
-        seq: u64,
+        kind: RecordKind,
         row: &Row,
         last: Option<&Conn>,
-        reason: EndReason,
+        counts: Option<Counts>,
         end_ms: u64,
-    ) -> EndRecord {
+    ) -> FlowRecord {
         let conn = &row.conn;
-        let counters = last.and_then(|c| c.counters).or(conn.counters);
         let proto_state = last.and_then(|c| c.proto_state).or(conn.proto_state);
-        let start_ms = match last.and_then(|c| c.start_ns).or(conn.start_ns) {
-            Some(ns) => ns.get() / 1_000_000,
-            None => row.started_unix.saturating_mul(1000),
-        };
+        let start_ms = start_millis(row);
         let icmp = matches!(
             conn.l4proto,
             ctnetlink::consts::IPPROTO_ICMP | ctnetlink::consts::IPPROTO_ICMPV6
         );
         let state = state_name(conn.l4proto, proto_state);
-        let c = counters.unwrap_or_default();
-        EndRecord {
-            seq,
-            kind: "end",
-            end_reason: reason.name(),
+        FlowRecord {
+            seq: 0,
+            kind,
+            end_reason: None,
             id: conn.id,
-            family: conn.family.name(),
+            family: conn.family,
             protocol: proto_name(conn.l4proto).into_owned(),
             protocol_number: conn.l4proto,
             state: (!state.is_empty()).then_some(state),
             orig: Endpoint::new(&conn.orig, icmp),
             reply: Endpoint::new(&conn.reply, icmp),
-            orig_bytes: c.orig_bytes,
-            orig_packets: c.orig_packets,
-            reply_bytes: c.repl_bytes,
-            reply_packets: c.repl_packets,
-            accounting: counters.is_some(),
+            counts,
+            accounting: counters_of(row, last).is_some(),
             start_ms,
             end_ms: end_ms.max(start_ms),
             mark: conn.mark,
             zone: conn.zone,
         }
+    }
+
+    /// The end record of `row`, found as `reason` says.
+    pub fn end(
+        row: &Row,
+        last: Option<&Conn>,
+        reason: EndReason,
+        counts: Counts,
+        end_ms: u64,
+    ) -> FlowRecord {
+        FlowRecord {
+            end_reason: Some(reason),
+            ..FlowRecord::new(RecordKind::End, row, last, Some(counts), end_ms)
+        }
+    }
+
+    /// Whether the connection's addresses or ports were translated: the
+    /// reply tuple is not the original one reversed.
+    pub fn is_nat(&self) -> bool {
+        self.post_nat_src() != (self.orig.src, self.orig.sport)
+            || self.post_nat_dst() != (self.orig.dst, self.orig.dport)
+    }
+
+    /// The source address and port after NAT: where replies go.
+    pub fn post_nat_src(&self) -> (IpAddr, u16) {
+        (self.reply.dst, self.reply.dport)
+    }
+
+    /// The destination address and port after NAT: where replies come from.
+    pub fn post_nat_dst(&self) -> (IpAddr, u16) {
+        (self.reply.src, self.reply.sport)
     }
 }
 
@@ -134,7 +239,17 @@ impl EndRecord {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use ctnetlink::Counters;
+
+    fn row(conn: Conn) -> Row {
+        Row {
+            conn,
+            deadline: 0,
+            started_unix: 1_700_000_000,
+            rate: 0.0,
+            sampled_bytes: 0,
+            sampled_at: 0,
+        }
+    }
 
     #[test]
     fn a_destroy_events_counters_and_state_win_over_the_rows() {
@@ -147,14 +262,7 @@ mod tests {
         );
         conn.proto_state = Some(3); // ESTABLISHED
         conn.mark = 7;
-        let row = Row {
-            conn: conn.clone(),
-            deadline: 0,
-            started_unix: 1_700_000_000,
-            rate: 0.0,
-            sampled_bytes: 0,
-            sampled_at: 0,
-        };
+        let row = row(conn.clone());
         let mut last = conn;
         last.proto_state = Some(7); // TIME_WAIT
         last.counters = Some(Counters {
@@ -163,11 +271,20 @@ mod tests {
             repl_packets: 4,
             repl_bytes: 400,
         });
-        let record = EndRecord::new(9, &row, Some(&last), EndReason::Event, 1_700_000_005_000);
+        let counts = counters_of(&row, Some(&last)).unwrap();
+        let mut record = FlowRecord::end(
+            &row,
+            Some(&last),
+            EndReason::Event,
+            counts,
+            1_700_000_005_000,
+        );
+        record.seq = 9;
         let json: serde_json::Value = serde_json::to_value(&record).unwrap();
         assert_eq!(json["seq"], 9);
         assert_eq!(json["type"], "end");
         assert_eq!(json["end_reason"], "event");
+        assert_eq!(json["family"], "ipv4");
         assert_eq!(json["protocol"], "tcp");
         assert_eq!(json["state"], "TIME_WAIT");
         assert_eq!(json["orig_bytes"], 5_000_000_000u64);
@@ -177,8 +294,9 @@ mod tests {
         assert_eq!(json["orig"]["dport"], 443);
         assert!(json["orig"].get("icmp_type").is_none());
         assert_eq!(json["mark"], 7);
+        assert!(!record.is_nat());
 
-        let timed_out = EndRecord::new(10, &row, None, EndReason::Timeout, 0);
+        let timed_out = FlowRecord::end(&row, None, EndReason::Timeout, Counts::default(), 0);
         let json = serde_json::to_value(&timed_out).unwrap();
         assert_eq!(json["state"], "ESTABLISHED");
         assert_eq!(json["accounting"], false);
@@ -186,5 +304,52 @@ mod tests {
             json["end_ms"], json["start_ms"],
             "an end never precedes the start"
         );
+    }
+
+    #[test]
+    fn nat_shows_in_the_reply_tuple_and_nat_events_carry_no_counts() {
+        let mut conn = Conn::flow(
+            17,
+            "10.0.0.2".parse().unwrap(),
+            "198.51.100.7".parse().unwrap(),
+            5000,
+            53,
+        );
+        // Masqueraded to 203.0.113.1:61000.
+        conn.reply.dst = "203.0.113.1".parse().unwrap();
+        conn.reply.dport = 61000;
+        let record = FlowRecord::new(RecordKind::NatCreate, &row(conn), None, None, 0);
+        assert!(record.is_nat());
+        assert_eq!(
+            record.post_nat_src(),
+            ("203.0.113.1".parse().unwrap(), 61000)
+        );
+        assert_eq!(record.post_nat_dst(), ("198.51.100.7".parse().unwrap(), 53));
+        let json = serde_json::to_value(&record).unwrap();
+        assert_eq!(json["type"], "nat_create");
+        assert!(json.get("end_reason").is_none());
+        assert!(json.get("orig_bytes").is_none());
+    }
+
+    #[test]
+    fn counts_since_an_earlier_reading_are_the_difference() {
+        let then = Counts {
+            orig_bytes: 100,
+            orig_packets: 2,
+            reply_bytes: 50,
+            reply_packets: 1,
+        };
+        let now = Counts {
+            orig_bytes: 1100,
+            orig_packets: 12,
+            reply_bytes: 50,
+            reply_packets: 1,
+        };
+        let delta = now.since(then);
+        assert_eq!(delta.orig_bytes, 1000);
+        assert_eq!(delta.orig_packets, 10);
+        assert_eq!(delta.reply_bytes, 0);
+        assert!(!delta.is_zero());
+        assert!(now.since(now).is_zero());
     }
 }

@@ -41,7 +41,7 @@ pub struct Settings {
     pub uid_mask: Option<u32>,
     pub max_page: usize,
     /// Flow export's counters, when `--export` is on (for `/metrics`).
-    pub export: Option<Arc<crate::export::ExportCounters>>,
+    pub export: Option<Arc<crate::export::ExportStats>>,
 }
 
 /// The service: a cheap handle shared by every front.
@@ -71,7 +71,7 @@ impl Service {
     /// password file, a thread also checks it for changes once a second, so
     /// a removed user's sessions end even if nobody logs in.
     /// Flow export's counters, when `--export` is on.
-    pub fn export_counters(&self) -> Option<&crate::export::ExportCounters> {
+    pub fn export_stats(&self) -> Option<&crate::export::ExportStats> {
         self.inner.settings.export.as_deref()
     }
 

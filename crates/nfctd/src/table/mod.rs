@@ -6,8 +6,8 @@
 //! and the thread meet only in `shared`. Rows a view served are `watch`ed:
 //! the thread looks them up every second so their rates stay live.
 
-mod ended;
 mod events;
+mod flows;
 mod frozen;
 mod merge;
 mod mirror;
@@ -18,8 +18,8 @@ mod shared;
 mod watch;
 mod worker;
 
-pub use ended::{EndReason, EndSink};
 pub use events::{drain_events, Drained, BATCH_DATAGRAMS};
+pub use flows::{EndReason, FlowObserver, Observer};
 pub use frozen::Frozen;
 pub use mirror::{Mirror, MirrorError};
 pub use row::{Clock, Millis, Row, Snapshot};

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use ctnetlink::{Conn, ConnKey, Event, EventKind};
 
-use super::ended::{EndReason, EndSink};
+use super::flows::{EndReason, Observer};
 use super::merge::observe;
 use super::row::{Millis, Row};
 
@@ -25,8 +25,8 @@ pub struct RowSet {
     /// Further connections whose id is already used in `by_id`.
     shared_ids: HashMap<u32, Vec<Arc<Row>>>,
     hidden: Hidden,
-    /// Told of every row that leaves because its connection ended (export).
-    ended: Option<EndSink>,
+    /// Told of rows that begin, are reconciled and end (export).
+    observer: Option<Observer>,
 }
 
 impl std::fmt::Debug for RowSet {
@@ -92,13 +92,14 @@ impl RowSet {
             by_id: HashMap::new(),
             shared_ids: HashMap::new(),
             hidden,
-            ended: None,
+            observer: None,
         }
     }
 
-    /// Tells `sink` of every connection that ends from now on, once each.
-    pub fn set_end_sink(&mut self, sink: Option<EndSink>) {
-        self.ended = sink;
+    /// Tells `observer` of every connection that begins or ends from now on,
+    /// and of every reconciliation.
+    pub fn set_observer(&mut self, observer: Option<Observer>) {
+        self.observer = observer;
     }
 
     /// Changes which connections stay out. Rows already in are not touched:
@@ -134,9 +135,13 @@ impl RowSet {
             return false;
         }
         let previous = find(&self.by_id, &self.shared_ids, &conn.key());
+        let known = previous.is_some();
         let row = observe(previous, conn, now, now_unix);
         if previous.is_some_and(|p| Arc::ptr_eq(p, &row)) {
             return false; // nothing new
+        }
+        if let (false, Some(observer)) = (known, &self.observer) {
+            observer.began(&row);
         }
         insert(&mut self.by_id, &mut self.shared_ids, row);
         true
@@ -153,8 +158,8 @@ impl RowSet {
         let Some(row) = self.take(key) else {
             return false;
         };
-        if let Some(sink) = &self.ended {
-            sink(&row, last, reason);
+        if let Some(observer) = &self.observer {
+            observer.ended(&row, last, reason);
         }
         true
     }
@@ -202,7 +207,8 @@ impl RowSet {
         let (mut added, mut kept) = (0, 0);
         // Rows hidden by a new rule leave without their connection ending.
         let mut now_hidden = HashSet::new();
-        let exporting = self.ended.is_some();
+        let observer = self.observer.clone();
+        let exporting = observer.is_some();
         fill(&mut |conn: Conn| {
             if (self.hidden)(&conn) {
                 if exporting && find(&self.by_id, &self.shared_ids, &conn.key()).is_some() {
@@ -213,6 +219,11 @@ impl RowSet {
             let previous = find(&self.by_id, &self.shared_ids, &conn.key());
             let known = previous.is_some();
             let row = observe(previous, conn, now, now_unix);
+            if let (false, Some(observer)) = (known, &observer) {
+                if find(&by_id, &shared_ids, &row.conn.key()).is_none() {
+                    observer.began(&row);
+                }
+            }
             // A dump may repeat an entry: count each key once.
             if insert(&mut by_id, &mut shared_ids, row) {
                 added += usize::from(!known);
@@ -220,16 +231,19 @@ impl RowSet {
             }
         })?;
         let removed = self.len() - kept;
-        if let Some(sink) = &self.ended {
+        if let Some(observer) = &observer {
             for row in self.rows() {
                 let key = row.conn.key();
                 if find(&by_id, &shared_ids, &key).is_none() && !now_hidden.contains(&key) {
-                    sink(row, None, EndReason::Reconciliation);
+                    observer.ended(row, None, EndReason::Reconciliation);
                 }
             }
         }
         self.by_id = by_id;
         self.shared_ids = shared_ids;
+        if let Some(observer) = &observer {
+            observer.reconciled(&mut self.rows().map(|row| &**row));
+        }
         Ok((added, removed))
     }
 
@@ -462,20 +476,38 @@ mod tests {
         assert_ne!(after, 0);
     }
 
+    /// Writes down what the rows tell their observer.
+    #[derive(Default)]
+    struct Notes(std::sync::Mutex<Vec<String>>);
+
+    impl crate::table::FlowObserver for Notes {
+        fn began(&self, row: &Row) {
+            self.0
+                .lock()
+                .unwrap()
+                .push(format!("began {}", row.conn.id));
+        }
+        fn ended(&self, row: &Row, last: Option<&Conn>, reason: EndReason) {
+            let how = if last.is_some() {
+                " with last view"
+            } else {
+                ""
+            };
+            let line = format!("ended {} by {}{how}", row.conn.id, reason.name());
+            self.0.lock().unwrap().push(line);
+        }
+        fn reconciled(&self, rows: &mut dyn Iterator<Item = &Row>) {
+            let mut ids: Vec<u32> = rows.map(|row| row.conn.id).collect();
+            ids.sort_unstable();
+            self.0.lock().unwrap().push(format!("reconciled {ids:?}"));
+        }
+    }
+
     #[test]
     fn every_ended_row_is_reported_once_with_how_its_end_was_found() {
-        use std::sync::Mutex;
-        let seen: Arc<Mutex<Vec<(u32, EndReason, bool)>>> = Arc::default();
-        let sink: EndSink = {
-            let seen = Arc::clone(&seen);
-            Arc::new(move |row: &Row, last: Option<&Conn>, reason| {
-                seen.lock()
-                    .unwrap()
-                    .push((row.conn.id, reason, last.is_some()));
-            })
-        };
+        let notes = Arc::new(Notes::default());
         let mut set = RowSet::new(loopback_hidden());
-        set.set_end_sink(Some(sink));
+        set.set_observer(Some(Arc::clone(&notes) as Observer));
         for (id, src) in [
             (1, "192.0.2.1"),
             (2, "192.0.2.2"),
@@ -484,18 +516,28 @@ mod tests {
         ] {
             set.upsert(conn(id, src), 0, 0);
         }
+        // An update of a known row is no new beginning.
+        set.upsert(conn(1, "192.0.2.1"), 5, 0);
         assert!(set.apply(event(EventKind::Destroy, conn(1, "192.0.2.1")), 0, 0));
         assert!(!set.apply(event(EventKind::Destroy, conn(1, "192.0.2.1")), 0, 0));
         assert!(set.remove(&conn(2, "192.0.2.2").key(), EndReason::Timeout));
-        // 3 is missing from the dump; 4 becomes hidden, which is no end.
+        // 3 is missing from the dump; 4 becomes hidden, which is no end; 5
+        // is new, and listed twice.
         set.set_hidden(Arc::new(|c: &Conn| c.id == 4));
-        set.replace(vec![conn(4, "192.0.2.4"), conn(5, "192.0.2.5")], 0, 0);
+        let five = conn(5, "192.0.2.5");
+        set.replace(vec![conn(4, "192.0.2.4"), five.clone(), five], 0, 0);
         assert_eq!(
-            *seen.lock().unwrap(),
+            *notes.0.lock().unwrap(),
             vec![
-                (1, EndReason::Event, true),
-                (2, EndReason::Timeout, false),
-                (3, EndReason::Reconciliation, false),
+                "began 1",
+                "began 2",
+                "began 3",
+                "began 4",
+                "ended 1 by event with last view",
+                "ended 2 by timeout",
+                "began 5",
+                "ended 3 by reconciliation",
+                "reconciled [5]",
             ]
         );
     }

@@ -10,8 +10,8 @@ use std::time::{Duration, SystemTime};
 use ctnetlink::{CtSocket, EventSocket};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
-use super::ended::{EndReason, EndSink};
 use super::events::drain_events;
+use super::flows::{EndReason, Observer};
 use super::merge::MIN_RATE_INTERVAL;
 use super::row::{unix_now, Clock, Millis, Snapshot};
 use super::rowset::{Hidden, RowSet};
@@ -38,8 +38,8 @@ pub struct MirrorConfig {
     pub hidden: Hidden,
     /// Event socket receive buffer, bytes.
     pub event_buffer: usize,
-    /// Told of every connection that ends (export); `None` costs nothing.
-    pub ended: Option<EndSink>,
+    /// Told of connections as they begin and end (export); `None` costs nothing.
+    pub observer: Option<Observer>,
 }
 
 impl std::fmt::Debug for MirrorConfig {
@@ -47,7 +47,7 @@ impl std::fmt::Debug for MirrorConfig {
         f.debug_struct("MirrorConfig")
             .field("resync_interval", &self.resync_interval)
             .field("event_buffer", &self.event_buffer)
-            .field("exporting", &self.ended.is_some())
+            .field("exporting", &self.observer.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -91,7 +91,7 @@ impl Worker {
         let events = EventSocket::subscribe(config.event_buffer)?;
         let requests = CtSocket::open()?;
         let mut rows = RowSet::new(config.hidden);
-        rows.set_end_sink(config.ended);
+        rows.set_observer(config.observer);
         let mut worker = Worker {
             resync_interval: config.resync_interval,
             clock: shared.clock,
