@@ -36,7 +36,9 @@ impl std::str::FromStr for Target {
     fn from_str(text: &str) -> Result<Target, String> {
         match text.split_once(':') {
             Some(("json", rest)) => JsonTarget::parse(rest).map(Target::Json),
-            _ => Err(format!("{text:?}: expected json:- or json:PATH")),
+            _ => Err(format!(
+                "{text:?}: expected json:-, json:PATH, json:unix:PATH or json:tcp://HOST:PORT"
+            )),
         }
     }
 }
@@ -123,7 +125,14 @@ mod tests {
 
     #[test]
     fn targets_parse_and_print_as_given() {
-        for text in ["json:-", "json:/var/log/flows.jsonl"] {
+        for text in [
+            "json:-",
+            "json:/var/log/flows.jsonl",
+            "json:unix:/run/vector/flows.sock",
+            "json:tcp://192.0.2.9:9000",
+            "json:tcp://[2001:db8::9]:9000",
+            "json:tcp://collector.example:9000",
+        ] {
             let target: Target = text.parse().unwrap();
             assert_eq!(target.to_string(), text);
         }
@@ -134,6 +143,8 @@ mod tests {
             )))
         );
         assert!("json:".parse::<Target>().is_err());
+        assert!("json:unix:".parse::<Target>().is_err());
+        assert!("json:tcp://nohost".parse::<Target>().is_err());
         assert!("-".parse::<Target>().is_err());
     }
 }

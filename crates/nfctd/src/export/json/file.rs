@@ -1,57 +1,30 @@
-//! JSON Lines targets: the sender thread takes records from the spool and
-//! writes one JSON line each, flushing whenever the spool runs empty.
+//! The sender loop for stdout and files: it takes records from the spool and
+//! writes one JSON line each, flushing whenever the spool runs empty. A
+//! failed write drops the record (counted): a file has no receiver to wait for.
 
 use std::fs::OpenOptions;
 use std::io::{BufWriter, Write};
-use std::path::PathBuf;
+use std::path::Path;
 
-use super::spool::{Empty, Spool, TargetCounters};
-use super::ExportError;
+use super::super::spool::{Empty, Spool, TargetCounters};
+use super::super::ExportError;
+use super::JsonTarget;
 
-/// Where JSON lines go.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum JsonTarget {
-    /// `json:-`: standard output (the log goes to standard error).
-    Stdout,
-    /// `json:PATH`: appended to a file, created if missing.
-    File(PathBuf),
-}
-
-impl JsonTarget {
-    /// Reads what follows `json:`.
-    pub(super) fn parse(rest: &str) -> Result<JsonTarget, String> {
-        match rest {
-            "-" => Ok(JsonTarget::Stdout),
-            "" => Err("json: needs - (stdout) or a file path".into()),
-            path => Ok(JsonTarget::File(PathBuf::from(path))),
-        }
-    }
-}
-
-impl std::fmt::Display for JsonTarget {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            JsonTarget::Stdout => f.write_str("json:-"),
-            JsonTarget::File(path) => write!(f, "json:{}", path.display()),
-        }
-    }
-}
-
-/// Opens the target (a file in append mode, created if missing), so a bad
-/// path stops the start.
-pub(super) fn open(target: &JsonTarget) -> Result<Box<dyn Write + Send>, ExportError> {
-    match target {
-        JsonTarget::Stdout => Ok(Box::new(std::io::stdout())),
-        JsonTarget::File(path) => OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .map(|f| Box::new(f) as Box<dyn Write + Send>)
-            .map_err(|source| ExportError::Open {
-                target: target.to_string(),
-                source,
-            }),
-    }
+/// Opens `path` in append mode (created if missing), so a bad path stops the
+/// start; `None` is stdout.
+pub(super) fn open(path: Option<&Path>) -> Result<Box<dyn Write + Send>, ExportError> {
+    let Some(path) = path else {
+        return Ok(Box::new(std::io::stdout()));
+    };
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map(|f| Box::new(f) as Box<dyn Write + Send>)
+        .map_err(|source| ExportError::Open {
+            target: JsonTarget::File(path.to_path_buf()).to_string(),
+            source,
+        })
 }
 
 /// Writes records until the mirror is gone.

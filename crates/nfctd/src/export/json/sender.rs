@@ -1,0 +1,244 @@
+//! The sender loop for a collector's socket. While the receiver is away or
+//! slow it stops taking records, so they wait in the spool (which drops and
+//! counts what does not fit); it reconnects with a growing pause, warns once
+//! per outage, and says when the receiver is back. A record counts as sent
+//! once written without error; the records of a write that failed are written
+//! again, whole, on the next connection (so a receiver can see a record twice
+//! across a reconnect, or the cut-off start of one line; never a gap).
+
+use std::collections::VecDeque;
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::super::record::FlowRecord;
+use super::super::spool::{Empty, Spool};
+use super::stream::{Connector, Stream};
+
+/// Records written per write call at most.
+const BATCH_RECORDS: usize = 256;
+
+/// How often an idle sender checks that the receiver is still there.
+const IDLE_CHECK: Duration = Duration::from_secs(1);
+
+/// The pause before reconnecting: `first` after the first failed attempt,
+/// doubling to `most`.
+#[derive(Debug, Clone, Copy)]
+pub struct Backoff {
+    pub first: Duration,
+    pub most: Duration,
+}
+
+/// 1 s doubling to 10 s: a restarted collector is found again within ten
+/// seconds, and an absent one costs one attempt per ten seconds.
+pub const BACKOFF: Backoff = Backoff {
+    first: Duration::from_secs(1),
+    most: Duration::from_secs(10),
+};
+
+/// The connection as the sender sees it: connected, or away since the
+/// warning was logged.
+struct Link {
+    connector: Connector,
+    backoff: Backoff,
+    stream: Option<Stream>,
+    /// Whether the outage was reported (one warning per outage).
+    away: bool,
+    /// Whether a connection was ever made (the first one is not a return).
+    ever: bool,
+}
+
+impl Link {
+    /// Writes `bytes` on the connection, connecting first if need be.
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.connect();
+        match self.stream.as_mut() {
+            Some(stream) => stream.write_all(bytes),
+            None => Err(std::io::ErrorKind::NotConnected.into()),
+        }
+    }
+
+    /// Returns once connected, trying as long as it takes.
+    fn connect(&mut self) {
+        let mut pause = self.backoff.first;
+        loop {
+            if self.stream.as_ref().is_some_and(Stream::receiver_gone) {
+                self.lost("the receiver closed the connection");
+            }
+            if self.stream.is_none() {
+                match self.connector.connect() {
+                    Ok(stream) => {
+                        if self.away {
+                            tracing::info!(target = %self.connector.name, "export receiver is back; sending the spooled records");
+                        } else if !self.ever {
+                            tracing::info!(target = %self.connector.name, "export receiver connected");
+                        }
+                        (self.away, self.ever) = (false, true);
+                        self.stream = Some(stream);
+                    }
+                    Err(e) => {
+                        self.lost(e);
+                        std::thread::sleep(pause);
+                        pause = (pause * 2).min(self.backoff.most);
+                        continue;
+                    }
+                }
+            }
+            if self.stream.is_some() {
+                return;
+            }
+        }
+    }
+
+    /// Drops the connection; warns if this starts an outage.
+    fn lost(&mut self, why: impl std::fmt::Display) {
+        self.stream = None;
+        if !self.away {
+            tracing::warn!(
+                target = %self.connector.name,
+                error = %why,
+                "export receiver is away; records wait in the spool (beyond it they are dropped and counted)"
+            );
+            self.away = true;
+        }
+    }
+}
+
+/// Sends records until the mirror is gone.
+pub(super) fn run(spool: Spool, connector: Connector) {
+    run_with(spool, connector, BACKOFF);
+}
+
+pub(super) fn run_with(spool: Spool, connector: Connector, backoff: Backoff) {
+    let counters = spool.counters();
+    let mut link = Link {
+        connector,
+        backoff,
+        stream: None,
+        away: false,
+        ever: false,
+    };
+    // Connect at once, so an unreachable collector is logged at start.
+    link.connect();
+    // Records taken from the spool and not yet written without error.
+    let mut pending: VecDeque<Arc<FlowRecord>> = VecDeque::with_capacity(BATCH_RECORDS);
+    let mut bytes = Vec::with_capacity(BATCH_RECORDS * 512);
+    loop {
+        if pending.is_empty() {
+            match spool.recv_timeout(IDLE_CHECK) {
+                Ok(record) => pending.push_back(record),
+                // Idle: notice a hang-up now, and be connected again before
+                // the next record, rather than when it comes.
+                Err(Empty::Now) => {
+                    link.connect();
+                    continue;
+                }
+                Err(Empty::Closed) => return,
+            }
+        }
+        while pending.len() < BATCH_RECORDS {
+            match spool.try_recv() {
+                Ok(record) => pending.push_back(record),
+                Err(Empty::Now | Empty::Closed) => break,
+            }
+        }
+        bytes.clear();
+        pending.retain(|record| {
+            let start = bytes.len();
+            if serde_json::to_writer(&mut bytes, &**record).is_ok() {
+                bytes.push(b'\n');
+                true
+            } else {
+                // Never expected (the record is plain data); skip it, counted.
+                bytes.truncate(start);
+                counters.add_dropped(1);
+                false
+            }
+        });
+        match link.write(&bytes) {
+            Ok(()) => {
+                counters.add_sent(pending.len() as u64);
+                pending.clear();
+            }
+            // Kept in `pending`: written again on the next connection.
+            Err(e) => link.lost(e),
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::export::spool::{spool, TargetCounters};
+    use crate::export::RecordKind;
+    use std::io::{BufRead, BufReader};
+    use std::os::unix::net::UnixListener;
+    use std::sync::atomic::Ordering;
+
+    const FAST: Backoff = Backoff {
+        first: Duration::from_millis(20),
+        most: Duration::from_millis(100),
+    };
+
+    fn record(seq: u64) -> Arc<FlowRecord> {
+        let conn = ctnetlink::Conn::flow(
+            17,
+            "192.0.2.1".parse().unwrap(),
+            "198.51.100.2".parse().unwrap(),
+            5000,
+            53,
+        );
+        let row = crate::table::Row {
+            conn,
+            deadline: 0,
+            started_unix: 1_700_000_000,
+            rate: 0.0,
+            sampled_bytes: 0,
+            sampled_at: 0,
+        };
+        let mut record = FlowRecord::new(RecordKind::End, &row, None, None, 0);
+        record.seq = seq;
+        Arc::new(record)
+    }
+
+    /// Reads `n` lines from the next connection to `listener`; returns their `seq`s.
+    fn receive(listener: &UnixListener, n: usize) -> Vec<u64> {
+        let (peer, _) = listener.accept().unwrap();
+        BufReader::new(peer)
+            .lines()
+            .take(n)
+            .map(|line| {
+                let value: serde_json::Value = serde_json::from_str(&line.unwrap()).unwrap();
+                value["seq"].as_u64().unwrap()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn records_made_while_the_receiver_is_away_wait_and_arrive_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("flows.sock");
+        let counters = Arc::new(TargetCounters::default());
+        let (tx, rx) = spool(100, Arc::clone(&counters));
+        let connector = Connector::unix(path.clone());
+        let sender = std::thread::spawn(move || run_with(rx, connector, FAST));
+        for seq in 1..=10 {
+            tx.offer(record(seq));
+        }
+        std::thread::sleep(Duration::from_millis(150));
+        let listener = UnixListener::bind(&path).unwrap();
+        assert_eq!(receive(&listener, 10), (1..=10).collect::<Vec<_>>());
+        assert_eq!(counters.sent.load(Ordering::Relaxed), 10);
+
+        // The receiver hangs up while nothing is sent; the next records go
+        // to its next connection, none lost.
+        for seq in 11..=15 {
+            tx.offer(record(seq));
+        }
+        assert_eq!(receive(&listener, 15 - 10), (11..=15).collect::<Vec<_>>());
+        assert_eq!(counters.dropped.load(Ordering::Relaxed), 0);
+        drop(tx);
+        sender.join().unwrap();
+    }
+}
