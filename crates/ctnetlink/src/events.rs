@@ -70,6 +70,28 @@ impl EventSocket {
         })
     }
 
+    /// Asks the kernel not to lose DESTROY events to this socket:
+    /// NETLINK_BROADCAST_ERROR makes a full receive buffer fail the
+    /// delivery, so conntrack keeps the ended entry (out of the table, but
+    /// still counted against nf_conntrack_max) and sends its DESTROY again
+    /// until it fits; NETLINK_NO_ENOBUFS stops the overflow error, which
+    /// would say events were lost. NEW and UPDATE events can still be lost,
+    /// silently; only a full dump finds those.
+    pub fn set_reliable(&self) -> Result<(), Error> {
+        self.sock
+            .set_broadcast_error(true)
+            .and_then(|()| self.sock.set_no_enobufs(true))
+            .map_err(Error::from_io)
+    }
+
+    /// Whether both options of [`EventSocket::set_reliable`] are set, as
+    /// the kernel reports them.
+    pub fn is_reliable(&self) -> Result<bool, Error> {
+        let broadcast_error = self.sock.get_broadcast_error().map_err(Error::from_io)?;
+        let no_enobufs = self.sock.get_no_enobufs().map_err(Error::from_io)?;
+        Ok(broadcast_error && no_enobufs)
+    }
+
     /// Reads one datagram of events, if one is waiting, and hands each event to
     /// `each`. Returns the number of messages read (0: nothing waiting).
     /// `Error::Overflow` means events were lost: the caller must resync.

@@ -231,6 +231,45 @@ fn event_overflow_is_its_own_error() {
 }
 
 #[test]
+fn a_reliable_event_socket_has_both_options_set() {
+    let (sb, _ct) = sandbox(false);
+    let events = EventSocket::subscribe_fd(sb.netfilter_socket().unwrap(), 1 << 20).unwrap();
+    assert!(!events.is_reliable().unwrap());
+    events.set_reliable().unwrap();
+    assert!(events.is_reliable().unwrap());
+}
+
+/// With the options set, a full buffer loses no DESTROY event: the kernel
+/// re-sends them as the reader makes room, and reports no overflow.
+#[test]
+fn a_reliable_event_socket_gets_every_destroy_despite_a_small_buffer() {
+    let (sb, mut ct) = sandbox(false);
+    let mut events = EventSocket::subscribe_fd(sb.netfilter_socket().unwrap(), 4096).unwrap();
+    events.set_reliable().unwrap();
+    const N: usize = 1000;
+    assert_eq!(ct.create_many(&synthetic(N)).unwrap().0, 0);
+    while events.recv(|_| {}).unwrap() > 0 {}
+    let keys: Vec<_> = ct.dump_all().unwrap().iter().map(Conn::key).collect();
+    assert_eq!(keys.len(), N);
+    assert_eq!(ct.delete_many(&keys).unwrap().0, 0);
+    let mut destroyed = 0;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while destroyed < N && std::time::Instant::now() < deadline {
+        let read = events
+            .recv(|e| {
+                if e.unwrap().kind == EventKind::Destroy {
+                    destroyed += 1;
+                }
+            })
+            .unwrap();
+        if read == 0 {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+    assert_eq!(destroyed, N);
+}
+
+#[test]
 fn kernel_refusals_are_typed_with_the_errno_in_words() {
     let (_sb, mut ct) = sandbox(false);
     let spec = synthetic(1);

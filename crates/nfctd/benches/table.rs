@@ -801,6 +801,7 @@ fn main() {
             resync_interval: None,
             hidden,
             event_buffer: 32 << 20,
+            reliable_events: false,
             observer: None,
         })
         .expect("mirror")

@@ -191,6 +191,7 @@ fn run(
         resync_interval: config.resync_interval,
         hidden: nfctd::config::ignore_rule(config.ignore.clone()),
         event_buffer: config.event_buffer,
+        reliable_events: config.reliable_events,
         observer,
     })
     .context("cannot read the connection-tracking table")?;

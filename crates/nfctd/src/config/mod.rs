@@ -106,6 +106,10 @@ pub struct Options {
     /// Receive buffer for conntrack events, bytes; an overflow costs a full resync [default: 33554432].
     #[arg(long, value_name = "BYTES")]
     pub event_buffer: Option<usize>,
+    /// Ask the kernel never to lose a DESTROY event (NETLINK_BROADCAST_ERROR, NETLINK_NO_ENOBUFS): it keeps ended entries until their event fits, so when the table fills it drops new connections' packets instead; see the README.
+    #[arg(long)]
+    #[serde(default)]
+    pub reliable_events: bool,
     /// How XML-RPC sends integers beyond signed 32 bits: i8, double (for PHP ext/xmlrpc) or string (for Frontier::Client, XMLRPC::Lite) [default: i8].
     #[arg(long, value_name = "i8|double|string")]
     pub xmlrpc_wide_int: Option<String>,
@@ -113,7 +117,7 @@ pub struct Options {
     #[arg(long)]
     #[serde(default)]
     pub enable_accounting: bool,
-    /// Export flow records (repeatable): json:- (stdout) or json:PATH (appended).
+    /// Export flow records (repeatable): json:- (stdout), json:PATH (appended), json:unix:PATH (a Unix stream socket the collector listens on) or json:tcp://HOST:PORT (HOST an IP, [IPv6] or a name); a collector that is away delays records, which wait in a 65,536-record spool.
     #[arg(long, value_name = "TARGET")]
     #[serde(default)]
     pub export: Vec<String>,
@@ -211,6 +215,8 @@ pub struct Config {
     /// A listener for /metrics alone, without login.
     pub metrics_listen: Option<SocketAddr>,
     pub event_buffer: usize,
+    /// `--reliable-events`: no DESTROY event lost, at the cost the README names.
+    pub reliable_events: bool,
     pub xmlrpc_wide_int: WideInt,
     pub log_format: LogFormat,
     /// Checked to be a valid level or tracing filter.
@@ -325,6 +331,7 @@ impl Config {
             max_page,
             metrics_listen: o.metrics_listen,
             event_buffer,
+            reliable_events: o.reliable_events,
             xmlrpc_wide_int,
             log_format,
             log_level,
@@ -375,6 +382,7 @@ fn merge(high: Options, low: Options) -> Options {
         max_page: high.max_page.or(low.max_page),
         metrics_listen: high.metrics_listen.or(low.metrics_listen),
         event_buffer: high.event_buffer.or(low.event_buffer),
+        reliable_events: high.reliable_events || low.reliable_events,
         xmlrpc_wide_int: high.xmlrpc_wide_int.or(low.xmlrpc_wide_int),
         log_format: high.log_format.or(low.log_format),
         log_level: high.log_level.or(low.log_level),

@@ -38,6 +38,9 @@ pub struct MirrorConfig {
     pub hidden: Hidden,
     /// Event socket receive buffer, bytes.
     pub event_buffer: usize,
+    /// `--reliable-events`: the kernel keeps an ended entry until its
+    /// DESTROY event fits in the buffer, rather than lose the event.
+    pub reliable_events: bool,
     /// Told of connections as they begin and end (export); `None` costs nothing.
     pub observer: Option<Observer>,
 }
@@ -47,6 +50,7 @@ impl std::fmt::Debug for MirrorConfig {
         f.debug_struct("MirrorConfig")
             .field("resync_interval", &self.resync_interval)
             .field("event_buffer", &self.event_buffer)
+            .field("reliable_events", &self.reliable_events)
             .field("exporting", &self.observer.is_some())
             .finish_non_exhaustive()
     }
@@ -89,6 +93,9 @@ impl Worker {
         inbox: Inbox,
     ) -> Result<Worker, ctnetlink::Error> {
         let events = EventSocket::subscribe(config.event_buffer)?;
+        if config.reliable_events {
+            events.set_reliable()?;
+        }
         let requests = CtSocket::open()?;
         let mut rows = RowSet::new(config.hidden);
         rows.set_observer(config.observer);
