@@ -1,120 +1,21 @@
 //! Flow export (issue 11, JSON Lines) against the real daemon: one end
 //! record per connection that leaves the mirror, with how its end was found
-//! (a DESTROY event, a reconciliation dump, or an expiry lookup), every line
-//! valid against the shipped schema, and `seq` without gaps.
+//! (a DESTROY event, a reconciliation dump, or an expiry lookup); interim
+//! records and NAT events; collectors on a Unix or TCP socket that start
+//! late and go away; every line valid against the shipped schema, and `seq`
+//! without gaps. Export refuses to start without the kernel's accounting.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
 use std::collections::BTreeMap;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use common::export::{check_lines, check_received, lines, metric, scrape, Collector, Place};
 use common::{synthetic, wait_until, Bed, Daemon};
+use ctnetlink::Conn;
 use serde_json::{json, Value as Json};
-
-const SCHEMA: &str = include_str!("../../../packaging/export-record.schema.json");
-
-/// The complete lines written so far. A read can meet a write in progress,
-/// as any reader tailing the file can: the text after the last newline is
-/// not a line yet.
-fn lines(path: &std::path::Path) -> Vec<Json> {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let complete = &text[..text.rfind('\n').map_or(0, |i| i + 1)];
-    complete
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("each line is one JSON value"))
-        .collect()
-}
-
-/// The schema's keywords this file uses: type, required, properties,
-/// additionalProperties: false, enum, minimum, maximum, `$ref` into `$defs`.
-fn validate(value: &Json, schema: &Json, root: &Json, at: &str) {
-    if let Some(name) = schema.get("$ref").and_then(Json::as_str) {
-        let name = name.strip_prefix("#/$defs/").expect("a local $ref");
-        return validate(value, &root["$defs"][name], root, at);
-    }
-    if let Some(types) = schema.get("type") {
-        let types: Vec<&str> = match types {
-            Json::String(t) => vec![t.as_str()],
-            Json::Array(ts) => ts.iter().map(|t| t.as_str().unwrap()).collect(),
-            _ => panic!("bad type in schema"),
-        };
-        let ok = types.iter().any(|t| match *t {
-            "object" => value.is_object(),
-            "string" => value.is_string(),
-            "integer" => value.is_u64() || value.is_i64(),
-            "boolean" => value.is_boolean(),
-            "null" => value.is_null(),
-            other => panic!("type {other} not handled"),
-        });
-        assert!(ok, "{at}: {value} is not {types:?}");
-    }
-    if let Some(allowed) = schema.get("enum").and_then(Json::as_array) {
-        assert!(allowed.contains(value), "{at}: {value} not in {allowed:?}");
-    }
-    if let (Some(min), Some(n)) = (schema.get("minimum"), value.as_u64()) {
-        assert!(n >= min.as_u64().unwrap(), "{at}: {n} < {min}");
-    }
-    if let (Some(max), Some(n)) = (schema.get("maximum"), value.as_u64()) {
-        assert!(n <= max.as_u64().unwrap(), "{at}: {n} > {max}");
-    }
-    let Some(object) = value.as_object() else {
-        return;
-    };
-    for key in schema
-        .get("required")
-        .and_then(Json::as_array)
-        .into_iter()
-        .flatten()
-    {
-        assert!(object.contains_key(key.as_str().unwrap()), "{at}: no {key}");
-    }
-    let properties = schema.get("properties").and_then(Json::as_object);
-    for (key, v) in object {
-        match properties.and_then(|p| p.get(key)) {
-            Some(sub) => validate(v, sub, root, &format!("{at}.{key}")),
-            None => assert!(
-                schema.get("additionalProperties") != Some(&json!(false)),
-                "{at}: unknown field {key}"
-            ),
-        }
-    }
-}
-
-/// Every line against the schema, here and (where Python's jsonschema is
-/// installed) with a full validator; `seq` runs 1, 2, 3 … without a gap.
-fn check_lines(path: &std::path::Path, records: &[Json]) {
-    let schema: Json = serde_json::from_str(SCHEMA).unwrap();
-    for (i, record) in records.iter().enumerate() {
-        validate(record, &schema, &schema, &format!("line {}", i + 1));
-        assert_eq!(record["seq"], json!(i as u64 + 1), "seq has a gap");
-    }
-    let has_jsonschema = std::process::Command::new("python3")
-        .args(["-c", "import jsonschema"])
-        .status()
-        .is_ok_and(|s| s.success());
-    if has_jsonschema {
-        let schema_path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../packaging/export-record.schema.json"
-        );
-        let script = "import json, sys, jsonschema\n\
-            schema = json.load(open(sys.argv[1]))\n\
-            jsonschema.Draft202012Validator.check_schema(schema)\n\
-            v = jsonschema.Draft202012Validator(schema)\n\
-            for n, line in enumerate(open(sys.argv[2]), 1):\n\
-            \x20   v.validate(json.loads(line))\n";
-        let out = std::process::Command::new("python3")
-            .args(["-c", script, schema_path, path.to_str().unwrap()])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "jsonschema: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-}
 
 #[test]
 fn every_ended_connection_gets_one_record_saying_how_its_end_was_found() {
@@ -226,4 +127,272 @@ fn a_bad_export_target_is_refused_with_the_option_named() {
     let (code, log) = common::refused(&["--export", "ipfix+udp://127.0.0.1:4739"]);
     assert_eq!(code, Some(2), "{log}");
     assert!(log.contains("--export"), "{log}");
+}
+
+/// Makes `conns` in the bed and then ends them all (DESTROY events the
+/// daemon sees); returns the ids the kernel gave them.
+fn make_and_end(bed: &Bed, conns: &[Conn]) -> Vec<u32> {
+    let before: Vec<u32> = bed.kernel().iter().map(|c| c.id).collect();
+    bed.inject(conns);
+    let made: Vec<Conn> = bed
+        .kernel()
+        .into_iter()
+        .filter(|c| !before.contains(&c.id))
+        .collect();
+    assert_eq!(made.len(), conns.len());
+    let keys: Vec<_> = made.iter().map(Conn::key).collect();
+    assert_eq!(bed.ct().delete_many(&keys).unwrap().0, 0);
+    made.iter().map(|c| c.id).collect()
+}
+
+/// The export metrics of `target`: (ends made, sent, dropped, spooled).
+fn export_counts(daemon: &Daemon, target: &str) -> (u64, u64, u64, u64) {
+    let text = scrape(daemon);
+    let label = format!("target=\"{target}\"");
+    (
+        metric(&text, "nfctd_export_flow_ends_total", ""),
+        metric(&text, "nfctd_export_records_total", &label),
+        metric(&text, "nfctd_export_dropped_total", &label),
+        metric(&text, "nfctd_export_spooled", &label),
+    )
+}
+
+/// A collector absent at the start, then listening, then gone and back:
+/// what was made meanwhile waits in the spool and arrives, in order, none
+/// dropped; one warning per outage, one note per return.
+fn a_collector_that_comes_late_and_goes_away_misses_nothing(place: Place, target: &str) {
+    let bed = Bed::new().with_accounting();
+    let dir = tempfile::tempdir().unwrap();
+    let mut collector = Collector::new(place);
+    let daemon = Daemon::start(
+        &bed,
+        &[
+            "--resync-interval",
+            "0",
+            "--export-active-timeout",
+            "0",
+            "--export",
+            target,
+        ],
+    );
+    let all = synthetic(50);
+    let mut ids = make_and_end(&bed, &all[..30]);
+    assert!(
+        wait_until(Duration::from_secs(10), || export_counts(&daemon, target)
+            == (30, 0, 0, 30)),
+        "the records wait in the spool while nobody listens: {:?}\n{}",
+        export_counts(&daemon, target),
+        daemon.log()
+    );
+    assert!(daemon.log().contains("export receiver is away"));
+
+    collector.listen(&bed);
+    assert!(
+        wait_until(Duration::from_secs(30), || collector.received().len() >= 30),
+        "spooled records reach the collector once it listens: {} of 30\n{}",
+        collector.received().len(),
+        daemon.log()
+    );
+
+    collector.stop();
+    // The idle sender notices the hang-up by itself.
+    assert!(
+        wait_until(Duration::from_secs(10), || daemon
+            .log()
+            .matches("export receiver is away")
+            .count()
+            == 2),
+        "{}",
+        daemon.log()
+    );
+    ids.extend(make_and_end(&bed, &all[30..]));
+    assert!(wait_until(Duration::from_secs(10), || export_counts(
+        &daemon, target
+    )
+    .0 == 50));
+    assert_eq!(
+        export_counts(&daemon, target).1,
+        30,
+        "nothing sent while away"
+    );
+    collector.listen(&bed);
+    assert!(
+        wait_until(Duration::from_secs(30), || collector.received().len() >= 50),
+        "records made while the collector was away arrive when it is back: {} of 50\n{}",
+        collector.received().len(),
+        daemon.log()
+    );
+    std::thread::sleep(Duration::from_millis(300));
+
+    let records = check_received(dir.path(), &collector.received());
+    let (made, sent, dropped, spooled) = export_counts(&daemon, target);
+    assert_eq!((made, sent, dropped, spooled), (50, 50, 0, 0));
+    assert_eq!(records.len() as u64 + dropped, made);
+    let got: Vec<u32> = records
+        .iter()
+        .map(|r| r["id"].as_u64().unwrap() as u32)
+        .collect();
+    let (mut got_sorted, mut ids_sorted) = (got.clone(), ids.clone());
+    got_sorted.sort_unstable();
+    ids_sorted.sort_unstable();
+    assert_eq!(got_sorted, ids_sorted, "one record per connection made");
+    assert!(records.iter().all(|r| r["end_reason"] == "event"));
+    let log = daemon.log();
+    assert_eq!(log.matches("export receiver is away").count(), 2, "{log}");
+    assert_eq!(log.matches("export receiver is back").count(), 2, "{log}");
+}
+
+#[test]
+fn a_unix_socket_collector_gets_every_record_across_its_outages() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("flows.sock");
+    let target = format!("json:unix:{}", path.display());
+    a_collector_that_comes_late_and_goes_away_misses_nothing(Place::Unix(path), &target);
+}
+
+#[test]
+fn a_tcp_collector_named_by_host_name_gets_every_record_across_its_outages() {
+    // In the daemon's namespace (the bed's); the name is resolved at each
+    // connect, and localhost may give ::1 first, where nobody listens.
+    let place = Place::Tcp("127.0.0.1:9000".parse().unwrap());
+    a_collector_that_comes_late_and_goes_away_misses_nothing(place, "json:tcp://localhost:9000");
+}
+
+#[test]
+fn interim_records_and_nat_events_are_written_and_valid() {
+    let bed = Bed::new().with_accounting().with_tracking();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("flows.jsonl");
+    let target = format!("json:{}", path.display());
+    let daemon = Daemon::start(
+        &bed,
+        &[
+            "--export",
+            &target,
+            "--export-active-timeout",
+            "1",
+            "--resync-interval",
+            "1",
+            "--export-nat-events",
+        ],
+    );
+    // Masqueraded: replies go to 203.0.113.1:61000.
+    let mut nat = Conn::flow(
+        17,
+        "192.0.2.1".parse().unwrap(),
+        "198.51.100.7".parse().unwrap(),
+        5000,
+        53,
+    );
+    nat.reply.dst = "203.0.113.1".parse().unwrap();
+    nat.reply.dport = 61000;
+    nat.timeout = 120;
+    bed.inject(std::slice::from_ref(&nat));
+
+    // A TCP flow whose counters grow over several active timeouts.
+    let (mut client, echo) = common::echo_connection(&bed, "192.0.2.1:7000");
+    let kinds = |kind: &str| lines(&path).iter().filter(|r| r["type"] == kind).count();
+    assert!(
+        wait_until(Duration::from_secs(20), || {
+            use std::io::{Read, Write};
+            let mut back = [0u8; 100];
+            client.write_all(&[b'x'; 100]).unwrap();
+            client.read_exact(&mut back).unwrap();
+            std::thread::sleep(Duration::from_millis(100));
+            kinds("interim") >= 2
+        }),
+        "interim records of a growing flow: {:?}",
+        lines(&path)
+    );
+    drop(client);
+    echo.join().unwrap();
+
+    let made = bed
+        .kernel()
+        .into_iter()
+        .find(|c| c.orig.sport == 5000)
+        .expect("the NAT entry");
+    bed.ct().delete(&made.key()).unwrap();
+    assert!(
+        wait_until(Duration::from_secs(10), || kinds("nat_delete") == 1),
+        "{:?}",
+        lines(&path)
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let records = lines(&path);
+    check_lines(&path, &records);
+    let nat_records: Vec<&Json> = records.iter().filter(|r| r["id"] == made.id).collect();
+    let nat_kinds: Vec<&str> = nat_records
+        .iter()
+        .map(|r| r["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(nat_kinds, ["nat_create", "end", "nat_delete"]);
+    assert_eq!(nat_records[0]["reply"]["dst"], "203.0.113.1");
+    assert!(nat_records[0].get("orig_bytes").is_none());
+    // Interim records carry what the flow did since its previous record.
+    let interim: Vec<&Json> = records.iter().filter(|r| r["type"] == "interim").collect();
+    assert!(interim
+        .iter()
+        .all(|r| r["orig_bytes"].as_u64().unwrap() > 0));
+    assert!(interim.iter().all(|r| r.get("end_reason").is_none()));
+    let text = scrape(&daemon);
+    assert_eq!(
+        metric(&text, "nfctd_export_interim_records_total", ""),
+        interim.len() as u64
+    );
+    assert_eq!(metric(&text, "nfctd_export_nat_events_total", ""), 2);
+}
+
+#[test]
+fn export_refuses_to_start_without_accounting_naming_both_sysctls() {
+    let bed = Bed::new();
+    let netns = bed.sandbox.netns_path();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_nfctd"))
+        .args([
+            "--netns",
+            netns.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+            "--passwd-file",
+            "/nonexistent/nfctd-test-passwd",
+            "--export",
+            "json:-",
+        ])
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let exited = wait_until(Duration::from_secs(20), || {
+        child.try_wait().unwrap().is_some()
+    });
+    if !exited {
+        let _ = child.kill();
+    }
+    let out = child.wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(exited, "nfctd started without accounting: {log}");
+    assert_eq!(out.status.code(), Some(1), "{log}");
+    assert!(
+        log.contains("nf_conntrack_acct") && log.contains("nf_conntrack_timestamp"),
+        "{log}"
+    );
+    assert!(log.contains("--enable-accounting"), "{log}");
+
+    let daemon = Daemon::start(&bed, &["--export", "json:-", "--enable-accounting"]);
+    assert!(scrape(&daemon).contains("nfctd_export_records_total"));
+}
+
+#[test]
+fn malformed_socket_targets_are_refused_naming_export() {
+    for target in [
+        "json:tcp://nohost",
+        "json:unix:",
+        "json:tcp://[2001:db8::1]",
+    ] {
+        let (code, log) = common::refused(&["--export", target]);
+        assert_eq!(code, Some(2), "{target}: {log}");
+        assert!(log.contains("--export"), "{target}: {log}");
+    }
 }
