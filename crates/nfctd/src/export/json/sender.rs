@@ -1,7 +1,7 @@
 //! The sender loop for a collector's socket. While the receiver is away or
 //! slow it stops taking records, so they wait in the spool (which drops and
 //! counts what does not fit); it reconnects with a growing pause, warns once
-//! per outage, and says when the receiver is back. A record counts as sent
+//! per outage (a connect that fails), and says when the receiver is back. A record counts as sent
 //! once written without error; the records of a write that failed are written
 //! again, whole, on the next connection (so a receiver can see a record twice
 //! across a reconnect, or the cut-off start of one line; never a gap).
@@ -36,12 +36,16 @@ pub const BACKOFF: Backoff = Backoff {
     most: Duration::from_secs(10),
 };
 
-/// The connection as the sender sees it: connected, or away since the
-/// warning was logged.
+/// The connection as the sender sees it. An outage begins when a connect
+/// attempt fails, not when a connection ends: collectors close idle
+/// connections (Filebeat after 5 minutes), and a reconnect that works at
+/// once is no outage worth a warning.
 struct Link {
     connector: Connector,
     backoff: Backoff,
     stream: Option<Stream>,
+    /// Why the last connection ended, for the warning if reconnecting fails.
+    ended: Option<String>,
     /// Whether the outage was reported (one warning per outage).
     away: bool,
     /// Whether a connection was ever made (the first one is not a return).
@@ -60,47 +64,48 @@ impl Link {
 
     /// Returns once connected, trying as long as it takes.
     fn connect(&mut self) {
+        if self.stream.as_ref().is_some_and(Stream::receiver_gone) {
+            self.lost("the receiver closed the connection");
+        }
         let mut pause = self.backoff.first;
-        loop {
-            if self.stream.as_ref().is_some_and(Stream::receiver_gone) {
-                self.lost("the receiver closed the connection");
-            }
-            if self.stream.is_none() {
-                match self.connector.connect() {
-                    Ok(stream) => {
-                        if self.away {
-                            tracing::info!(target = %self.connector.name, "export receiver is back; sending the spooled records");
-                        } else if !self.ever {
-                            tracing::info!(target = %self.connector.name, "export receiver connected");
-                        }
-                        (self.away, self.ever) = (false, true);
-                        self.stream = Some(stream);
+        while self.stream.is_none() {
+            match self.connector.connect() {
+                Ok(stream) => {
+                    let name = &self.connector.name;
+                    if self.away {
+                        tracing::info!(target = %name, "export receiver is back; sending the spooled records");
+                    } else if !self.ever {
+                        tracing::info!(target = %name, "export receiver connected");
+                    } else {
+                        tracing::debug!(target = %name, "export receiver reconnected");
                     }
-                    Err(e) => {
-                        self.lost(e);
-                        std::thread::sleep(pause);
-                        pause = (pause * 2).min(self.backoff.most);
-                        continue;
-                    }
+                    (self.away, self.ever, self.ended) = (false, true, None);
+                    self.stream = Some(stream);
                 }
-            }
-            if self.stream.is_some() {
-                return;
+                Err(e) => {
+                    if !self.away {
+                        tracing::warn!(
+                            target = %self.connector.name,
+                            error = %e,
+                            before = self.ended.as_deref().unwrap_or("-"),
+                            "export receiver is away; records wait in the spool (beyond it they \
+                             are dropped and counted); reconnecting every {} s at most",
+                            self.backoff.most.as_secs_f32()
+                        );
+                        self.away = true;
+                    }
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(self.backoff.most);
+                }
             }
         }
     }
 
-    /// Drops the connection; warns if this starts an outage.
+    /// Drops the connection; the next [`Link::connect`] makes a new one.
     fn lost(&mut self, why: impl std::fmt::Display) {
+        tracing::debug!(target = %self.connector.name, error = %why, "export connection ended");
+        self.ended = Some(why.to_string());
         self.stream = None;
-        if !self.away {
-            tracing::warn!(
-                target = %self.connector.name,
-                error = %why,
-                "export receiver is away; records wait in the spool (beyond it they are dropped and counted)"
-            );
-            self.away = true;
-        }
     }
 }
 
@@ -115,6 +120,7 @@ pub(super) fn run_with(spool: Spool, connector: Connector, backoff: Backoff) {
         connector,
         backoff,
         stream: None,
+        ended: None,
         away: false,
         ever: false,
     };
