@@ -73,8 +73,8 @@ impl EventSocket {
     /// Asks the kernel not to lose DESTROY events to this socket:
     /// NETLINK_BROADCAST_ERROR makes a full receive buffer fail the
     /// delivery, so conntrack keeps the ended entry (out of the table, but
-    /// still counted against nf_conntrack_max) and sends its DESTROY again
-    /// until it fits; NETLINK_NO_ENOBUFS stops the overflow error, which
+    /// still counted against nf_conntrack_max) and a kernel worker sends its
+    /// DESTROY again until it fits (`nf_ct_delete`, `nf_conntrack_ecache.c`); NETLINK_NO_ENOBUFS stops the overflow error, which
     /// would say events were lost. NEW and UPDATE events can still be lost,
     /// silently; only a full dump finds those.
     pub fn set_reliable(&self) -> Result<(), Error> {
