@@ -22,6 +22,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 #[derive(Debug, Clone)]
 pub struct Connector {
     place: Place,
+    write_timeout: Duration,
     /// As `--export` named it, for the log.
     pub name: String,
 }
@@ -37,6 +38,7 @@ impl Connector {
         let name = super::JsonTarget::Unix(path.clone()).to_string();
         Connector {
             place: Place::Unix(path),
+            write_timeout: WRITE_TIMEOUT,
             name,
         }
     }
@@ -49,7 +51,17 @@ impl Connector {
         .to_string();
         Connector {
             place: Place::Tcp { host, port },
+            write_timeout: WRITE_TIMEOUT,
             name,
+        }
+    }
+
+    /// The same place with another write timeout (tests wait less).
+    #[cfg(test)]
+    pub fn with_write_timeout(self, write_timeout: Duration) -> Connector {
+        Connector {
+            write_timeout,
+            ..self
         }
     }
 
@@ -60,7 +72,7 @@ impl Connector {
             Place::Unix(path) => Stream::Unix(UnixStream::connect(path)?),
             Place::Tcp { host, port } => Stream::Tcp(connect_tcp(host, *port)?),
         };
-        stream.set_write_timeout(WRITE_TIMEOUT)?;
+        stream.set_write_timeout(self.write_timeout)?;
         Ok(stream)
     }
 }
