@@ -9,6 +9,9 @@ pub const IPCTNL_MSG_CT_GET: u8 = 1;
 pub const IPCTNL_MSG_CT_DELETE: u8 = 2;
 pub const IPCTNL_MSG_CT_GET_STATS_CPU: u8 = 4;
 pub const IPCTNL_MSG_CT_GET_STATS: u8 = 5;
+/// Dump the entries that ended but wait for their DESTROY event to be
+/// delivered (reliable event delivery: NETLINK_BROADCAST_ERROR listeners).
+pub const IPCTNL_MSG_CT_GET_DYING: u8 = 6;
 
 pub const NFNLGRP_CONNTRACK_NEW: u32 = 1;
 pub const NFNLGRP_CONNTRACK_UPDATE: u32 = 2;

@@ -132,6 +132,18 @@ pub fn dump(seq: u32) -> Vec<u8> {
     )
 }
 
+/// Dump the entries that ended and wait to have their DESTROY event
+/// delivered again (`ctnetlink_dump_dying`).
+pub fn dump_dying(seq: u32) -> Vec<u8> {
+    message(
+        IPCTNL_MSG_CT_GET_DYING,
+        NLM_F_DUMP,
+        libc::AF_UNSPEC as u8,
+        Vec::new(),
+        seq,
+    )
+}
+
 /// Get one entry by tuple and id (ENOENT if the id differs).
 pub fn get(key: &ConnKey, seq: u32) -> Vec<u8> {
     message(

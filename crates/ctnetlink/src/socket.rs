@@ -153,6 +153,26 @@ impl CtSocket {
         Ok(all)
     }
 
+    /// The entries that ended but are kept until their DESTROY event is
+    /// delivered: with a listener that set NETLINK_BROADCAST_ERROR
+    /// ([`crate::EventSocket::set_reliable`]) and a full receive buffer, the
+    /// kernel takes them out of the table and sends their event again until
+    /// it fits. A full dump no longer shows them, yet their event is still
+    /// coming. Usually empty, so read without the helper thread of `dump`.
+    pub fn dump_dying(&mut self) -> Result<Vec<Conn>, Error> {
+        let seq = self.next_seq();
+        self.send(&request::dump_dying(seq))?;
+        let mut dying = Vec::new();
+        self.receive("dump dying", seq, |frame| {
+            // An entry that does not decode cannot be matched to a row: skip.
+            if let Ok(conn) = decode_conn(frame.payload) {
+                dying.push(conn);
+            }
+            Step::More
+        })?;
+        Ok(dying)
+    }
+
     /// Looks one entry up by tuple and id. `Error::NotFound` if it is gone.
     pub fn get(&mut self, key: &ConnKey) -> Result<Conn, Error> {
         let seq = self.next_seq();

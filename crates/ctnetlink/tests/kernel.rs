@@ -240,7 +240,8 @@ fn a_reliable_event_socket_has_both_options_set() {
 }
 
 /// With the options set, a full buffer loses no DESTROY event: the kernel
-/// re-sends them as the reader makes room, and reports no overflow.
+/// keeps the ended entries out of the table (a dump of the dying list shows
+/// them) and re-sends their events as the reader makes room.
 #[test]
 fn a_reliable_event_socket_gets_every_destroy_despite_a_small_buffer() {
     let (sb, mut ct) = sandbox(false);
@@ -252,6 +253,15 @@ fn a_reliable_event_socket_gets_every_destroy_despite_a_small_buffer() {
     let keys: Vec<_> = ct.dump_all().unwrap().iter().map(Conn::key).collect();
     assert_eq!(keys.len(), N);
     assert_eq!(ct.delete_many(&keys).unwrap().0, 0);
+    // Out of the table at once; those whose event did not fit wait for it.
+    assert!(ct.dump_all().unwrap().is_empty());
+    let waiting = ct.dump_dying().unwrap();
+    assert!(
+        !waiting.is_empty() && waiting.len() < N,
+        "{} of {N} wait for their DESTROY",
+        waiting.len()
+    );
+    assert!(waiting.iter().all(|c| keys.contains(&c.key())));
     let mut destroyed = 0;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     while destroyed < N && std::time::Instant::now() < deadline {
@@ -267,6 +277,16 @@ fn a_reliable_event_socket_gets_every_destroy_despite_a_small_buffer() {
         }
     }
     assert_eq!(destroyed, N);
+    // Delivered, they are freed.
+    let mut left = usize::MAX;
+    for _ in 0..200 {
+        left = ct.dump_dying().unwrap().len();
+        if left == 0 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert_eq!(left, 0);
 }
 
 #[test]

@@ -202,6 +202,20 @@ impl RowSet {
         now_unix: u64,
         fill: impl FnOnce(&mut dyn FnMut(Conn)) -> Result<(), E>,
     ) -> Result<(usize, usize), E> {
+        self.replace_with_ending(now, now_unix, |sink| fill(sink).map(|()| HashSet::new()))
+    }
+
+    /// [`RowSet::replace_with`], where `fill` also names connections that
+    /// ended but whose DESTROY event is still on its way (the kernel's dying
+    /// list under `--reliable-events`): missing from the dump, their rows stay
+    /// as they are, so the event ends them with the final counters rather
+    /// than the dump ending them without.
+    pub fn replace_with_ending<E>(
+        &mut self,
+        now: Millis,
+        now_unix: u64,
+        fill: impl FnOnce(&mut dyn FnMut(Conn)) -> Result<HashSet<ConnKey>, E>,
+    ) -> Result<(usize, usize), E> {
         let mut by_id = HashMap::with_capacity(self.by_id.len() + self.by_id.len() / 8 + 64);
         let mut shared_ids = HashMap::new();
         let (mut added, mut kept) = (0, 0);
@@ -209,7 +223,7 @@ impl RowSet {
         let mut now_hidden = HashSet::new();
         let observer = self.observer.clone();
         let exporting = observer.is_some();
-        fill(&mut |conn: Conn| {
+        let ending = fill(&mut |conn: Conn| {
             if (self.hidden)(&conn) {
                 if exporting && find(&self.by_id, &self.shared_ids, &conn.key()).is_some() {
                     now_hidden.insert(conn.key());
@@ -230,15 +244,21 @@ impl RowSet {
                 kept += usize::from(known);
             }
         })?;
-        let removed = self.len() - kept;
-        if let Some(observer) = &observer {
+        if exporting || !ending.is_empty() {
             for row in self.rows() {
                 let key = row.conn.key();
-                if find(&by_id, &shared_ids, &key).is_none() && !now_hidden.contains(&key) {
+                if find(&by_id, &shared_ids, &key).is_some() || now_hidden.contains(&key) {
+                    continue;
+                }
+                if ending.contains(&key) {
+                    insert(&mut by_id, &mut shared_ids, Arc::clone(row));
+                    kept += 1;
+                } else if let Some(observer) = &observer {
                     observer.ended(row, None, EndReason::Reconciliation);
                 }
             }
         }
+        let removed = self.len() - kept;
         self.by_id = by_id;
         self.shared_ids = shared_ids;
         if let Some(observer) = &observer {
@@ -538,6 +558,33 @@ mod tests {
                 "began 5",
                 "ended 3 by reconciliation",
                 "reconciled [5]",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_row_whose_destroy_event_is_still_coming_outlives_the_dump_and_ends_by_it() {
+        let notes = Arc::new(Notes::default());
+        let mut set = RowSet::new(loopback_hidden());
+        set.set_observer(Some(Arc::clone(&notes) as Observer));
+        let (waiting, gone) = (conn(1, "192.0.2.1"), conn(2, "192.0.2.2"));
+        set.upsert(waiting.clone(), 0, 0);
+        set.upsert(gone, 0, 0);
+        // Neither is in the dump; the kernel still holds 1 for its event.
+        let ending: HashSet<ConnKey> = [waiting.key()].into();
+        let filled: Result<_, std::convert::Infallible> =
+            set.replace_with_ending(0, 0, |_| Ok(ending));
+        assert_eq!(filled.unwrap(), (0, 1));
+        assert_eq!(set.len(), 1);
+        assert!(set.apply(event(EventKind::Destroy, waiting), 0, 0));
+        assert_eq!(
+            *notes.0.lock().unwrap(),
+            vec![
+                "began 1",
+                "began 2",
+                "ended 2 by reconciliation",
+                "reconciled [1]",
+                "ended 1 by event with last view",
             ]
         );
     }

@@ -2,12 +2,13 @@
 //! expired rows against the kernel, recovers from event overflow, handles the
 //! handle's commands, and publishes snapshots.
 
+use std::collections::HashSet;
 use std::os::fd::AsFd;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use ctnetlink::{CtSocket, EventSocket};
+use ctnetlink::{Conn, CtSocket, EventSocket};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
 use super::events::drain_events;
@@ -58,6 +59,9 @@ impl std::fmt::Debug for MirrorConfig {
 
 pub(super) struct Worker {
     resync_interval: Option<Duration>,
+    /// `--reliable-events`: ended entries whose DESTROY event the kernel
+    /// still holds are read at each reconciliation.
+    reliable_events: bool,
     clock: Clock,
     rows: RowSet,
     /// Rows views served lately, looked up every [`WATCH_EVERY`].
@@ -101,6 +105,7 @@ impl Worker {
         rows.set_observer(config.observer);
         let mut worker = Worker {
             resync_interval: config.resync_interval,
+            reliable_events: config.reliable_events,
             clock: shared.clock,
             rows,
             watched: Watched::default(),
@@ -294,13 +299,27 @@ impl Worker {
         // The dump streams straight into the new rows: no intermediate copy.
         let started = std::time::Instant::now();
         let requests = &mut self.requests;
+        let reliable = self.reliable_events;
         let mut malformed = 0;
-        let (added, removed) = self
-            .rows
-            .replace_with(self.clock.now(), unix_now(), |sink| {
-                malformed = requests.dump(sink)?.malformed;
-                Ok::<(), ctnetlink::Error>(())
-            })?;
+        let (added, removed) =
+            self.rows
+                .replace_with_ending(self.clock.now(), unix_now(), |sink| {
+                    // With --reliable-events an ended entry whose DESTROY did
+                    // not fit leaves the table but waits on the kernel's dying
+                    // list until its event is delivered: the dump misses it,
+                    // yet its event (with the final counters) is coming. Read
+                    // before and after the dump, so one that ends during it
+                    // is seen too.
+                    let mut ending = HashSet::new();
+                    if reliable {
+                        ending.extend(requests.dump_dying()?.iter().map(Conn::key));
+                    }
+                    malformed = requests.dump(sink)?.malformed;
+                    if reliable {
+                        ending.extend(requests.dump_dying()?.iter().map(Conn::key));
+                    }
+                    Ok::<_, ctnetlink::Error>(ending)
+                })?;
         let counters = &self.shared.counters;
         counters
             .malformed
