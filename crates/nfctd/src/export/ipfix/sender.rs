@@ -113,15 +113,21 @@ pub fn run(mut sender: Sender, spool: Spool) {
             refresh.restart();
             templates_on_session = false;
         }
-        if sender.collector_was_away() {
-            refresh.restart();
-        }
         if pending.is_empty() {
             match spool.recv_timeout(refresh.wait(Instant::now())) {
                 Ok(record) => pending.push_back(record),
                 Err(Empty::Now) => {}
                 Err(Empty::Closed) => return,
             }
+        }
+        // Checked after the wait, just before sending.
+        if sender.collector_was_away() {
+            refresh.restart();
+            if matches!(sender.link, Link::Tcp(None)) && !outage {
+                tracing::warn!(target = %sender.target, "the IPFIX collector closed the connection; reconnecting");
+                outage = true;
+            }
+            continue; // over TCP: reconnect first; the records stay pending
         }
         let now = Instant::now();
         if refresh.due(now) {
