@@ -136,6 +136,30 @@ impl Nfacctd {
             .collect()
     }
 
+    /// nfacctd's own counters per exporter ("stats [...] agent=IP:DOMAIN
+    /// packets=N ... seq_good=N seq_jmp_fwd=N seq_jmp_bck=N"): SIGUSR1 asks
+    /// for them, and nfacctd acts on it at its next datagram, which this
+    /// sends (an empty message from observation domain 0).
+    pub fn stats(&self, bed: &Bed) -> Vec<String> {
+        let before = self.log().matches("seq_good=").count();
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGUSR1).unwrap();
+        let socket = std::net::UdpSocket::from(bed.socket(libc::SOCK_DGRAM));
+        let empty = [0, 10, 0, 16, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+        let to = std::net::SocketAddr::from(([127, 0, 0, 1], self.port));
+        wait_until(Duration::from_secs(5), || {
+            let _ = socket.send_to(&empty, to);
+            self.log().matches("seq_good=").count() > before
+        });
+        std::thread::sleep(Duration::from_millis(100));
+        self.log()
+            .lines()
+            .filter(|l| l.contains("seq_good="))
+            .skip(before)
+            .map(str::to_string)
+            .collect()
+    }
+
     /// Stops with SIGINT (nfacctd writes its cache out) and waits until the
     /// core and its plugin are gone, so a new one can take the port alone
     /// (nfacctd binds with SO_REUSEPORT).
