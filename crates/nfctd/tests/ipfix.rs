@@ -441,6 +441,8 @@ fn tshark_decodes_the_export_over_udp_and_tcp_without_warnings() {
             "--export",
             &tcp_target,
             "--export-nat-events",
+            "--export-domain-id",
+            "77",
         ],
     );
     let ended = inject_and_end(&bed, 60, 30000);
@@ -502,6 +504,8 @@ fn tshark_decodes_the_export_over_udp_and_tcp_without_warnings() {
             "cflow.flow_end_reason",
             "-e",
             "cflow.template_id",
+            "-e",
+            "cflow.od_id",
         ]);
         let shown = tshark(&args);
         for conn in &ended {
@@ -517,6 +521,12 @@ fn tshark_decodes_the_export_over_udp_and_tcp_without_warnings() {
                 "{transport}: template {needle} not shown"
             );
         }
+        assert!(
+            shown
+                .lines()
+                .all(|l| l.ends_with("|77") || l.contains("|77,")),
+            "{transport}: --export-domain-id 77 in every message\n{shown}"
+        );
         assert!(
             shown.split(['|', ',', '\n']).any(|f| f == "4"),
             "NAT create"
@@ -623,6 +633,12 @@ fn a_tcp_collector_that_comes_back_gets_the_templates_first_and_the_records_that
     let first = messages(&first_sink.bytes());
     assert_eq!(first[0].sets[0].0, 2, "templates come first");
     assert_eq!(first[0].sequence, 0);
+    // The observation domain: the served namespace's inode number.
+    let inode =
+        std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(bed.sandbox.netns_path()).unwrap());
+    assert!(first
+        .iter()
+        .all(|m| u64::from(m.domain) == inode & 0xffff_ffff));
 
     first_sink.close();
     std::thread::sleep(Duration::from_millis(200));
@@ -649,7 +665,10 @@ fn a_tcp_collector_that_comes_back_gets_the_templates_first_and_the_records_that
     let log = daemon.log();
     let warnings = log.lines().filter(|l| l.contains(" WARN ")).count();
     assert_eq!(warnings, 1, "{log}");
-    assert!(log.contains("connected to the IPFIX collector again"), "{log}");
+    assert!(
+        log.contains("connected to the IPFIX collector again"),
+        "{log}"
+    );
 }
 
 #[test]
