@@ -310,3 +310,66 @@ fn peer_closed(stream: &TcpStream) -> bool {
     };
     closed || stream.set_nonblocking(false).is_err()
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::export::spool::spool;
+    use crate::export::RecordKind;
+
+    #[test]
+    fn templates_go_first_and_a_partly_filled_message_goes_when_the_spool_runs_empty() {
+        let collector = UdpSocket::bind("127.0.0.1:0").unwrap();
+        collector
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let target = IpfixTarget {
+            transport: Transport::Udp,
+            host: "127.0.0.1".into(),
+            port: collector.local_addr().unwrap().port(),
+        };
+        let sender = open(&target, Some(9)).unwrap();
+        let counters = Arc::new(TargetCounters::default());
+        let (tx, rx) = spool(16, Arc::clone(&counters));
+        let thread = std::thread::spawn(move || run(sender, rx));
+        let mut buf = [0u8; 2048];
+
+        let len = collector.recv(&mut buf).unwrap();
+        // Header, then the Template Set and the Options Template Set, then
+        // the statistics record (set 259).
+        assert_eq!(u32::from_be_bytes(buf[12..16].try_into().unwrap()), 9);
+        assert_eq!(&buf[16..18], &[0, 2]);
+        assert_eq!(len, 16 + 196 + 26 + 4 + 28);
+
+        let record = super::super::encode::tests::masqueraded_v4(RecordKind::End);
+        for _ in 0..3 {
+            tx.offer(Arc::new(record.clone()));
+        }
+        let mut records = 0;
+        while records < 3 {
+            let len = collector.recv(&mut buf).unwrap();
+            let message = &buf[..len];
+            assert_eq!(&message[16..18], &[1, 0], "a data set of template 256");
+            records += (len - 20) / 82;
+        }
+        assert!(
+            wait(|| counters.sent.load(Ordering::Relaxed) == 3),
+            "sent after the datagram went"
+        );
+        assert_eq!(counters.dropped.load(Ordering::Relaxed), 0);
+        drop(tx);
+        thread.join().unwrap();
+    }
+
+    fn wait(mut check: impl FnMut() -> bool) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if check() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        false
+    }
+}
