@@ -153,7 +153,7 @@ fn every_ended_connection_gets_one_record_saying_how_its_end_was_found() {
 
 #[test]
 fn a_bad_export_target_is_refused_with_the_option_named() {
-    let (code, log) = common::refused(&["--export", "ipfix+udp://127.0.0.1:4739"]);
+    let (code, log) = common::refused(&["--export", "netflow+udp://127.0.0.1:2055"]);
     assert_eq!(code, Some(2), "{log}");
     assert!(log.contains("--export"), "{log}");
 }

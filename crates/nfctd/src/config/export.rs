@@ -1,4 +1,5 @@
-//! The flow-export options: targets, interim records, NAT events.
+//! The flow-export options: targets, interim records, NAT events, the IPFIX
+//! observation domain.
 
 use std::time::Duration;
 
@@ -20,6 +21,7 @@ pub(super) fn export_config(o: &Options) -> Result<Option<ExportConfig>, ConfigE
         for (set, option) in [
             (o.export_active_timeout.is_some(), "--export-active-timeout"),
             (o.export_nat_events, "--export-nat-events"),
+            (o.export_domain_id.is_some(), "--export-domain-id"),
         ] {
             if set {
                 return Err(bad(option, "needs --export"));
@@ -36,6 +38,7 @@ pub(super) fn export_config(o: &Options) -> Result<Option<ExportConfig>, ConfigE
         active_timeout,
         nat_events: o.export_nat_events,
         spool_records: SPOOL_RECORDS,
+        domain_id: o.export_domain_id,
     }))
 }
 

@@ -117,7 +117,7 @@ pub struct Options {
     #[arg(long)]
     #[serde(default)]
     pub enable_accounting: bool,
-    /// Export flow records (repeatable): json:- (stdout), json:PATH (appended), json:unix:PATH (a Unix stream socket the collector listens on) or json:tcp://HOST:PORT (HOST an IP, [IPv6] or a name); a collector that is away delays records, which wait in a 65,536-record spool.
+    /// Export flow records (repeatable): json:- (stdout), json:PATH (appended), json:unix:PATH (a Unix stream socket the collector listens on), json:tcp://HOST:PORT (HOST an IP, [IPv6] or a name), ipfix+udp://HOST:PORT or ipfix+tcp://HOST:PORT (an IPFIX collector); a collector that is away delays records, which wait in a 65,536-record spool.
     #[arg(long, value_name = "TARGET")]
     #[serde(default)]
     pub export: Vec<String>,
@@ -128,6 +128,9 @@ pub struct Options {
     #[arg(long)]
     #[serde(default)]
     pub export_nat_events: bool,
+    /// IPFIX observation domain id of the exported messages [default: the served network namespace's inode number, low 32 bits].
+    #[arg(long, value_name = "N")]
+    pub export_domain_id: Option<u32>,
     /// Log format on stderr: text or json [default: text].
     #[arg(long, value_name = "text|json")]
     pub log_format: Option<String>,
@@ -394,6 +397,7 @@ fn merge(high: Options, low: Options) -> Options {
         },
         export_active_timeout: high.export_active_timeout.or(low.export_active_timeout),
         export_nat_events: high.export_nat_events || low.export_nat_events,
+        export_domain_id: high.export_domain_id.or(low.export_domain_id),
         passwd_file: high.passwd_file.or(low.passwd_file),
         auth_command: high.auth_command.or(low.auth_command),
         login_attempts: high.login_attempts.or(low.login_attempts),

@@ -41,6 +41,8 @@ fn errors_name_the_option() {
         (&["--header-timeout", "0"], "--header-timeout"),
         (&["--idle-timeout", "0"], "--idle-timeout"),
         (&["--max-connections", "0"], "--max-connections"),
+        (&["--export-domain-id", "7"], "--export-domain-id"),
+        (&["--export", "ipfix+udp://[::1:4739"], "--export"),
     ] {
         let err = parse(args).unwrap_err().to_string();
         assert!(err.contains(option), "{args:?}: {err}");
@@ -113,6 +115,28 @@ fn command_line_wins_over_file() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("--config") && err.contains("colour"), "{err}");
+}
+
+#[test]
+fn ipfix_targets_and_the_domain_id_reach_the_export_config() {
+    let c = parse(&[
+        "--export",
+        "ipfix+udp://127.0.0.1:4739",
+        "--export",
+        "ipfix+tcp://[::1]:4739",
+        "--export-domain-id",
+        "42",
+    ])
+    .unwrap();
+    let export = c.export.unwrap();
+    assert_eq!(export.domain_id, Some(42));
+    let names: Vec<String> = export.targets.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        names,
+        ["ipfix+udp://127.0.0.1:4739", "ipfix+tcp://[::1]:4739"]
+    );
+    let c = parse(&["--export", "json:-"]).unwrap();
+    assert_eq!(c.export.unwrap().domain_id, None);
 }
 
 #[test]

@@ -2,10 +2,11 @@
 //! ones, NAT binding events) sent to the collectors fleets run. The mirror's
 //! thread tells the `tracker` what happens; it makes the records and offers
 //! each to every target's bounded `spool`; one sender thread per target
-//! formats and sends them (`json`), so the mirror never waits for a
+//! formats and sends them (`json`, `ipfix`), so the mirror never waits for a
 //! receiver. A full spool drops the record and counts it; the gap in `seq`
 //! shows where.
 
+mod ipfix;
 mod json;
 mod record;
 mod spool;
@@ -16,6 +17,7 @@ use std::time::Duration;
 
 use crate::table::Observer;
 
+pub use ipfix::IpfixTarget;
 pub use json::JsonTarget;
 pub use record::{Counts, Endpoint, FlowRecord, RecordKind};
 pub use spool::TargetCounters;
@@ -28,6 +30,7 @@ pub const SPOOL_RECORDS: usize = 65_536;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
     Json(JsonTarget),
+    Ipfix(IpfixTarget),
 }
 
 impl std::str::FromStr for Target {
@@ -36,8 +39,9 @@ impl std::str::FromStr for Target {
     fn from_str(text: &str) -> Result<Target, String> {
         match text.split_once(':') {
             Some(("json", rest)) => JsonTarget::parse(rest).map(Target::Json),
+            Some(("ipfix+udp" | "ipfix+tcp", _)) => IpfixTarget::parse(text).map(Target::Ipfix),
             _ => Err(format!(
-                "{text:?}: expected json:-, json:PATH, json:unix:PATH or json:tcp://HOST:PORT"
+                "{text:?}: expected json:-, json:PATH, json:unix:PATH, json:tcp://HOST:PORT, ipfix+udp://HOST:PORT or ipfix+tcp://HOST:PORT"
             )),
         }
     }
@@ -47,6 +51,7 @@ impl std::fmt::Display for Target {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Target::Json(target) => target.fmt(f),
+            Target::Ipfix(target) => target.fmt(f),
         }
     }
 }
@@ -61,6 +66,9 @@ pub struct ExportConfig {
     pub nat_events: bool,
     /// Records each target's spool holds.
     pub spool_records: usize,
+    /// `--export-domain-id`: IPFIX observation domain; `None`: the served
+    /// network namespace's inode number.
+    pub domain_id: Option<u32>,
 }
 
 /// Why export could not start.
@@ -97,6 +105,10 @@ pub fn start(config: &ExportConfig) -> Result<(Observer, Arc<ExportStats>), Expo
                 let out = json::open(json_target)?;
                 thread.spawn(move || json::run(rx, out))
             }
+            Target::Ipfix(ipfix_target) => {
+                let sender = ipfix::open(ipfix_target, config.domain_id)?;
+                thread.spawn(move || ipfix::run(sender, rx))
+            }
         }
         .map_err(ExportError::Thread)?;
         outputs.push(tx);
@@ -132,6 +144,8 @@ mod tests {
             "json:tcp://192.0.2.9:9000",
             "json:tcp://[2001:db8::9]:9000",
             "json:tcp://collector.example:9000",
+            "ipfix+udp://127.0.0.1:4739",
+            "ipfix+tcp://[::1]:4739",
         ] {
             let target: Target = text.parse().unwrap();
             assert_eq!(target.to_string(), text);

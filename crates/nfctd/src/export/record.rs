@@ -177,7 +177,11 @@ impl FlowRecord {
     ) -> FlowRecord {
         let conn = &row.conn;
         let proto_state = last.and_then(|c| c.proto_state).or(conn.proto_state);
-        let start_ms = start_millis(row);
+        // NEW events carry no start timestamp, DESTROY events do: a row the
+        // mirror met through its NEW event knows its start only to the second.
+        let start_ms = last
+            .and_then(|c| c.start_ns)
+            .map_or_else(|| start_millis(row), |ns| ns.get() / 1_000_000);
         let icmp = matches!(
             conn.l4proto,
             ctnetlink::consts::IPPROTO_ICMP | ctnetlink::consts::IPPROTO_ICMPV6

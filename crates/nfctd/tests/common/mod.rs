@@ -20,6 +20,7 @@ use serde_json::{json, Value as Json};
 
 pub use ctnetlink::fixtures::synthetic;
 
+pub mod collector;
 pub mod export;
 pub mod http;
 pub mod json;

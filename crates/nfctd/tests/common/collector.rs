@@ -1,0 +1,295 @@
+//! IPFIX collectors for the IPFIX tests and the export bench: Debian's
+//! nfacctd (pmacct) run inside a bed's namespace, printing one JSON line per
+//! record it decoded; and a small reader of IPFIX messages for the sockets a
+//! test or the bench reads itself.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value as Json;
+
+use super::{wait_until, Bed};
+
+/// How to get the tools.
+pub const INSTALL: &str = "apt-get install pmacct tshark";
+
+/// Whether `tool` is on PATH.
+pub fn have(tool: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// `program` to run inside the bed's namespace (as `Bed::nft` does).
+pub fn in_bed(bed: &Bed, program: &str) -> Command {
+    let pid = bed.sandbox.holder_pid().to_string();
+    let mut command = Command::new("nsenter");
+    command.args([
+        "--target",
+        &pid,
+        "--user",
+        "--net",
+        "--preserve-credentials",
+        program,
+    ]);
+    command
+}
+
+/// nfacctd's custom primitives for the elements it has no name for
+/// (a primitive's `len` must be the template's field length).
+pub const PRIMITIVES: &str = "\
+name=rev_bytes\tfield_type=232\tlen=8\tsemantics=u_int
+name=rev_pkts\tfield_type=299\tlen=8\tsemantics=u_int
+name=end_reason\tfield_type=136\tlen=1\tsemantics=u_int
+name=flow_id\tfield_type=148\tlen=8\tsemantics=u_int
+name=pn_src_v6\tfield_type=281\tlen=16\tsemantics=ip
+name=pn_dst_v6\tfield_type=282\tlen=16\tsemantics=ip
+name=start_ms\tfield_type=152\tlen=8\tsemantics=u_int
+name=end_ms\tfield_type=153\tlen=8\tsemantics=u_int
+name=obs_ms\tfield_type=323\tlen=8\tsemantics=u_int
+";
+
+/// nfacctd on 127.0.0.1:`port` in a bed's namespace, writing every record
+/// it decodes as a JSON line (flow_id and the times make each its own
+/// aggregate), with sequence checks on. The socket buffer is as large as
+/// the kernel allows (bursts of datagrams); the plugin's buffer keeps its
+/// default (one record), since a larger one holds the last records back
+/// until more come.
+pub struct Nfacctd {
+    child: Child,
+    pub dir: tempfile::TempDir,
+    pub port: u16,
+}
+
+impl Nfacctd {
+    pub fn start(bed: &Bed, port: u16) -> Nfacctd {
+        let dir = tempfile::tempdir().unwrap();
+        let at = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+        std::fs::write(at("primitives.lst"), PRIMITIVES).unwrap();
+        let config = format!(
+            "daemonize: false\n\
+             debug: {debug}\n\
+             nfacctd_disable_checks: false\n\
+             logfile: {log}\n\
+             pidfile: {pid}\n\
+             nfacctd_ip: 127.0.0.1\n\
+             nfacctd_port: {port}\n\
+             nfacctd_pipe_size: 33554432\n\
+             aggregate_primitives: {primitives}\n\
+             timestamps_since_epoch: true\n\
+             plugins: print[p]\n\
+             aggregate[p]: src_host, dst_host, src_port, dst_port, proto, post_nat_src_host, \
+             post_nat_dst_host, post_nat_src_port, post_nat_dst_port, nat_event, timestamp_start, \
+             rev_bytes, rev_pkts, end_reason, flow_id, pn_src_v6, pn_dst_v6, start_ms, end_ms, obs_ms\n\
+             print_output[p]: json\n\
+             print_output_file[p]: {out}\n\
+             print_output_file_append[p]: true\n\
+             print_refresh_time[p]: 1\n",
+            // NFACCTD_DEBUG=1 logs every datagram (and why one was dropped).
+            debug = std::env::var_os("NFACCTD_DEBUG").is_some(),
+            log = at("nfacctd.log"),
+            pid = at("nfacctd.pid"),
+            primitives = at("primitives.lst"),
+            out = at("flows.json"),
+        );
+        std::fs::write(at("nfacctd.conf"), config).unwrap();
+        let child = in_bed(bed, "nfacctd")
+            .args(["-f", &at("nfacctd.conf")])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("nfacctd");
+        let collector = Nfacctd { child, dir, port };
+        assert!(
+            wait_until(Duration::from_secs(10), || collector
+                .log()
+                .contains("waiting for NetFlow")),
+            "nfacctd did not start: {}",
+            collector.log()
+        );
+        collector
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.path("nfacctd.log")).unwrap_or_default()
+    }
+
+    /// The records written so far (complete lines only).
+    pub fn records(&self) -> Vec<Json> {
+        complete_lines(&self.path("flows.json"))
+    }
+
+    /// The sequence gaps nfacctd logged.
+    pub fn gaps(&self) -> Vec<String> {
+        self.log()
+            .lines()
+            .filter(|l| l.contains("expecting flow"))
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// nfacctd's own counters per exporter ("stats [...] agent=IP:DOMAIN
+    /// packets=N ... seq_good=N seq_jmp_fwd=N seq_jmp_bck=N"): SIGUSR1 asks
+    /// for them, and nfacctd acts on it at its next datagram, which this
+    /// sends (an empty message from observation domain 0).
+    pub fn stats(&self, bed: &Bed) -> Vec<String> {
+        let before = self.log().matches("seq_good=").count();
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGUSR1).unwrap();
+        let socket = std::net::UdpSocket::from(bed.socket(libc::SOCK_DGRAM));
+        let empty = [0, 10, 0, 16, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+        let to = std::net::SocketAddr::from(([127, 0, 0, 1], self.port));
+        wait_until(Duration::from_secs(5), || {
+            let _ = socket.send_to(&empty, to);
+            self.log().matches("seq_good=").count() > before
+        });
+        std::thread::sleep(Duration::from_millis(100));
+        self.log()
+            .lines()
+            .filter(|l| l.contains("seq_good="))
+            .skip(before)
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// Stops with SIGINT (nfacctd writes its cache out) and waits until the
+    /// core and its plugin are gone, so a new one can take the port alone
+    /// (nfacctd binds with SO_REUSEPORT).
+    pub fn stop(&mut self) {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT);
+        let exited = wait_until(Duration::from_secs(10), || {
+            self.child.try_wait().ok().flatten().is_some()
+        });
+        if !exited {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        self.kill_plugin();
+    }
+
+    fn kill_plugin(&self) {
+        let plugin = std::fs::read_to_string(self.path("nfacctd.pid-print-p")).unwrap_or_default();
+        if let Ok(pid) = plugin.trim().parse::<i32>() {
+            let pid = nix::unistd::Pid::from_raw(pid);
+            let gone = wait_until(Duration::from_secs(5), || {
+                nix::sys::signal::kill(pid, None).is_err()
+            });
+            if !gone {
+                let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+            }
+        }
+    }
+}
+
+impl Drop for Nfacctd {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        self.kill_plugin();
+    }
+}
+
+/// The complete JSON lines of a file a process is still appending to.
+pub fn complete_lines(path: &Path) -> Vec<Json> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let complete = &text[..text.rfind('\n').map_or(0, |i| i + 1)];
+    complete
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON value a line"))
+        .collect()
+}
+
+/// A custom primitive's value (nfacctd prints those as strings).
+pub fn num(record: &Json, key: &str) -> u64 {
+    match &record[key] {
+        Json::String(s) => s.parse().unwrap_or_else(|_| panic!("{key}: {s:?}")),
+        Json::Number(n) => n.as_u64().unwrap(),
+        other => panic!("{key}: {other} in {record}"),
+    }
+}
+
+/// One IPFIX message, read by the test itself.
+#[derive(Debug)]
+pub struct Message {
+    pub length: usize,
+    pub export_time: u32,
+    pub sequence: u32,
+    pub domain: u32,
+    /// (set id, set body) in order.
+    pub sets: Vec<(u16, Vec<u8>)>,
+}
+
+impl Message {
+    /// Reads the message at the start of `bytes`; `None` if incomplete.
+    pub fn parse(bytes: &[u8]) -> Option<Message> {
+        if bytes.len() < 16 {
+            return None;
+        }
+        let u16_at = |i: usize| u16::from_be_bytes([bytes[i], bytes[i + 1]]);
+        let u32_at = |i: usize| u32::from_be_bytes(bytes[i..i + 4].try_into().unwrap());
+        assert_eq!(u16_at(0), 10, "IPFIX version");
+        let length = usize::from(u16_at(2));
+        if bytes.len() < length {
+            return None;
+        }
+        let mut sets = Vec::new();
+        let mut at = 16;
+        while at < length {
+            let id = u16_at(at);
+            let set_length = usize::from(u16_at(at + 2));
+            assert!(set_length >= 4 && at + set_length <= length, "set length");
+            sets.push((id, bytes[at + 4..at + set_length].to_vec()));
+            at += set_length;
+        }
+        assert_eq!(at, length, "the sets fill the message");
+        Some(Message {
+            length,
+            export_time: u32_at(4),
+            sequence: u32_at(8),
+            domain: u32_at(12),
+            sets,
+        })
+    }
+
+    /// The flowIds' low 32 bits (conntrack ids) of the flow records in it:
+    /// nfctd's flow templates (256, 257) end with flowId.
+    pub fn conntrack_ids(&self) -> Vec<u32> {
+        let mut ids = Vec::new();
+        for (id, body) in &self.sets {
+            let record = match id {
+                256 => 82,
+                257 => 130,
+                _ => continue,
+            };
+            for chunk in body.chunks_exact(record) {
+                ids.push(u32::from_be_bytes(chunk[record - 4..].try_into().unwrap()));
+            }
+        }
+        ids
+    }
+
+    /// Data records in it (what the sequence number counts).
+    pub fn data_records(&self) -> usize {
+        self.sets
+            .iter()
+            .map(|(id, body)| match id {
+                256 => body.len() / 82,
+                257 => body.len() / 130,
+                258 => body.len() / 34,
+                259 => body.len() / 28,
+                _ => 0,
+            })
+            .sum()
+    }
+}
