@@ -15,17 +15,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use common::json::request;
-use common::{proto, synthetic, wait_until, Bed, Daemon};
-
-/// The system Python, where Debian's `python3-prometheus-client` lives (a
-/// `python3` earlier on PATH may be another installation).
-fn system_python() -> &'static str {
-    if Path::new("/usr/bin/python3").exists() {
-        "/usr/bin/python3"
-    } else {
-        "python3"
-    }
-}
+use common::{proto, synthetic, system_python, wait_until, Bed, Daemon};
 
 /// Parses an exposition with the real parser; returns every sample as
 /// `(name, labels) -> value`, or `None` (with a message) when the parser

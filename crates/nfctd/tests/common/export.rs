@@ -145,7 +145,7 @@ pub fn check_lines(path: &Path, records: &[Json]) {
         }
         assert_eq!(record["seq"], json!(i as u64 + 1), "seq has a gap");
     }
-    let has_jsonschema = std::process::Command::new("python3")
+    let has_jsonschema = std::process::Command::new(super::system_python())
         .args(["-c", "import jsonschema"])
         .status()
         .is_ok_and(|s| s.success());
@@ -162,7 +162,7 @@ pub fn check_lines(path: &Path, records: &[Json]) {
         v = jsonschema.Draft202012Validator(schema)\n\
         for n, line in enumerate(open(sys.argv[2]), 1):\n\
         \x20   v.validate(json.loads(line))\n";
-    let out = std::process::Command::new("python3")
+    let out = std::process::Command::new(super::system_python())
         .args(["-c", script, SCHEMA_PATH, path.to_str().unwrap()])
         .output()
         .unwrap();

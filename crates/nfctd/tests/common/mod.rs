@@ -449,6 +449,16 @@ impl Drop for Py {
     }
 }
 
+/// The system Python, where Debian's python3-* packages live (a `python3`
+/// earlier on PATH may be another installation, such as pyenv's).
+pub fn system_python() -> &'static str {
+    if std::path::Path::new("/usr/bin/python3").exists() {
+        "/usr/bin/python3"
+    } else {
+        "python3"
+    }
+}
+
 /// The one rule for a tool or library a test needs: present, go on; absent,
 /// skip with a message on a workstation, fail when `CI` is set (`.ci/run`
 /// installs everything). Returns whether to go on.
