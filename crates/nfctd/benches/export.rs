@@ -18,7 +18,9 @@
 //! 2. p50/p99 latency from a connection's delete to the arrival of the
 //!    datagram with its record [p99 ≤ 1 s];
 //! 3. bytes per IPv4 flow record on the wire: the record, and with its
-//!    share of the IPFIX, UDP and IPv4 headers [≤ 100 B].
+//!    share of the IPFIX, UDP and IPv4 headers [≤ 100 B];
+//! 4. the peer: how many of the ends `conntrack -E` (conntrack-tools)
+//!    received in the same burst, against the records nfctd delivered.
 //!
 //! Not a test: `harness = false`, and `cargo test` does not run benches.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark: fail loudly
@@ -32,7 +34,7 @@ use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
-use common::collector::{have, Message, Nfacctd};
+use common::collector::{have, in_bed, Layouts, Message, Nfacctd};
 use common::{wait_until, Bed, Daemon};
 use ctnetlink::Conn;
 
@@ -111,6 +113,7 @@ fn main() {
             .unwrap();
         let mut arrived: HashMap<u32, Instant> = HashMap::with_capacity(n);
         let (mut datagrams, mut bytes) = (0usize, 0usize);
+        let mut layouts = Layouts::default();
         let mut buf = [0u8; 65536];
         while arrived.len() < n {
             let Ok(len) = reader.recv(&mut buf) else {
@@ -118,7 +121,8 @@ fn main() {
             };
             let at = Instant::now();
             let message = Message::parse(&buf[..len]).expect("one whole message a datagram");
-            let ids = message.conntrack_ids();
+            layouts.learn(&message);
+            let ids = message.conntrack_ids(&layouts);
             if !ids.is_empty() {
                 datagrams += 1;
                 bytes += len;
@@ -127,7 +131,7 @@ fn main() {
                 arrived.entry(id).or_insert(at);
             }
         }
-        (arrived, datagrams, bytes)
+        (arrived, datagrams, bytes, layouts.of(256).length)
     });
 
     bed.inject(&connections(n));
@@ -135,6 +139,18 @@ fn main() {
         metric(&daemon, "nfctd_table_connections").is_some_and(|v| v as usize >= n)
     });
     assert!(mirrored, "the mirror never held {n} connections");
+
+    // The peer: conntrack-tools' event listener, with its default buffer,
+    // in the same namespace during the same burst.
+    let peer = have("conntrack").then(|| {
+        in_bed(&bed, "conntrack")
+            .args(["-E", "-e", "DESTROY"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    });
+    std::thread::sleep(Duration::from_millis(300)); // let it subscribe
 
     let kernel = bed.kernel();
     let mut deleted_at: HashMap<u32, Instant> = HashMap::with_capacity(n);
@@ -149,7 +165,7 @@ fn main() {
         assert_eq!(ct.delete_many(&keys).unwrap().0, 0);
     }
     let deleting = burst.elapsed();
-    let (arrived, datagrams, bytes) = arrivals.join().unwrap();
+    let (arrived, datagrams, bytes, record_length) = arrivals.join().unwrap();
     let last = arrived.values().max().copied().unwrap_or(burst);
     let spread = last.duration_since(burst);
     let rate = arrived.len() as f64 / spread.as_secs_f64();
@@ -188,7 +204,7 @@ fn main() {
         let per_record = bytes as f64 / arrived.len() as f64;
         let with_ip = (bytes + datagrams * IPV4_UDP_HEADERS) as f64 / arrived.len() as f64;
         println!(
-            "3. bytes per IPv4 flow record: 82 B record; {per_record:.1} B with its share of \
+            "3. bytes per IPv4 flow record: {record_length} B record; {per_record:.1} B with its share of \
              the IPFIX headers ({datagrams} datagrams, {:.1} records each); {with_ip:.1} B with \
              UDP and IPv4 headers too [target ≤ 100 B: {:.2}×]",
             arrived.len() as f64 / datagrams as f64,
@@ -216,6 +232,18 @@ fn main() {
                 }
             }
         }
+    }
+    if let Some(mut peer) = peer {
+        std::thread::sleep(Duration::from_secs(2));
+        let _ = peer.kill();
+        let out = peer.wait_with_output().unwrap();
+        let events = out.stdout.split(|b| *b == b'\n').filter(|l| !l.is_empty()).count();
+        println!(
+            "4. peer: `conntrack -E -e DESTROY` received {events} of {n} ends in the same burst; \
+             nfctd's export delivered {} ({:.1}× the peer)",
+            arrived.len(),
+            arrived.len() as f64 / events.max(1) as f64
+        );
     }
     drop(daemon);
 }

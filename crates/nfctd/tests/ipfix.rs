@@ -15,7 +15,7 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use common::collector::{have, in_bed, num, Message, Nfacctd, INSTALL};
+use common::collector::{have, in_bed, num, Layouts, Message, Nfacctd, INSTALL};
 use common::{available, wait_until, Bed, Daemon};
 use ctnetlink::{Conn, Counters};
 use serde_json::Value as Json;
@@ -448,9 +448,13 @@ fn tshark_decodes_the_export_over_udp_and_tcp_without_warnings() {
     let ended = inject_and_end(&bed, 60, 30000);
     let expected = ended.len() + 2; // and the NAT create and delete events
     let all_there = wait_until(Duration::from_secs(10), || {
+        let mut layouts = Layouts::default();
         let records: usize = messages(&tcp_sink.bytes())
             .iter()
-            .map(|m| m.data_records())
+            .map(|m| {
+                layouts.learn(m);
+                m.data_records(&layouts)
+            })
             .sum();
         records > expected // and the statistics record
     });
@@ -620,9 +624,13 @@ fn a_tcp_collector_that_comes_back_gets_the_templates_first_and_the_records_that
     let daemon = Daemon::start(&bed, &["--export", &target]);
     let ended = inject_and_end(&bed, 10, 31000);
     let ids_in = |bytes: &[u8]| -> Vec<u32> {
+        let mut layouts = Layouts::default();
         messages(bytes)
             .iter()
-            .flat_map(Message::conntrack_ids)
+            .flat_map(|m| {
+                layouts.learn(m);
+                m.conntrack_ids(&layouts)
+            })
             .collect()
     };
     assert!(wait_until(Duration::from_secs(10), || ids_in(
@@ -657,9 +665,11 @@ fn a_tcp_collector_that_comes_back_gets_the_templates_first_and_the_records_that
     assert_eq!(second[0].sets[0].0, 2, "templates come first again");
     assert_eq!(second[0].sequence, 0, "a new session counts from 0");
     let mut sequence = 0;
+    let mut layouts = Layouts::default();
     for message in &second {
         assert_eq!(message.sequence, sequence);
-        sequence += message.data_records() as u32;
+        layouts.learn(message);
+        sequence += message.data_records(&layouts) as u32;
     }
     // One warning for the outage however many reconnects it took.
     let log = daemon.log();

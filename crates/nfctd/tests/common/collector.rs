@@ -3,6 +3,7 @@
 //! record it decoded; and a small reader of IPFIX messages for the sockets a
 //! test or the bench reads itself.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -262,34 +263,87 @@ impl Message {
         })
     }
 
-    /// The flowIds' low 32 bits (conntrack ids) of the flow records in it:
-    /// nfctd's flow templates (256, 257) end with flowId.
-    pub fn conntrack_ids(&self) -> Vec<u32> {
+    /// The flowIds' low 32 bits (conntrack ids) of the flow records in it,
+    /// read where the templates seen so far put flowId (IE 148).
+    pub fn conntrack_ids(&self, layouts: &Layouts) -> Vec<u32> {
         let mut ids = Vec::new();
-        for (id, body) in &self.sets {
-            let record = match id {
-                256 => 82,
-                257 => 130,
-                _ => continue,
+        for (id, body) in self.data_sets() {
+            let layout = layouts.of(id);
+            let Some(at) = layout.flow_id_at else {
+                continue;
             };
-            for chunk in body.chunks_exact(record) {
-                ids.push(u32::from_be_bytes(chunk[record - 4..].try_into().unwrap()));
+            for record in body.chunks_exact(layout.length) {
+                ids.push(u32::from_be_bytes(record[at + 4..at + 8].try_into().unwrap()));
             }
         }
         ids
     }
 
-    /// Data records in it (what the sequence number counts).
-    pub fn data_records(&self) -> usize {
+    /// Data records in it (what the sequence number counts), by the
+    /// lengths the templates seen so far give.
+    pub fn data_records(&self, layouts: &Layouts) -> usize {
+        self.data_sets()
+            .map(|(id, body)| body.len() / layouts.of(id).length)
+            .sum()
+    }
+
+    fn data_sets(&self) -> impl Iterator<Item = (u16, &[u8])> {
         self.sets
             .iter()
-            .map(|(id, body)| match id {
-                256 => body.len() / 82,
-                257 => body.len() / 130,
-                258 => body.len() / 34,
-                259 => body.len() / 28,
-                _ => 0,
-            })
-            .sum()
+            .filter(|(id, _)| *id >= 256)
+            .map(|(id, body)| (*id, body.as_slice()))
+    }
+}
+
+/// One template's data records: their length, and where flowId starts.
+#[derive(Debug, Clone, Copy)]
+pub struct Layout {
+    pub length: usize,
+    pub flow_id_at: Option<usize>,
+}
+
+/// What the template and options template sets seen so far define, as a
+/// collector keeps it for one stream.
+#[derive(Debug, Default, Clone)]
+pub struct Layouts(HashMap<u16, Layout>);
+
+impl Layouts {
+    /// Reads the templates in `message` (sets 2 and 3).
+    pub fn learn(&mut self, message: &Message) {
+        for (set, body) in &message.sets {
+            let header = match set {
+                2 => 4, // template id, field count
+                3 => 6, // and scope field count
+                _ => continue,
+            };
+            let u16_at = |i: usize| u16::from_be_bytes([body[i], body[i + 1]]);
+            let mut at = 0;
+            while at + header <= body.len() {
+                let (template, fields) = (u16_at(at), u16_at(at + 2));
+                at += header;
+                let mut layout = Layout {
+                    length: 0,
+                    flow_id_at: None,
+                };
+                for _ in 0..fields {
+                    let (element, length) = (u16_at(at), usize::from(u16_at(at + 2)));
+                    at += if element & 0x8000 != 0 { 8 } else { 4 };
+                    if element == 148 {
+                        layout.flow_id_at = Some(layout.length);
+                    }
+                    layout.length += length;
+                }
+                self.0.insert(template, layout);
+            }
+        }
+    }
+
+    /// The layout of `template`; a data set before its template is a
+    /// fault of the exporter.
+    pub fn of(&self, template: u16) -> Layout {
+        *self
+            .0
+            .get(&template)
+            .unwrap_or_else(|| panic!("data set {template} came before its template"))
     }
 }
