@@ -237,7 +237,11 @@ fn main() {
         std::thread::sleep(Duration::from_secs(2));
         let _ = peer.kill();
         let out = peer.wait_with_output().unwrap();
-        let events = out.stdout.split(|b| *b == b'\n').filter(|l| !l.is_empty()).count();
+        let events = out
+            .stdout
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .count();
         println!(
             "4. peer: `conntrack -E -e DESTROY` received {events} of {n} ends in the same burst; \
              nfctd's export delivered {} ({:.1}× the peer)",

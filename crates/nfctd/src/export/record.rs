@@ -124,6 +124,11 @@ pub struct FlowRecord {
     /// Unix milliseconds: the kernel's start timestamp with
     /// `nf_conntrack_timestamp=1`, else when the mirror first saw it.
     pub start_ms: u64,
+    /// Unix milliseconds the counts start from when the connection had an
+    /// earlier (interim) record: that record's `end_ms`. Absent when the
+    /// counts cover the connection from its start.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub counts_since_ms: Option<u64>,
     /// Unix milliseconds: when nfctd found the end, read the interim counts,
     /// or saw the NAT binding made or gone.
     pub end_ms: u64,
@@ -201,6 +206,7 @@ impl FlowRecord {
             counts,
             accounting: counters_of(row, last).is_some(),
             start_ms,
+            counts_since_ms: None,
             end_ms: end_ms.max(start_ms),
             mark: conn.mark,
             zone: conn.zone,
@@ -219,6 +225,13 @@ impl FlowRecord {
             end_reason: Some(reason),
             ..FlowRecord::new(RecordKind::End, row, last, Some(counts), end_ms)
         }
+    }
+
+    /// When the period the counts cover began: the previous record's time,
+    /// or the connection's start. Collectors that bin deltas by start time
+    /// (flowStartMilliseconds) need the period, not the connection's start.
+    pub fn period_start_ms(&self) -> u64 {
+        self.counts_since_ms.unwrap_or(self.start_ms)
     }
 
     /// Whether the connection's addresses or ports were translated: the

@@ -54,15 +54,18 @@ pub(super) fn spool(capacity: usize, counters: Arc<TargetCounters>) -> (SpoolSen
 }
 
 impl SpoolSender {
-    /// Queues `record`, or counts it dropped when the spool is full.
-    pub(super) fn offer(&self, record: Arc<FlowRecord>) {
+    /// Queues `record`, or counts it dropped when the spool is full;
+    /// returns whether it was queued.
+    pub(super) fn offer(&self, record: Arc<FlowRecord>) -> bool {
         // Counted before the send, so the sender thread never takes more
         // than was counted in.
         self.counters.spooled.fetch_add(1, Ordering::Relaxed);
         if self.tx.try_send(record).is_err() {
             self.counters.spooled.fetch_sub(1, Ordering::Relaxed);
             self.counters.add_dropped(1);
+            return false;
         }
+        true
     }
 }
 

@@ -73,12 +73,16 @@ impl Tracker {
         }
     }
 
-    fn emit(&self, mut record: FlowRecord) {
+    /// Numbers `record` and offers it to every target; returns whether
+    /// one took it (a full spool counts its drop).
+    fn emit(&self, mut record: FlowRecord) -> bool {
         record.seq = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
         let record = Arc::new(record);
+        let mut taken = false;
         for output in &self.outputs {
-            output.offer(Arc::clone(&record));
+            taken |= output.offer(Arc::clone(&record));
         }
+        taken
     }
 
     /// The NAT event `kind` for `row` if export asks for them and the
@@ -108,12 +112,12 @@ impl FlowObserver for Tracker {
     fn ended(&self, row: &Row, last: Option<&Conn>, reason: EndReason) {
         let now = unix_millis();
         let total = counters_of(row, last).unwrap_or_default();
-        let counts = match self.reported().remove(&row.conn.key()) {
-            Some(before) => total.since(before.counts),
-            None => total,
-        };
+        let before = self.reported().remove(&row.conn.key());
+        let counts = before.map_or(total, |b| total.since(b.counts));
         self.counters.ends[reason_index(reason)].fetch_add(1, Ordering::Relaxed);
-        self.emit(FlowRecord::end(row, last, reason, counts, now));
+        let mut record = FlowRecord::end(row, last, reason, counts, now);
+        record.counts_since_ms = before.map(|b| b.at_ms);
+        self.emit(record);
         self.nat_event(RecordKind::NatDelete, row, last, now);
     }
 
@@ -126,10 +130,15 @@ impl FlowObserver for Tracker {
         let mut after = HashMap::with_capacity(before.len());
         for row in rows {
             let started = start_millis(row);
-            if now.saturating_sub(started) < period {
-                continue; // young: not due, and never reported
-            }
             let key = row.conn.key();
+            if now.saturating_sub(started) < period {
+                // Young, or the clock stepped back: not due; a report it
+                // had stays, or the end would repeat what it counted.
+                if let Some(last) = before.remove(&key) {
+                    after.insert(key, last);
+                }
+                continue;
+            }
             let last = before.remove(&key);
             let due = now.saturating_sub(last.map_or(started, |r| r.at_ms)) >= period;
             let Some(counts) = counters_of(row, None).filter(|_| due) else {
@@ -141,12 +150,20 @@ impl FlowObserver for Tracker {
             let delta = counts.since(last.map_or(Counts::default(), |r| r.counts));
             // An idle flow's period passes without a record, as in NetFlow
             // caches: only flows that moved are reported.
-            if !delta.is_zero() {
-                self.counters.interim.fetch_add(1, Ordering::Relaxed);
-                let record = FlowRecord::new(RecordKind::Interim, row, None, Some(delta), now);
-                self.emit(record);
+            if delta.is_zero() {
+                after.insert(key, Reported { at_ms: now, counts });
+                continue;
             }
-            after.insert(key, Reported { at_ms: now, counts });
+            self.counters.interim.fetch_add(1, Ordering::Relaxed);
+            let mut record = FlowRecord::new(RecordKind::Interim, row, None, Some(delta), now);
+            record.counts_since_ms = last.map(|r| r.at_ms);
+            if self.emit(record) {
+                after.insert(key, Reported { at_ms: now, counts });
+            } else if let Some(last) = last {
+                // No target took it (spools full): the next record of this
+                // flow carries these counts too, so the sums still hold.
+                after.insert(key, last);
+            }
         }
         // Flows reported before and now gone without an end (hidden by a new
         // --ignore list) are forgotten with `before`.
@@ -278,5 +295,59 @@ mod tests {
         assert_eq!(rx.counters().spooled.load(Ordering::Relaxed), 0);
         tracker.ended(&row(9, 1, 1), None, EndReason::Event);
         assert_eq!(drain(&rx)[0].seq, 6);
+    }
+
+    #[test]
+    fn a_record_after_an_interim_one_says_when_its_counts_begin() {
+        let (tracker, out) = tracker(Some(60_000), false);
+        let now_s = unix_millis() / 1000;
+        let old = row(1, 1000, now_s - 3600);
+        tracker.reconciled(&mut std::iter::once(&old));
+        tracker.ended(&row(1, 3000, now_s - 3600), None, EndReason::Event);
+        let records = drain(&out);
+        assert_eq!(records[0].counts_since_ms, None, "counts from the start");
+        assert_eq!(records[0].period_start_ms(), records[0].start_ms);
+        assert_eq!(records[1].counts_since_ms, Some(records[0].end_ms));
+        assert_eq!(records[1].period_start_ms(), records[0].end_ms);
+        assert_eq!(records[1].start_ms, records[0].start_ms);
+    }
+
+    #[test]
+    fn a_clock_step_back_keeps_what_a_flow_reported() {
+        let (tracker, out) = tracker(Some(60_000), false);
+        let now_s = unix_millis() / 1000;
+        tracker.reconciled(&mut std::iter::once(&row(1, 1000, now_s - 3600)));
+        // The same flow now looks young: its start is after "now".
+        let stepped = row(1, 1500, now_s + 3600);
+        tracker.reconciled(&mut std::iter::once(&stepped));
+        tracker.ended(&stepped, None, EndReason::Event);
+        let bytes: Vec<u64> = drain(&out)
+            .iter()
+            .map(|r| r.counts.unwrap().orig_bytes)
+            .collect();
+        assert_eq!(
+            bytes,
+            vec![1000, 500],
+            "the end does not repeat the interim"
+        );
+    }
+
+    #[test]
+    fn an_interim_record_no_target_took_is_carried_by_the_next_record() {
+        let (tx, rx) = spool(1, Arc::new(TargetCounters::default()));
+        let tracker = Tracker::new(Some(60_000), false, vec![tx], Arc::default());
+        let now_s = unix_millis() / 1000;
+        tracker.ended(&row(9, 1, 1), None, EndReason::Event); // fills the spool
+        tracker.reconciled(&mut std::iter::once(&row(1, 1000, now_s - 3600)));
+        assert_eq!(rx.counters().dropped.load(Ordering::Relaxed), 1);
+        drain(&rx);
+        tracker.ended(&row(1, 1800, now_s - 3600), None, EndReason::Event);
+        let end = &drain(&rx)[0];
+        assert_eq!(
+            end.counts.unwrap().orig_bytes,
+            1800,
+            "the lost interim's 1000 too"
+        );
+        assert_eq!(end.counts_since_ms, None);
     }
 }

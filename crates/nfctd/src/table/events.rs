@@ -38,8 +38,10 @@ impl Drained {
 
 /// Reads up to [`BATCH_DATAGRAMS`] waiting datagrams from `socket` without
 /// blocking, then applies their events to `rows`, all stamped with one clock
-/// reading taken after the reads. On a socket error (an overflow, say) nothing
-/// of the batch is applied: the caller resynchronises, and the dump covers it.
+/// reading taken after the reads. On a socket error (an overflow, say) the
+/// events read before it are still applied, since they are real (a DESTROY
+/// among them carries final counters an export wants), and then the error is
+/// returned: the caller resynchronises, and the dump covers what was lost.
 pub fn drain_events(
     socket: &mut EventSocket,
     rows: &mut RowSet,
@@ -47,15 +49,20 @@ pub fn drain_events(
 ) -> Result<Drained, ctnetlink::Error> {
     let mut drained = Drained::default();
     let mut batch = Vec::new();
+    let mut failed = None;
     while drained.datagrams < BATCH_DATAGRAMS {
-        let n = socket.recv(|event| match event {
+        let received = socket.recv(|event| match event {
             Ok(e) => batch.push(e),
             Err(_) => drained.malformed += 1,
-        })?;
-        if n == 0 {
-            break;
+        });
+        match received {
+            Ok(0) => break,
+            Ok(_) => drained.datagrams += 1,
+            Err(e) => {
+                failed = Some(e);
+                break;
+            }
         }
-        drained.datagrams += 1;
     }
     let (now, unix) = (clock.now(), unix_now());
     for event in batch {
@@ -66,5 +73,8 @@ pub fn drain_events(
         }
         drained.changed |= rows.apply(event, now, unix);
     }
-    Ok(drained)
+    match failed {
+        Some(e) => Err(e),
+        None => Ok(drained),
+    }
 }

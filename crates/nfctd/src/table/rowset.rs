@@ -221,6 +221,9 @@ impl RowSet {
         let (mut added, mut kept) = (0, 0);
         // Rows hidden by a new rule leave without their connection ending.
         let mut now_hidden = HashSet::new();
+        // Told only once the dump is whole: a dump that fails halfway
+        // changes nothing, and its retry would tell them again.
+        let mut began = Vec::new();
         let observer = self.observer.clone();
         let exporting = observer.is_some();
         let ending = fill(&mut |conn: Conn| {
@@ -233,10 +236,8 @@ impl RowSet {
             let previous = find(&self.by_id, &self.shared_ids, &conn.key());
             let known = previous.is_some();
             let row = observe(previous, conn, now, now_unix);
-            if let (false, Some(observer)) = (known, &observer) {
-                if find(&by_id, &shared_ids, &row.conn.key()).is_none() {
-                    observer.began(&row);
-                }
+            if exporting && !known && find(&by_id, &shared_ids, &row.conn.key()).is_none() {
+                began.push(Arc::clone(&row));
             }
             // A dump may repeat an entry: count each key once.
             if insert(&mut by_id, &mut shared_ids, row) {
@@ -244,6 +245,11 @@ impl RowSet {
                 kept += usize::from(known);
             }
         })?;
+        if let Some(observer) = &observer {
+            for row in &began {
+                observer.began(row);
+            }
+        }
         if exporting || !ending.is_empty() {
             for row in self.rows() {
                 let key = row.conn.key();

@@ -183,6 +183,23 @@ impl Worker {
 
     /// Applies waiting events, a bounded number of batches at a time.
     fn drain_pending(&mut self) -> Result<(), ctnetlink::Error> {
+        self.drain(true)
+    }
+
+    /// Applies the events already waiting before a row is ended for
+    /// another reason. A connection nfctd deleted, or found gone by a
+    /// lookup (which makes the kernel kill an expired entry), has its
+    /// DESTROY event queued by then: applied first, it ends the row with
+    /// the kernel's final counters, and the later removal finds nothing.
+    fn apply_queued_ends(&mut self) {
+        if let Err(e) = self.drain(false) {
+            self.recover(&e);
+        }
+    }
+
+    /// Applies waiting events; in an event storm, between batches, serves
+    /// commands too when `serve_commands` (not when called from a command).
+    fn drain(&mut self, serve_commands: bool) -> Result<(), ctnetlink::Error> {
         for _ in 0..EVENT_BATCHES {
             let drained = drain_events(&mut self.events, &mut self.rows, &self.clock)?;
             let counters = &self.shared.counters;
@@ -200,10 +217,12 @@ impl Worker {
             if !drained.full() {
                 return Ok(());
             }
-            // An event storm: keep commands and publication flowing.
-            self.handle_commands();
-            self.publish_if_due();
-            self.retired.clear();
+            if serve_commands {
+                // An event storm: keep commands and publication flowing.
+                self.handle_commands();
+                self.publish_if_due();
+                self.retired.clear();
+            }
         }
         Ok(())
     }
@@ -257,8 +276,11 @@ impl Worker {
                     resyncs.push(reply);
                 }
                 Command::Forget(keys, reply) => {
-                    // Deleted through nfctd: the kernel confirmed the end,
-                    // and its DESTROY event will find the row gone.
+                    // Deleted through nfctd: the kernel confirmed the end.
+                    // Its DESTROY event is queued and carries the final
+                    // counters; a row it did not end (the event was lost)
+                    // ends here.
+                    self.apply_queued_ends();
                     for key in &keys {
                         self.dirty |= self.rows.remove(key, EndReason::Event);
                     }
@@ -355,6 +377,7 @@ impl Worker {
             match self.requests.get(&row.conn.key()) {
                 Ok(conn) => self.dirty |= self.rows.upsert(conn, self.clock.now(), unix),
                 Err(ctnetlink::Error::NotFound) => {
+                    self.apply_queued_ends();
                     self.dirty |= self.rows.remove(&row.conn.key(), EndReason::Timeout);
                 }
                 Err(e @ (ctnetlink::Error::Io(_) | ctnetlink::Error::PermissionDenied)) => {
@@ -383,6 +406,7 @@ impl Worker {
                 Ok(conn) => self.dirty |= self.rows.upsert(conn, self.clock.now(), unix),
                 Err(ctnetlink::Error::NotFound) => {
                     self.watched.forget(&key);
+                    self.apply_queued_ends();
                     self.dirty |= self.rows.remove(&key, EndReason::Timeout);
                 }
                 Err(e @ (ctnetlink::Error::Io(_) | ctnetlink::Error::PermissionDenied)) => {

@@ -109,7 +109,7 @@ pub fn write_record(out: &mut Vec<u8>, record: &FlowRecord, boot_epoch: u32) {
     match record.kind {
         RecordKind::End | RecordKind::Interim => {
             let counts = record.counts.unwrap_or_default();
-            out.extend_from_slice(&record.start_ms.to_be_bytes());
+            out.extend_from_slice(&record.period_start_ms().to_be_bytes());
             out.extend_from_slice(&record.end_ms.to_be_bytes());
             address(out, record.orig.src);
             address(out, record.orig.dst);
@@ -196,6 +196,7 @@ pub(super) mod tests {
             }),
             accounting: true,
             start_ms: 1_700_000_000_000,
+            counts_since_ms: None,
             end_ms: 1_700_000_005_500,
             mark: 0,
             zone: 0,
