@@ -6,6 +6,7 @@
 //! and the thread meet only in `shared`. Rows a view served are `watch`ed:
 //! the thread looks them up every second so their rates stay live.
 
+mod ended_lately;
 mod events;
 mod flows;
 mod frozen;

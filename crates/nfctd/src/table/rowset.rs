@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use ctnetlink::{Conn, ConnKey, Event, EventKind};
 
+use super::ended_lately::EndedLately;
 use super::flows::{EndReason, Observer};
 use super::merge::observe;
 use super::row::{Millis, Row};
@@ -27,6 +28,8 @@ pub struct RowSet {
     hidden: Hidden,
     /// Told of rows that begin, are reconciled and end (export).
     observer: Option<Observer>,
+    /// With an observer: the connections it was told ended lately.
+    ended_lately: EndedLately,
 }
 
 impl std::fmt::Debug for RowSet {
@@ -93,6 +96,7 @@ impl RowSet {
             shared_ids: HashMap::new(),
             hidden,
             observer: None,
+            ended_lately: EndedLately::default(),
         }
     }
 
@@ -124,9 +128,32 @@ impl RowSet {
     /// Applies one event; returns whether the rows changed.
     pub fn apply(&mut self, event: Event, now: Millis, now_unix: u64) -> bool {
         match event.kind {
-            EventKind::Destroy => self.end(&event.conn.key(), Some(&event.conn), EndReason::Event),
+            EventKind::Destroy => {
+                let ended = self.end(&event.conn.key(), Some(&event.conn), EndReason::Event);
+                if !ended {
+                    self.unseen_end(event.conn, now, now_unix);
+                }
+                ended
+            }
             EventKind::New | EventKind::Update => self.upsert(event.conn, now, now_unix),
         }
+    }
+
+    /// A DESTROY for a connection without a row: one the mirror never held
+    /// (its NEW event was lost in an overflow and it ended before the
+    /// recovery dump) still gets its end told, from the event alone, unless
+    /// it is hidden or its end was already told (by a dump, a lookup, a
+    /// kill whose event was not read yet, or a repeated event).
+    fn unseen_end(&mut self, conn: Conn, now: Millis, now_unix: u64) {
+        let Some(observer) = &self.observer else {
+            return;
+        };
+        if (self.hidden)(&conn) || self.ended_lately.take(&conn.key()) {
+            return;
+        }
+        let row = observe(None, conn.clone(), now, now_unix);
+        observer.ended(&row, Some(&conn), EndReason::Event);
+        self.ended_lately.note(conn.key());
     }
 
     /// Records a kernel view of one connection; returns whether the rows changed.
@@ -160,6 +187,7 @@ impl RowSet {
         };
         if let Some(observer) = &self.observer {
             observer.ended(&row, last, reason);
+            self.ended_lately.note(*key);
         }
         true
     }
@@ -224,6 +252,7 @@ impl RowSet {
         // Told only once the dump is whole: a dump that fails halfway
         // changes nothing, and its retry would tell them again.
         let mut began = Vec::new();
+        let mut ended_here = Vec::new();
         let observer = self.observer.clone();
         let exporting = observer.is_some();
         let ending = fill(&mut |conn: Conn| {
@@ -261,7 +290,14 @@ impl RowSet {
                     kept += 1;
                 } else if let Some(observer) = &observer {
                     observer.ended(row, None, EndReason::Reconciliation);
+                    ended_here.push(key);
                 }
+            }
+        }
+        if exporting {
+            self.ended_lately.turn();
+            for key in ended_here {
+                self.ended_lately.note(key);
             }
         }
         let removed = self.len() - kept;
@@ -591,6 +627,37 @@ mod tests {
                 "ended 2 by reconciliation",
                 "reconciled [1]",
                 "ended 1 by event with last view",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_destroy_for_a_connection_never_held_is_an_end_but_one_already_told_is_not() {
+        let notes = Arc::new(Notes::default());
+        let mut set = RowSet::new(loopback_hidden());
+        set.set_observer(Some(Arc::clone(&notes) as Observer));
+        let (dumped_out, killed, unseen) = (
+            conn(1, "192.0.2.1"),
+            conn(2, "192.0.2.2"),
+            conn(3, "192.0.2.3"),
+        );
+        set.upsert(dumped_out.clone(), 0, 0);
+        set.upsert(killed.clone(), 0, 0);
+        set.replace(vec![killed.clone()], 0, 0); // 1 ends by the dump
+        set.remove(&killed.key(), EndReason::Event); // a kill, event unread
+        for late in [dumped_out, killed, unseen.clone(), unseen] {
+            set.apply(event(EventKind::Destroy, late), 0, 0);
+        }
+        set.apply(event(EventKind::Destroy, conn(4, "127.0.0.1")), 0, 0);
+        assert_eq!(
+            *notes.0.lock().unwrap(),
+            vec![
+                "began 1",
+                "began 2",
+                "ended 1 by reconciliation",
+                "reconciled [2]",
+                "ended 2 by event",
+                "ended 3 by event with last view",
             ]
         );
     }
