@@ -273,7 +273,9 @@ impl Message {
                 continue;
             };
             for record in body.chunks_exact(layout.length) {
-                ids.push(u32::from_be_bytes(record[at + 4..at + 8].try_into().unwrap()));
+                ids.push(u32::from_be_bytes(
+                    record[at + 4..at + 8].try_into().unwrap(),
+                ));
             }
         }
         ids
