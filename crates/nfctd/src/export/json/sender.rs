@@ -3,9 +3,9 @@
 //! counts what does not fit); it reconnects after the pause of
 //! `export::backoff`, warns once per outage (a connect that fails), and says
 //! when the receiver is back. A record counts as sent once written without
-//! error; the records of a write that failed are written
-//! again, whole, on the next connection (so a receiver can see a record twice
-//! across a reconnect, or the cut-off start of one line; never a gap).
+//! error; the records of a write that failed are written again, whole, on
+//! the next connection (so a receiver can see a record twice across a
+//! reconnect, or the cut-off start of one line; never a gap).
 
 use std::collections::VecDeque;
 use std::io::Write;
