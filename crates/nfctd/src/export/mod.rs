@@ -4,8 +4,11 @@
 //! each to every target's bounded `spool`; one sender thread per target
 //! formats and sends them (`json`, `ipfix`), so the mirror never waits for a
 //! receiver. A full spool drops the record and counts it; the gap in `seq`
-//! shows where.
+//! shows where. The stream senders share how they reach a collector
+//! (`collector`) and how long they pause after failing to (`backoff`).
 
+mod backoff;
+mod collector;
 mod ipfix;
 mod json;
 mod record;

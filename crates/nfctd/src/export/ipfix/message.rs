@@ -49,6 +49,8 @@ pub struct Message {
     pub bytes: Vec<u8>,
     /// Flow and NAT event records in it (not the options record).
     pub flow_records: u32,
+    /// Data records in it, options record included (what the sequence counts).
+    data_records: u32,
 }
 
 impl Packer {
@@ -150,7 +152,8 @@ impl Packer {
 
     /// The message filled so far, stamped with `export_time` (Unix
     /// seconds); the sequence moves on by its data records, whether or not
-    /// it reaches the collector (a lost datagram shows as a gap there).
+    /// it reaches the collector (a lost datagram shows as a gap there)
+    /// unless [`Packer::not_sent`] takes them back.
     pub fn finish(&mut self, export_time: u32) -> Message {
         self.close_set();
         // At most MAX_MESSAGE bytes (make_room and the template sets' size
@@ -167,9 +170,16 @@ impl Packer {
         let message = Message {
             bytes: std::mem::replace(&mut self.buf, Vec::with_capacity(MAX_MESSAGE)),
             flow_records: self.flow_records,
+            data_records: self.data_records,
         };
         self.clear();
         message
+    }
+
+    /// `message`, the last one finished, never left (its send failed): its
+    /// records go again in a later message, so they are not counted twice.
+    pub fn not_sent(&mut self, message: &Message) {
+        self.sequence = self.sequence.wrapping_sub(message.data_records);
     }
 }
 
@@ -288,8 +298,17 @@ mod tests {
         let second = packer.finish(0);
         assert_eq!(seq(&second), 1, "the options record counts");
         packer.add_record(&record(RecordKind::NatDelete), 0);
-        assert_eq!(seq(&packer.finish(0)), 4);
+        let third = packer.finish(0);
+        assert_eq!(seq(&third), 4);
         assert_eq!(packer.sequence(), 5);
+        packer.not_sent(&third);
+        assert_eq!(
+            packer.sequence(),
+            4,
+            "a message that never left counts nothing"
+        );
+        packer.add_record(&record(RecordKind::NatDelete), 0);
+        assert_eq!(seq(&packer.finish(0)), 4, "its records go again");
         packer.add_templates();
         let empty = packer.finish(0);
         assert_eq!(seq(&empty), 5);

@@ -1,6 +1,9 @@
 //! When the templates and the statistics record go out again (RFC 7011
 //! §8.4: over UDP a collector that started late or restarted learns the
-//! templates only from a resend).
+//! templates only from a resend). Two questions kept apart: whether the next
+//! message carries them (`due`), and how long an idle sender may wait before
+//! it sends them on their own (`wait`: only a new session and the period
+//! wake it, so a collector that is away makes no message of its own).
 
 use std::time::{Duration, Instant};
 
@@ -18,6 +21,9 @@ pub struct Refresh {
     /// When the templates last went out; `None`: never on this session.
     last: Option<Instant>,
     messages_since: u32,
+    /// The collector may not have them (it was away, or the message that
+    /// carried them was not sent): the next message carries them.
+    owed: bool,
 }
 
 impl Refresh {
@@ -27,11 +33,15 @@ impl Refresh {
             every_messages,
             last: None,
             messages_since: 0,
+            owed: false,
         }
     }
 
     /// Whether the next message should start with the templates.
     pub fn due(&self, now: Instant) -> bool {
+        if self.owed {
+            return true;
+        }
         match self.last {
             None => true,
             Some(last) => {
@@ -41,11 +51,12 @@ impl Refresh {
         }
     }
 
-    /// How long until the period makes them due (zero if due now).
+    /// How long an idle sender may wait before sending them on their own:
+    /// zero on a new session, else until the period is over. Templates due
+    /// for another reason ride on the next message with records.
     pub fn wait(&self, now: Instant) -> Duration {
         match self.last {
             None => Duration::ZERO,
-            Some(_) if self.due(now) => Duration::ZERO,
             Some(last) => (last + self.period).saturating_duration_since(now),
         }
     }
@@ -54,6 +65,7 @@ impl Refresh {
     pub fn sent_templates(&mut self, now: Instant) {
         self.last = Some(now);
         self.messages_since = 0;
+        self.owed = false;
     }
 
     /// A message went out.
@@ -61,10 +73,17 @@ impl Refresh {
         self.messages_since = self.messages_since.saturating_add(1);
     }
 
-    /// A new session, or a collector that was away: due now.
+    /// A new session: due now, and sent at once even with no record.
     pub fn restart(&mut self) {
         self.last = None;
         self.messages_since = 0;
+        self.owed = false;
+    }
+
+    /// The collector was away, or the templates' message was not sent:
+    /// due with the next message, which waits for a record or the period.
+    pub fn resend(&mut self) {
+        self.owed = true;
     }
 }
 
@@ -95,11 +114,30 @@ mod tests {
             refresh.due(start + Duration::from_secs(1)),
             "after 100 messages"
         );
-        assert_eq!(refresh.wait(start + Duration::from_secs(1)), Duration::ZERO);
+        assert_eq!(
+            refresh.wait(start + Duration::from_secs(1)),
+            Duration::from_secs(9),
+            "they go with the next message, not alone"
+        );
 
         refresh.sent_templates(start + Duration::from_secs(1));
         assert!(!refresh.due(start + Duration::from_secs(2)));
         refresh.restart();
         assert!(refresh.due(start + Duration::from_secs(2)));
+        assert_eq!(refresh.wait(start + Duration::from_secs(2)), Duration::ZERO);
+    }
+
+    #[test]
+    fn templates_owed_after_a_failure_wait_for_the_next_message() {
+        // The sender once made a message of templates at once after every
+        // failed send, and so sent in a loop while sends kept failing.
+        let start = Instant::now();
+        let mut refresh = Refresh::new(Duration::from_secs(10), 100);
+        refresh.sent_templates(start);
+        refresh.resend();
+        assert!(refresh.due(start));
+        assert_eq!(refresh.wait(start), Duration::from_secs(10));
+        refresh.sent_templates(start + Duration::from_secs(1));
+        assert!(!refresh.due(start + Duration::from_secs(1)));
     }
 }

@@ -1,16 +1,18 @@
 //! The sender loop for a collector's socket. While the receiver is away or
 //! slow it stops taking records, so they wait in the spool (which drops and
-//! counts what does not fit); it reconnects with a growing pause, warns once
-//! per outage (a connect that fails), and says when the receiver is back. A record counts as sent
-//! once written without error; the records of a write that failed are written
-//! again, whole, on the next connection (so a receiver can see a record twice
-//! across a reconnect, or the cut-off start of one line; never a gap).
+//! counts what does not fit); it reconnects after the pause of
+//! `export::backoff`, warns once per outage (a connect that fails), and says
+//! when the receiver is back. A record counts as sent once written without
+//! error; the records of a write that failed are written again, whole, on
+//! the next connection (so a receiver can see a record twice across a
+//! reconnect, or the cut-off start of one line; never a gap).
 
 use std::collections::VecDeque;
 use std::io::Write;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use super::super::backoff::{Backoff, Pauses, PAUSES};
 use super::super::record::FlowRecord;
 use super::super::spool::{Empty, Spool};
 use super::stream::{Connector, Stream};
@@ -21,25 +23,11 @@ const BATCH_RECORDS: usize = 256;
 /// How often an idle sender checks that the receiver is still there.
 const IDLE_CHECK: Duration = Duration::from_secs(1);
 
-/// The pause before reconnecting: `first` after the first failed attempt,
-/// doubling to `most`.
-#[derive(Debug, Clone, Copy)]
-pub struct Backoff {
-    pub first: Duration,
-    pub most: Duration,
-}
-
-/// 1 s doubling to 10 s: a restarted collector is found again within ten
-/// seconds, and an absent one costs one attempt per ten seconds.
-pub const BACKOFF: Backoff = Backoff {
-    first: Duration::from_secs(1),
-    most: Duration::from_secs(10),
-};
-
 /// The connection as the sender sees it. An outage begins when a connect
 /// attempt fails, not when a connection ends: collectors close idle
 /// connections (Filebeat after 5 minutes), and a reconnect that works at
-/// once is no outage worth a warning.
+/// once is no outage worth a warning (though one that ended before it
+/// settled still costs a pause: see `export::backoff`).
 struct Link {
     connector: Connector,
     backoff: Backoff,
@@ -67,8 +55,8 @@ impl Link {
         if self.stream.as_ref().is_some_and(Stream::receiver_gone) {
             self.lost("the receiver closed the connection");
         }
-        let mut pause = self.backoff.first;
         while self.stream.is_none() {
+            self.backoff.sleep();
             match self.connector.connect() {
                 Ok(stream) => {
                     let name = &self.connector.name;
@@ -80,6 +68,7 @@ impl Link {
                         tracing::debug!(target = %name, "export receiver reconnected");
                     }
                     (self.away, self.ever, self.ended) = (false, true, None);
+                    self.backoff.connected(Instant::now());
                     self.stream = Some(stream);
                 }
                 Err(e) => {
@@ -90,12 +79,11 @@ impl Link {
                             before = self.ended.as_deref().unwrap_or("-"),
                             "export receiver is away; records wait in the spool (beyond it they \
                              are dropped and counted); reconnecting every {} s at most",
-                            self.backoff.most.as_secs_f32()
+                            self.backoff.longest().as_secs_f32()
                         );
                         self.away = true;
                     }
-                    std::thread::sleep(pause);
-                    pause = (pause * 2).min(self.backoff.most);
+                    self.backoff.failed();
                 }
             }
         }
@@ -106,19 +94,20 @@ impl Link {
         tracing::debug!(target = %self.connector.name, error = %why, "export connection ended");
         self.ended = Some(why.to_string());
         self.stream = None;
+        self.backoff.ended(Instant::now());
     }
 }
 
 /// Sends records until the mirror is gone.
 pub(super) fn run(spool: Spool, connector: Connector) {
-    run_with(spool, connector, BACKOFF);
+    run_with(spool, connector, PAUSES);
 }
 
-pub(super) fn run_with(spool: Spool, connector: Connector, backoff: Backoff) {
+pub(super) fn run_with(spool: Spool, connector: Connector, pauses: Pauses) {
     let counters = spool.counters();
     let mut link = Link {
         connector,
-        backoff,
+        backoff: Backoff::new(pauses),
         stream: None,
         ended: None,
         away: false,
@@ -182,9 +171,10 @@ mod tests {
     use std::os::unix::net::UnixListener;
     use std::sync::atomic::Ordering;
 
-    const FAST: Backoff = Backoff {
+    const FAST: Pauses = Pauses {
         first: Duration::from_millis(20),
         most: Duration::from_millis(100),
+        settled: Duration::from_millis(500),
     };
 
     fn record(seq: u64) -> Arc<FlowRecord> {
@@ -254,6 +244,34 @@ mod tests {
         assert_eq!(counters.dropped.load(Ordering::Relaxed), 0);
         drop(tx);
         sender.join().unwrap();
+    }
+
+    #[test]
+    fn a_receiver_that_accepts_and_closes_at_once_is_reconnected_with_growing_pauses() {
+        // Like a full Filebeat or haproxy without a backend: it once
+        // connected, wrote, lost and reconnected with no pause at all.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let counters = Arc::new(TargetCounters::default());
+        let (tx, rx) = spool(100_000, Arc::clone(&counters));
+        let connector = Connector::tcp("127.0.0.1".into(), port);
+        std::thread::spawn(move || run_with(rx, connector, PAUSES));
+        let start = std::time::Instant::now();
+        let (mut accepted, mut seq) = (0, 0);
+        while start.elapsed() < Duration::from_secs(3) {
+            if let Ok((peer, _)) = listener.accept() {
+                accepted += 1;
+                drop(peer);
+            }
+            seq += 1;
+            tx.offer(record(seq));
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        // At 0, 1 and 3 s (pauses of 1, 2, 4 s).
+        assert!((1..=4).contains(&accepted), "{accepted} connections in 3 s");
+        // The sender thread is left to end with the test process: it may be
+        // in a pause of seconds.
     }
 
     #[test]

@@ -1,6 +1,6 @@
-//! The connection to a collector's socket: connecting (a TCP name resolved
-//! again each time), a write timeout so a receiver that stops reading counts
-//! as away, and noticing that the receiver hung up before writing to it.
+//! The connection to a collector's socket, Unix or TCP: connecting (a TCP
+//! name resolved again each time) and writing, with the TCP and hang-up
+//! rules of `export::collector`.
 
 use std::io::{self, Write};
 use std::net::{TcpStream, ToSocketAddrs};
@@ -9,14 +9,7 @@ use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use nix::errno::Errno;
-use nix::sys::socket::{recv, MsgFlags};
-
-/// How long one write may wait for the receiver to read: past it, the
-/// receiver counts as away and the connection is made anew.
-pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long one TCP connect attempt (per resolved address) may take.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+use crate::export::collector::{connect_tcp, hung_up, WRITE_TIMEOUT};
 
 /// Where to connect.
 #[derive(Debug, Clone)]
@@ -70,27 +63,14 @@ impl Connector {
     pub fn connect(&self) -> io::Result<Stream> {
         let stream = match &self.place {
             Place::Unix(path) => Stream::Unix(UnixStream::connect(path)?),
-            Place::Tcp { host, port } => Stream::Tcp(connect_tcp(host, *port)?),
+            Place::Tcp { host, port } => Stream::Tcp(connect_tcp(
+                (host.as_str(), *port).to_socket_addrs()?,
+                host,
+            )?),
         };
         stream.set_write_timeout(self.write_timeout)?;
         Ok(stream)
     }
-}
-
-fn connect_tcp(host: &str, port: u16) -> io::Result<TcpStream> {
-    let mut last = None;
-    for address in (host, port).to_socket_addrs()? {
-        match TcpStream::connect_timeout(&address, CONNECT_TIMEOUT) {
-            Ok(stream) => return Ok(stream),
-            Err(e) => last = Some(e),
-        }
-    }
-    Err(last.unwrap_or_else(|| {
-        io::Error::new(
-            io::ErrorKind::NotFound,
-            format!("{host} resolves to no address"),
-        )
-    }))
 }
 
 /// A connected socket.
@@ -108,28 +88,11 @@ impl Stream {
         }
     }
 
-    /// Whether the receiver closed its end. A receiver sends nothing, so a
-    /// readable socket means end-of-file (or an error); anything it did send
-    /// is read and ignored. Checked before each write: a write to a TCP peer
-    /// that has gone succeeds once and only fails later, which would lose
-    /// that write's records.
+    /// Whether the receiver closed its end (see [`hung_up`]).
     pub fn receiver_gone(&self) -> bool {
-        let fd = match self {
-            Stream::Unix(s) => s.as_fd(),
-            Stream::Tcp(s) => s.as_fd(),
-        };
-        let mut scratch = [0u8; 512];
-        loop {
-            match recv(
-                std::os::fd::AsRawFd::as_raw_fd(&fd),
-                &mut scratch,
-                MsgFlags::MSG_DONTWAIT,
-            ) {
-                Ok(0) => return true,
-                Ok(_) | Err(Errno::EINTR) => {}
-                Err(Errno::EAGAIN) => return false,
-                Err(_) => return true,
-            }
+        match self {
+            Stream::Unix(s) => hung_up(s.as_fd()),
+            Stream::Tcp(s) => hung_up(s.as_fd()),
         }
     }
 }
