@@ -5,7 +5,6 @@
 //! struct.
 
 use std::net::IpAddr;
-use std::time::SystemTime;
 
 use ctnetlink::names::{proto_name, state_name};
 use ctnetlink::{Conn, Counters, Family, Tuple};
@@ -146,13 +145,6 @@ impl Serialize for EndReason {
     }
 }
 
-/// Wall-clock Unix milliseconds now.
-pub(super) fn unix_millis() -> u64 {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
-
 /// The Unix milliseconds `row` started at.
 pub(super) fn start_millis(row: &Row) -> u64 {
     match row.conn.start_ns {
@@ -258,14 +250,7 @@ mod tests {
     use super::*;
 
     fn row(conn: Conn) -> Row {
-        Row {
-            conn,
-            deadline: 0,
-            started_unix: 1_700_000_000,
-            rate: 0.0,
-            sampled_bytes: 0,
-            sampled_at: 0,
-        }
+        Row::fixture(conn, 1_700_000_000)
     }
 
     #[test]

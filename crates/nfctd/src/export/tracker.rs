@@ -9,9 +9,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use ctnetlink::{Conn, ConnKey, Family};
 
-use super::record::{counters_of, start_millis, unix_millis, Counts, FlowRecord, RecordKind};
+use super::record::{counters_of, start_millis, Counts, FlowRecord, RecordKind};
 use super::spool::SpoolSender;
-use crate::table::{EndReason, FlowObserver, Row};
+use crate::table::{unix_millis, EndReason, FlowObserver, Row};
 
 /// Records made so far, by kind, for `/metrics`.
 #[derive(Debug, Default)]
@@ -202,14 +202,7 @@ mod tests {
             repl_packets: 1,
             repl_bytes: 60,
         });
-        Row {
-            conn,
-            deadline: 0,
-            started_unix,
-            rate: 0.0,
-            sampled_bytes: 0,
-            sampled_at: 0,
-        }
+        Row::fixture(conn, started_unix)
     }
 
     fn drain(spool: &Spool) -> Vec<Arc<FlowRecord>> {

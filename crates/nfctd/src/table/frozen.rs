@@ -81,14 +81,7 @@ mod tests {
         };
         let mut conn = Conn::new(id, Family::Ipv4, 6, orig, Tuple::default());
         conn.mark = mark;
-        Arc::new(Row {
-            conn,
-            deadline: 0,
-            started_unix: 0,
-            rate: 0.0,
-            sampled_bytes: 0,
-            sampled_at: 0,
-        })
+        Arc::new(Row::fixture(conn, 0))
     }
 
     fn frozen() -> Frozen {

@@ -23,7 +23,7 @@ pub use events::{drain_events, Drained, BATCH_DATAGRAMS};
 pub use flows::{EndReason, FlowObserver, Observer};
 pub use frozen::Frozen;
 pub use mirror::{Mirror, MirrorError};
-pub use row::{Clock, Millis, Row, Snapshot};
+pub use row::{unix_millis, Clock, Millis, Row, Snapshot};
 pub use rowset::{Hidden, RowSet};
 pub use shared::{MirrorCounters, ResyncReport};
 pub use worker::MirrorConfig;

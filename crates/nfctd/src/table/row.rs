@@ -40,6 +40,14 @@ pub(super) fn unix_now() -> u64 {
         .unwrap_or(0)
 }
 
+/// Wall-clock Unix milliseconds now: the time base of reconciliation stamps
+/// and export records.
+pub fn unix_millis() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
 /// A connection as the mirror knows it: the kernel's view plus what the mirror
 /// derived over time (expiry deadline, first sight, byte rate).
 #[derive(Debug, Clone, PartialEq)]
@@ -58,6 +66,19 @@ pub struct Row {
 }
 
 impl Row {
+    /// A row of `conn` that started at `started_unix`, as tests make them.
+    #[cfg(test)]
+    pub fn fixture(conn: Conn, started_unix: u64) -> Row {
+        Row {
+            conn,
+            deadline: 0,
+            started_unix,
+            rate: 0.0,
+            sampled_bytes: 0,
+            sampled_at: 0,
+        }
+    }
+
     /// Seconds left before expiry at mirror time `now`.
     pub fn timeout_at(&self, now: Millis) -> u32 {
         u32::try_from(self.deadline.saturating_sub(now) / 1000).unwrap_or(u32::MAX)

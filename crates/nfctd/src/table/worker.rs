@@ -14,7 +14,7 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use super::events::drain_events;
 use super::flows::{EndReason, Observer};
 use super::merge::MIN_RATE_INTERVAL;
-use super::row::{unix_now, Clock, Millis, Snapshot};
+use super::row::{unix_millis, unix_now, Clock, Millis, Snapshot};
 use super::rowset::{Hidden, RowSet};
 use super::shared::{lock, Command, Inbox, ResyncReport, Shared};
 use super::watch::Watched;
@@ -439,11 +439,4 @@ impl Worker {
 
 fn millis(d: Duration) -> Millis {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
-}
-
-/// Wall-clock Unix milliseconds.
-fn unix_millis() -> u64 {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }

@@ -23,7 +23,7 @@ use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::os::fd::AsFd;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
 use super::encode::ExporterStats;
 use super::message::{Added, Packer};
@@ -106,10 +106,8 @@ fn udp_socket(addrs: &[SocketAddr]) -> io::Result<UdpSocket> {
 }
 
 fn unix_seconds() -> u32 {
-    let secs = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    secs as u32 // IPFIX export time is 32-bit Unix seconds (wraps in 2106)
+    // IPFIX export time is 32-bit Unix seconds (wraps in 2106).
+    (crate::table::unix_millis() / 1000) as u32
 }
 
 /// Sends records until the mirror is gone.

@@ -185,14 +185,7 @@ mod tests {
             5000,
             53,
         );
-        let row = crate::table::Row {
-            conn,
-            deadline: 0,
-            started_unix: 1_700_000_000,
-            rate: 0.0,
-            sampled_bytes: 0,
-            sampled_at: 0,
-        };
+        let row = crate::table::Row::fixture(conn, 1_700_000_000);
         let mut record = FlowRecord::new(RecordKind::End, &row, None, None, 0);
         record.seq = seq;
         Arc::new(record)
