@@ -34,7 +34,7 @@ use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
-use common::collector::{have, in_bed, Layouts, Message, Nfacctd};
+use common::collector::{have, Layouts, Message, Nfacctd};
 use common::{wait_until, Bed, Daemon};
 use ctnetlink::Conn;
 
@@ -167,7 +167,7 @@ fn main() {
     // The peer: conntrack-tools' event listener, with its default buffer,
     // in the same namespace during the same burst.
     let peer = have("conntrack").then(|| {
-        in_bed(&bed, "conntrack")
+        bed.command("conntrack")
             .args(["-E", "-e", "DESTROY"])
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())

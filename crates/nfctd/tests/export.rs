@@ -9,6 +9,7 @@
 mod common;
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -298,14 +299,9 @@ fn a_tcp_collector_named_by_host_name_gets_every_record_across_its_outages() {
 #[test]
 fn interim_records_and_nat_events_are_written_and_valid() {
     let bed = Bed::new().with_accounting().with_tracking();
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("flows.jsonl");
-    let target = format!("json:{}", path.display());
-    let daemon = Daemon::start(
+    let (_dir, path, daemon) = exporting_to_file(
         &bed,
         &[
-            "--export",
-            &target,
             "--export-active-timeout",
             "1",
             "--resync-interval",
@@ -434,6 +430,18 @@ fn malformed_socket_targets_are_refused_naming_export() {
     }
 }
 
+/// A daemon in `bed` writing JSON lines to a file in a new directory
+/// (kept while the returned guard lives), with `args` besides.
+fn exporting_to_file(bed: &Bed, args: &[&str]) -> (tempfile::TempDir, PathBuf, Daemon) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("flows.jsonl");
+    let target = format!("json:{}", path.display());
+    let mut all = vec!["--export", target.as_str()];
+    all.extend_from_slice(args);
+    let daemon = Daemon::start(bed, &all);
+    (dir, path, daemon)
+}
+
 /// Sends `rounds` echoes of 1000 bytes over `client`.
 fn exchange(client: &mut std::net::TcpStream, rounds: usize) {
     use std::io::{Read, Write};
@@ -471,22 +479,12 @@ fn records_of(path: &std::path::Path, conn: &Conn) -> Vec<Json> {
 #[test]
 fn a_flow_killed_through_the_api_ends_with_the_kernels_final_counts() {
     let bed = Bed::new().with_accounting().with_tracking();
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("flows.jsonl");
-    let target = format!("json:{}", path.display());
     // No reconciliation and no interim records: the mirror knows the flow's
     // counters only from its events (NEW, ESTABLISHED), long before the
     // 40 kB below; only the DESTROY event of the kill has the final ones.
-    let daemon = Daemon::start(
+    let (_dir, path, daemon) = exporting_to_file(
         &bed,
-        &[
-            "--export",
-            &target,
-            "--resync-interval",
-            "0",
-            "--export-active-timeout",
-            "0",
-        ],
+        &["--resync-interval", "0", "--export-active-timeout", "0"],
     );
     let (mut client, echo) = common::echo_connection(&bed, "192.0.2.1:7002");
     exchange(&mut client, 20);
@@ -518,19 +516,9 @@ fn a_flow_killed_through_the_api_ends_with_the_kernels_final_counts() {
 #[test]
 fn interim_and_end_records_of_a_flow_add_up_to_the_kernels_count() {
     let bed = Bed::new().with_accounting().with_tracking();
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("flows.jsonl");
-    let target = format!("json:{}", path.display());
-    let daemon = Daemon::start(
+    let (_dir, path, daemon) = exporting_to_file(
         &bed,
-        &[
-            "--export",
-            &target,
-            "--export-active-timeout",
-            "1",
-            "--resync-interval",
-            "1",
-        ],
+        &["--export-active-timeout", "1", "--resync-interval", "1"],
     );
     let (mut client, echo) = common::echo_connection(&bed, "192.0.2.1:7003");
     let interim_of_flow = || {

@@ -15,7 +15,7 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use common::collector::{have, in_bed, num, Layouts, Message, Nfacctd, INSTALL};
+use common::collector::{have, num, Layouts, Message, Nfacctd, INSTALL};
 use common::{available, wait_until, Bed, Daemon};
 use ctnetlink::{Conn, Counters};
 use serde_json::Value as Json;
@@ -306,7 +306,8 @@ impl Capture {
     fn start(bed: &Bed, filter: &str) -> Capture {
         let dir = tempfile::tempdir().unwrap();
         let err = std::fs::File::create(dir.path().join("dumpcap.err")).unwrap();
-        let child = in_bed(bed, "dumpcap")
+        let child = bed
+            .command("dumpcap")
             .args(["-q", "-i", "lo", "-f", filter, "-w"])
             .arg(dir.path().join("cap.pcapng"))
             .env("HOME", dir.path())

@@ -4,7 +4,7 @@
 //! test or the bench reads itself.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -22,21 +22,6 @@ pub fn have(tool: &str) -> bool {
         .stdout(Stdio::null())
         .status()
         .is_ok_and(|s| s.success())
-}
-
-/// `program` to run inside the bed's namespace (as `Bed::nft` does).
-pub fn in_bed(bed: &Bed, program: &str) -> Command {
-    let pid = bed.sandbox.holder_pid().to_string();
-    let mut command = Command::new("nsenter");
-    command.args([
-        "--target",
-        &pid,
-        "--user",
-        "--net",
-        "--preserve-credentials",
-        program,
-    ]);
-    command
 }
 
 /// nfacctd's custom primitives for the elements it has no name for
@@ -97,7 +82,8 @@ impl Nfacctd {
             out = at("flows.json"),
         );
         std::fs::write(at("nfacctd.conf"), config).unwrap();
-        let child = in_bed(bed, "nfacctd")
+        let child = bed
+            .command("nfacctd")
             .args(["-f", &at("nfacctd.conf")])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -125,7 +111,7 @@ impl Nfacctd {
 
     /// The records written so far (complete lines only).
     pub fn records(&self) -> Vec<Json> {
-        complete_lines(&self.path("flows.json"))
+        super::export::lines(&self.path("flows.json"))
     }
 
     /// The sequence gaps nfacctd logged.
@@ -199,16 +185,6 @@ impl Drop for Nfacctd {
         }
         self.kill_plugin();
     }
-}
-
-/// The complete JSON lines of a file a process is still appending to.
-pub fn complete_lines(path: &Path) -> Vec<Json> {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let complete = &text[..text.rfind('\n').map_or(0, |i| i + 1)];
-    complete
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("one JSON value a line"))
-        .collect()
 }
 
 /// A custom primitive's value (nfacctd prints those as strings).

@@ -74,8 +74,8 @@ impl Bed {
         self.ct().dump_all().unwrap()
     }
 
-    /// Runs `nft ARGS` inside the namespace (nftables must be installed).
-    pub fn nft(&self, args: &[&str]) {
+    /// `program` to run inside the namespace, as its user (nsenter).
+    pub fn command(&self, program: &str) -> Command {
         let pid = self.sandbox.holder_pid().to_string();
         let mut command = Command::new("nsenter");
         command.args([
@@ -84,9 +84,15 @@ impl Bed {
             "--user",
             "--net",
             "--preserve-credentials",
-            "nft",
+            program,
         ]);
-        let out = command
+        command
+    }
+
+    /// Runs `nft ARGS` inside the namespace (nftables must be installed).
+    pub fn nft(&self, args: &[&str]) {
+        let out = self
+            .command("nft")
             .args(args)
             .output()
             .expect("nsenter and nft (apt-get install nftables)");
