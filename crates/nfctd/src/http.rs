@@ -22,8 +22,11 @@ use crate::hosts::{self, AllowedHosts};
 use crate::service::Service;
 use crate::xmlrpc::{self, dispatch, Fault, FaultCode, Limits, WideInt};
 
-/// Largest request body accepted (XML-RPC calls are small; a bigger body is refused with 413).
-pub const MAX_BODY: usize = 1024 * 1024;
+/// Largest request body accepted; the connection layer reads bodies (see
+/// `net::inbound`), the layer below stays for the router driven in process.
+pub use crate::net::inbound::MAX_BODY;
+/// What `Retry-After` says to a call refused for overload, in seconds.
+pub use crate::net::inbound::RETRY_AFTER;
 /// A request that takes longer is answered 408 (work already started finishes).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -32,10 +35,8 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 pub const HEAVY_CALLS: usize = 8;
 /// Heavy calls waiting for a slot, at most, by default; one more is answered
 /// 503 with `Retry-After` at once rather than left hanging.
-/// (256: a hundred keep-alive clients viewing at once all wait, issue 10.)
+/// (256: a hundred keep-alive clients viewing at once all wait.)
 pub const HEAVY_QUEUE: usize = 256;
-/// What `Retry-After` says to a call refused for overload, in seconds.
-pub const RETRY_AFTER: &str = "1";
 
 /// How the routes behave, beyond the service itself.
 #[derive(Debug, Clone)]
@@ -45,6 +46,14 @@ pub struct AppOptions {
     pub heavy_queue: usize,
     /// The names and addresses `Host` and `Origin` may carry.
     pub allowed_hosts: AllowedHosts,
+    /// Server-Sent Event streams open at once, at most: each holds a
+    /// connection for as long as its session lives.
+    pub max_streams: usize,
+}
+
+/// The share of the connection cap that event streams may hold.
+pub fn max_streams(max_connections: usize) -> usize {
+    (max_connections / 4).max(1)
 }
 
 impl Default for AppOptions {
@@ -53,6 +62,7 @@ impl Default for AppOptions {
             wide_int: WideInt::default(),
             heavy_queue: HEAVY_QUEUE,
             allowed_hosts: AllowedHosts::default(),
+            max_streams: max_streams(crate::net::ConnLimits::default().max_connections),
         }
     }
 }
@@ -81,7 +91,7 @@ pub fn app(service: Service, wide_int: WideInt) -> Router {
 /// The router, over a service.
 pub fn app_with(service: Service, options: AppOptions) -> Router {
     let heavy = Arc::new(Gate::new(HEAVY_CALLS, options.heavy_queue));
-    let json = crate::api::router(service.clone(), Arc::clone(&heavy));
+    let json = crate::api::router(service.clone(), Arc::clone(&heavy), options.max_streams);
     let metrics = crate::metrics::router(
         service.clone(),
         crate::metrics::Access::FollowsAuth,

@@ -221,12 +221,15 @@ fn run(
     let mut listen_addrs = config.listen.clone();
     listen_addrs.extend(config.metrics_listen);
     let allowed_hosts = AllowedHosts::new(&listen_addrs, &config.net.allowed_hosts);
+    let mut limits = config.net.limits;
+    limits.max_connections = net::effective_cap(limits.max_connections, nofile);
     let app = http::app_with(
         service.clone(),
         http::AppOptions {
             wide_int: config.xmlrpc_wide_int,
             heavy_queue: config.net.heavy_queue,
             allowed_hosts: allowed_hosts.clone(),
+            max_streams: http::max_streams(limits.max_connections),
         },
     );
     if let Some(socket) = metrics_socket {
@@ -255,8 +258,6 @@ fn run(
         reloaders.add("TLS certificate", move || tls.reload());
     }
 
-    let mut limits = config.net.limits;
-    limits.max_connections = net::effective_cap(limits.max_connections, nofile);
     for listener in &listeners {
         if listener.app.is_some() {
             tracing::info!("serving /metrics on {}metrics", listener.url()?);

@@ -121,7 +121,7 @@ async fn scrape(
         }
     }
     // Reading the kernel's statistics and counting the table block briefly.
-    let encoded = gate.run(move || encode(&service)).await;
+    let encoded = gate.run(move || encode(&service, access)).await;
     match encoded {
         Ok(Ok(text)) => ([(header::CONTENT_TYPE, CONTENT_TYPE)], text).into_response(),
         Err(Refused::Overloaded) => overloaded(),
@@ -166,8 +166,8 @@ fn gauge(value: u64) -> ConstGauge {
     ConstGauge::new(i64::try_from(value).unwrap_or(i64::MAX))
 }
 
-/// The whole exposition.
-pub fn encode(service: &Service) -> Result<String, String> {
+/// The whole exposition, as `access` may see it.
+pub fn encode(service: &Service, access: Access) -> Result<String, String> {
     let stats = service.observe().map_err(|e| e.to_string())?;
     let mut r = Registry::with_prefix("nfctd");
 
@@ -316,7 +316,7 @@ pub fn encode(service: &Service) -> Result<String, String> {
     );
 
     if let Some(export) = service.export_stats() {
-        register_export(&mut r, export);
+        register_export(&mut r, export, access);
     }
 
     let usage = service.usage();
@@ -348,7 +348,7 @@ pub fn encode(service: &Service) -> Result<String, String> {
 }
 
 /// Flow export: records made by kind, and what each target did with them.
-fn register_export(r: &mut Registry, export: &crate::export::ExportStats) {
+fn register_export(r: &mut Registry, export: &crate::export::ExportStats, access: Access) {
     use crate::table::EndReason;
     let load = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
     let ends = Family::<HowLabel, Counter>::default();
@@ -378,9 +378,13 @@ fn register_export(r: &mut Registry, export: &crate::export::ExportStats) {
     let sent = Family::<TargetLabel, Counter>::default();
     let dropped = Family::<TargetLabel, Counter>::default();
     let spooled = Family::<TargetLabel, Gauge>::default();
-    for (target, counters) in &export.targets {
+    for target in &export.targets {
+        let counters = &target.counters;
         let label = TargetLabel {
-            target: target.clone(),
+            target: match access {
+                Access::Open => target.public_name.clone(),
+                Access::FollowsAuth => target.name.clone(),
+            },
         };
         sent.get_or_create(&label).inc_by(load(&counters.sent));
         dropped

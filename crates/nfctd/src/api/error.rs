@@ -18,6 +18,9 @@ pub enum JsonError {
     Csrf,
     /// Busy: too many heavy calls waiting.
     Overloaded,
+    /// The session, or everybody together, holds as many event streams as allowed.
+    /// (what was full, in words).
+    TooManyStreams(String),
 }
 
 /// The body of every error answer.
@@ -30,7 +33,7 @@ pub struct ErrorBody {
 pub struct ErrorDetail {
     /// A stable word: `auth_failed`, `no_session`, `denied`, `csrf`,
     /// `invalid_argument`, `no_such_connection`, `kernel_refused`,
-    /// `too_many_logins`, `overloaded`, `internal`.
+    /// `too_many_logins`, `too_many_streams`, `overloaded`, `internal`.
     pub code: &'static str,
     /// What was wrong, naming the parameter; never the request body.
     pub message: String,
@@ -52,6 +55,7 @@ impl JsonError {
         match self {
             JsonError::Csrf => (StatusCode::FORBIDDEN, "csrf"),
             JsonError::Overloaded => (StatusCode::SERVICE_UNAVAILABLE, "overloaded"),
+            JsonError::TooManyStreams(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_streams"),
             JsonError::Service(e) => match e {
                 ApiError::AuthFailed => (StatusCode::UNAUTHORIZED, "auth_failed"),
                 ApiError::BadSession => (StatusCode::UNAUTHORIZED, "no_session"),
@@ -80,6 +84,7 @@ impl IntoResponse for JsonError {
                 "this request changes state and needs the session's X-CSRF-Token header".into()
             }
             JsonError::Overloaded => "too many requests at once; retry shortly".into(),
+            JsonError::TooManyStreams(why) => why.clone(),
         };
         let body = Json(ErrorBody {
             error: ErrorDetail { code, message },
@@ -87,11 +92,14 @@ impl IntoResponse for JsonError {
         let mut response = (status, body).into_response();
         if matches!(
             self,
-            JsonError::Overloaded | JsonError::Service(ApiError::TooManyLogins)
+            JsonError::Overloaded
+                | JsonError::TooManyStreams(_)
+                | JsonError::Service(ApiError::TooManyLogins)
         ) {
-            response
-                .headers_mut()
-                .insert("retry-after", axum::http::HeaderValue::from_static("1"));
+            response.headers_mut().insert(
+                "retry-after",
+                axum::http::HeaderValue::from_static(crate::http::RETRY_AFTER),
+            );
         }
         response
     }

@@ -1,10 +1,13 @@
 //! `GET /events`: Server-Sent Events for live pages. One ticker counts the
 //! table once a second for every listener and publishes the latest counts on
 //! a watch channel, so a client that stops reading only misses ticks: it
-//! holds no queue and costs the others nothing.
+//! holds no queue and costs the others nothing. A stream holds its
+//! connection for as long as the session lives, so streams are capped per
+//! session and in all ([`Streams`]).
 
+use std::collections::HashMap;
 use std::convert::Infallible;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
 use axum::extract::State;
@@ -35,18 +38,86 @@ pub struct Counts {
 /// The latest counts, `None` before the first tick.
 type Latest = watch::Sender<Option<Arc<Counts>>>;
 
+/// Event streams one session may hold at once (a page open in a few tabs).
+pub const PER_SESSION: usize = 4;
+
+/// The open streams, per session and in all.
+#[derive(Debug)]
+pub struct Streams {
+    max: usize,
+    open: Mutex<HashMap<String, usize>>,
+}
+
+/// One open stream, counted out when the stream ends (or its client goes).
+#[derive(Debug)]
+struct Open {
+    streams: Arc<Streams>,
+    sid: String,
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        let mut open = self.streams.lock();
+        if let Some(n) = open.get_mut(&self.sid) {
+            *n -= 1;
+            if *n == 0 {
+                open.remove(&self.sid);
+            }
+        }
+    }
+}
+
+impl Streams {
+    /// At most `max` streams in all (and [`PER_SESSION`] per session).
+    pub fn new(max: usize) -> Arc<Streams> {
+        Arc::new(Streams {
+            max: max.max(1),
+            open: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, usize>> {
+        // Plain counts, each change one step: a poisoned map is still right.
+        self.open.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn open(self: &Arc<Self>, sid: &str) -> Result<Open, JsonError> {
+        let mut open = self.lock();
+        let total: usize = open.values().sum();
+        let mine = open.get(sid).copied().unwrap_or(0);
+        if mine >= PER_SESSION {
+            return Err(JsonError::TooManyStreams(format!(
+                "this session has {PER_SESSION} event streams open already, the most one session may hold"
+            )));
+        }
+        if total >= self.max {
+            return Err(JsonError::TooManyStreams(format!(
+                "{} event streams are open, the most the daemon serves at once (a quarter of --max-connections)",
+                self.max
+            )));
+        }
+        *open.entry(sid.to_string()).or_insert(0) += 1;
+        Ok(Open {
+            streams: Arc::clone(self),
+            sid: sid.to_string(),
+        })
+    }
+}
+
 /// The shared ticker, started by the first listener.
 #[derive(Debug, Clone)]
 pub struct Feed {
     service: Service,
     latest: Arc<Mutex<Option<Latest>>>,
+    streams: Arc<Streams>,
 }
 
 impl Feed {
-    pub fn new(service: Service) -> Feed {
+    pub fn new(service: Service, streams: Arc<Streams>) -> Feed {
         Feed {
             service,
             latest: Arc::new(Mutex::new(None)),
+            streams,
         }
     }
 
@@ -84,20 +155,21 @@ impl Feed {
 /// and `expired` when the session ends, after which the stream closes.
 #[utoipa::path(get, path = "/events", tag = "table",
     responses((status = 200, description = "text/event-stream of `counts` events", body = Counts),
-        (status = 401, body = ErrorBody)))]
+        (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn stream(
     State(api): State<JsonApi>,
     headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, JsonError> {
     let sid = session_id(&headers)?;
     api.service.whoami(&sid)?;
+    let open = api.events.streams.open(&sid)?;
     let receiver = api.events.subscribe();
     let service = api.service.clone();
-    let events = stream::unfold(Some(receiver), move |state| {
+    let events = stream::unfold(Some((receiver, open)), move |state| {
         let service = service.clone();
         let sid = sid.clone();
         async move {
-            let mut receiver = state?;
+            let (mut receiver, open) = state?;
             if receiver.changed().await.is_err() {
                 return None;
             }
@@ -109,8 +181,33 @@ pub async fn stream(
                 Some(Ok(event)) => event,
                 _ => Event::default().comment("no counts yet"),
             };
-            Some((Ok(event), Some(receiver)))
+            Some((Ok(event), Some((receiver, open))))
         }
     });
     Ok(Sse::new(events).keep_alive(KeepAlive::default()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn streams_are_capped_per_session_and_in_all_and_counted_out() {
+        let streams = Streams::new(6);
+        let a: Vec<Open> = (0..PER_SESSION)
+            .map(|_| streams.open("a").unwrap())
+            .collect();
+        assert!(matches!(
+            streams.open("a"),
+            Err(JsonError::TooManyStreams(_))
+        ));
+        let b1 = streams.open("b").unwrap();
+        let _b2 = streams.open("b").unwrap();
+        assert!(streams.open("c").is_err(), "six in all");
+        drop(b1);
+        let _c = streams.open("c").unwrap();
+        drop(a);
+        assert!(streams.lock().get("a").is_none());
+        let _a = streams.open("a").unwrap();
+    }
 }

@@ -83,9 +83,10 @@ pub const PREFIX: &str = "/api/v1";
 
 /// The JSON API's router, mounted under `/api/v1` (with
 /// `/api/v1/openapi.json`), over `service`, sharing `heavy` with XML-RPC.
-pub fn router(service: Service, heavy: Arc<Gate>) -> Router {
+/// At most `max_streams` event streams are open at once.
+pub fn router(service: Service, heavy: Arc<Gate>, max_streams: usize) -> Router {
     let api = JsonApi {
-        events: events::Feed::new(service.clone()),
+        events: events::Feed::new(service.clone(), events::Streams::new(max_streams)),
         service,
         heavy,
         csrf: session::Csrf::new(),
@@ -136,7 +137,7 @@ async fn record_usage(
 /// The OpenAPI document alone (for tests and tools).
 pub fn openapi(service: Service) -> utoipa::openapi::OpenApi {
     let api = JsonApi {
-        events: events::Feed::new(service.clone()),
+        events: events::Feed::new(service.clone(), events::Streams::new(1)),
         service,
         heavy: Arc::new(Gate::new(1, 0)),
         csrf: session::Csrf::new(),

@@ -90,8 +90,29 @@ pub enum ExportError {
 #[derive(Debug)]
 pub struct ExportStats {
     pub records: Arc<RecordCounters>,
-    /// Each target's name (as given) and counters.
-    pub targets: Vec<(String, Arc<TargetCounters>)>,
+    pub targets: Vec<TargetStats>,
+}
+
+/// One target's counters and names.
+#[derive(Debug)]
+pub struct TargetStats {
+    /// As given on the command line.
+    pub name: String,
+    /// Without file paths, for listeners anyone may scrape: the kind and
+    /// the target's place in the `--export` list (`json:file#2`). A path
+    /// tells an outsider where the daemon writes.
+    pub public_name: String,
+    pub counters: Arc<TargetCounters>,
+}
+
+impl Target {
+    fn public_name(&self, position: usize) -> String {
+        match self {
+            Target::Json(json::JsonTarget::File(_)) => format!("json:file#{position}"),
+            Target::Json(json::JsonTarget::Unix(_)) => format!("json:unix#{position}"),
+            _ => self.to_string(),
+        }
+    }
 }
 
 /// Opens every target and starts its sender thread; returns the observer
@@ -99,7 +120,7 @@ pub struct ExportStats {
 pub fn start(config: &ExportConfig) -> Result<(Observer, Arc<ExportStats>), ExportError> {
     let mut outputs = Vec::new();
     let mut targets = Vec::new();
-    for target in &config.targets {
+    for (index, target) in config.targets.iter().enumerate() {
         let counters = Arc::new(TargetCounters::default());
         let (tx, rx) = spool::spool(config.spool_records, Arc::clone(&counters));
         let thread = std::thread::Builder::new().name("export".into());
@@ -115,7 +136,11 @@ pub fn start(config: &ExportConfig) -> Result<(Observer, Arc<ExportStats>), Expo
         }
         .map_err(ExportError::Thread)?;
         outputs.push(tx);
-        targets.push((target.to_string(), counters));
+        targets.push(TargetStats {
+            name: target.to_string(),
+            public_name: target.public_name(index + 1),
+            counters,
+        });
     }
     let records = Arc::new(RecordCounters::default());
     let active_timeout_ms = config

@@ -1,6 +1,6 @@
 //! The open connections and their timers: what each one is doing (reading a
-//! request head, running a request, idle between requests), when it has to be
-//! closed, and which one makes room when the cap is reached.
+//! request head or body, running a request, idle between requests), when it
+//! has to be closed, and which one makes room when the cap is reached.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -10,7 +10,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-/// The per-connection limits (SPEC 7).
+/// The per-connection limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ConnLimits {
     /// From accept (or from the first byte of a later request) to a complete
@@ -36,6 +36,10 @@ impl Default for ConnLimits {
 enum Phase {
     /// Waiting for a request head to complete, since then.
     Head(Instant),
+    /// Waiting for a request body to complete, since its head did. The body
+    /// reader times it (`inbound`); here it only ranks for eviction, by when
+    /// the body began rather than its last byte, so trickling does not help.
+    Body(Instant),
     /// A request is in the service.
     Busy,
     /// Between requests, since then.
@@ -50,6 +54,9 @@ pub struct Conn {
     /// Wakes the connection's watchdog: its phase changed or it was evicted.
     wake: Notify,
     evicted: AtomicBool,
+    /// Its task has run: it has read what its client sent before it was
+    /// accepted. Until then it is never the one pushed out.
+    started: AtomicBool,
 }
 
 impl Conn {
@@ -63,6 +70,11 @@ impl Conn {
         self.wake.notify_one();
     }
 
+    /// Its task runs: from now on it may be pushed out to make room.
+    pub fn started(&self) {
+        self.started.store(true, Ordering::Release);
+    }
+
     /// Bytes arrived: an idle connection starts a request head, and the header timeout runs.
     pub fn saw_bytes(&self) {
         let mut phase = self.phase();
@@ -73,7 +85,13 @@ impl Conn {
         }
     }
 
-    /// The request head is complete and the service runs: no timer of ours applies
+    /// The request head is complete and its body is being read: the
+    /// connection still waits on its client, so a full table may push it out.
+    pub fn receiving(&self) {
+        self.set(Phase::Body(Instant::now()));
+    }
+
+    /// The request is complete and the service runs: no timer of ours applies
     /// (the request timeout does).
     pub fn busy(&self) {
         self.set(Phase::Busy);
@@ -87,7 +105,7 @@ impl Conn {
     /// Since when the connection has been waiting on its client, if it is.
     fn waiting_since(&self) -> Option<Instant> {
         match *self.phase() {
-            Phase::Head(t) | Phase::Idle(t) => Some(t),
+            Phase::Head(t) | Phase::Body(t) | Phase::Idle(t) => Some(t),
             Phase::Busy => None,
         }
     }
@@ -96,7 +114,7 @@ impl Conn {
         match *self.phase() {
             Phase::Head(t) => Some(t + limits.header_timeout),
             Phase::Idle(t) => Some(t + limits.idle_timeout),
-            Phase::Busy => None,
+            Phase::Body(_) | Phase::Busy => None,
         }
     }
 
@@ -178,11 +196,15 @@ impl Registry {
     }
 
     /// Registers a new connection. At the cap, the connection that has waited
-    /// longest on its client (a half-sent head or an idle keep-alive) is
-    /// evicted to make room, so a flood of silent sockets can only push out
-    /// other silent sockets, never a client that is talking. When every
-    /// connection is running a request, the new one is refused (`None`: the
-    /// caller closes it at once rather than leaving it in the backlog).
+    /// longest on its client (a half-sent head or body, or an idle
+    /// keep-alive) is evicted to make room, so a flood of silent or trickling
+    /// sockets can only push out its own kind, never a request that is
+    /// running. A connection whose task has not run yet is never the one:
+    /// in a storm of connections, newcomers accepted one after another
+    /// would otherwise push each other out before any could read the request
+    /// its client had already sent. When no connection may go, the new one
+    /// is refused (`None`: the caller closes it at once rather than leaving
+    /// it in the backlog, and its client may retry).
     pub fn admit(self: &Arc<Self>, max: usize) -> Option<Admitted> {
         let mut conns = self.lock();
         if conns.len() >= max && !evict_longest_waiting(&conns) {
@@ -194,6 +216,7 @@ impl Registry {
             phase: Mutex::new(Phase::Head(Instant::now())),
             wake: Notify::new(),
             evicted: AtomicBool::new(false),
+            started: AtomicBool::new(false),
         });
         conns.insert(id, Arc::clone(&conn));
         Some(Admitted {
@@ -228,7 +251,7 @@ impl Registry {
 fn evict_longest_waiting(conns: &HashMap<u64, Arc<Conn>>) -> bool {
     let victim = conns
         .values()
-        .filter(|c| !c.evicted.load(Ordering::Acquire))
+        .filter(|c| !c.evicted.load(Ordering::Acquire) && c.started.load(Ordering::Acquire))
         .filter_map(|c| c.waiting_since().map(|since| (since, c)))
         .min_by_key(|(since, _)| *since);
     match victim {
@@ -245,6 +268,13 @@ fn evict_longest_waiting(conns: &HashMap<u64, Arc<Conn>>) -> bool {
 mod tests {
     use super::*;
 
+    /// A connection whose task has run.
+    fn running(registry: &Arc<Registry>, max: usize) -> Admitted {
+        let admitted = registry.admit(max).unwrap();
+        admitted.conn.started();
+        admitted
+    }
+
     #[tokio::test(start_paused = true)]
     async fn timers_follow_the_phase() {
         let limits = ConnLimits {
@@ -253,12 +283,12 @@ mod tests {
             max_connections: 4,
         };
         let registry = Arc::new(Registry::default());
-        let a = registry.admit(4).unwrap();
+        let a = running(&registry, 4);
         let start = Instant::now();
         assert_eq!(a.conn.expired(&limits).await, Expiry::Header);
         assert_eq!(start.elapsed(), Duration::from_secs(10));
 
-        let b = registry.admit(4).unwrap();
+        let b = running(&registry, 4);
         b.conn.busy();
         b.conn.idle();
         let start = Instant::now();
@@ -270,11 +300,11 @@ mod tests {
     async fn the_cap_evicts_the_longest_waiting_and_spares_busy_ones() {
         let limits = ConnLimits::default();
         let registry = Arc::new(Registry::default());
-        let busy = registry.admit(2).unwrap();
+        let busy = running(&registry, 2);
         busy.conn.busy();
         tokio::time::advance(Duration::from_secs(1)).await;
-        let silent = registry.admit(2).unwrap();
-        let third = registry.admit(2).unwrap();
+        let silent = running(&registry, 2);
+        let third = running(&registry, 2);
         assert_eq!(silent.conn.expired(&limits).await, Expiry::Evicted);
         assert!(!busy.conn.evicted.load(Ordering::Acquire));
         drop(silent);
@@ -282,5 +312,35 @@ mod tests {
         assert!(registry.admit(2).is_none(), "all busy: refused");
         drop(third);
         assert!(registry.admit(2).is_some());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_slow_body_is_pushed_out_by_when_it_began_not_by_its_last_byte() {
+        let limits = ConnLimits::default();
+        let registry = Arc::new(Registry::default());
+        let trickling = running(&registry, 2);
+        trickling.conn.receiving();
+        tokio::time::advance(Duration::from_secs(5)).await;
+        // Bytes of its body keep coming; it still began first.
+        trickling.conn.saw_bytes();
+        let idle = running(&registry, 2);
+        idle.conn.busy();
+        idle.conn.idle();
+        let _new = running(&registry, 2);
+        assert_eq!(trickling.conn.expired(&limits).await, Expiry::Evicted);
+        assert!(!idle.conn.evicted.load(Ordering::Acquire));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_connection_whose_task_has_not_run_is_never_pushed_out() {
+        let registry = Arc::new(Registry::default());
+        let fresh = registry.admit(1).unwrap();
+        assert!(
+            registry.admit(1).is_none(),
+            "the newcomer is refused rather than the one not yet read"
+        );
+        fresh.conn.started();
+        let _next = registry.admit(1).unwrap();
+        assert!(fresh.conn.evicted.load(Ordering::Acquire));
     }
 }

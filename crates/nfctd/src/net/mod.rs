@@ -1,13 +1,14 @@
 //! The connection layer under the HTTP routes: accept loops for HTTP and
-//! HTTPS listeners, the per-connection limits of SPEC 7 (header and idle
-//! timeouts, a cap on open connections, back-off on accept errors), TLS, and
-//! the open-file limit. Our own accept loop (hyper-util + tokio-rustls rather
+//! HTTPS listeners, the per-connection limits (header, body and idle
+//! timeouts, bounded request memory, a cap on open connections, back-off on
+//! accept errors), TLS, and the open-file limit. Our own accept loop (hyper-util + tokio-rustls rather
 //! than `axum::serve` or axum-server) because neither of those can evict a
 //! silent connection to make room, time out a TLS handshake together with
 //! the request head, or close idle keep-alive connections.
 
 mod body;
 mod conns;
+pub mod inbound;
 pub mod tls;
 
 use std::io;
@@ -16,6 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ConnectInfo;
+use axum::response::IntoResponse as _;
 use axum::Router;
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
@@ -139,6 +141,7 @@ pub async fn serve(
 ) -> io::Result<()> {
     let (stop_tx, stop_rx) = watch::channel(false);
     let registry = Arc::new(Registry::default());
+    let bodies = inbound::SharedBodies::new(inbound::SHARED_BODIES);
     let mut loops = Vec::new();
     for listener in listeners {
         listener.socket.set_nonblocking(true)?;
@@ -155,6 +158,7 @@ pub async fn serve(
             tls,
             limits,
             registry: Arc::clone(&registry),
+            bodies: Arc::clone(&bodies),
             stop: stop_rx.clone(),
         };
         loops.push(tokio::spawn(accept_loop(socket, ctx)));
@@ -178,6 +182,8 @@ struct Ctx {
     tls: Option<Tls>,
     limits: ConnLimits,
     registry: Arc<Registry>,
+    /// The pool large request bodies share.
+    bodies: Arc<inbound::SharedBodies>,
     stop: watch::Receiver<bool>,
 }
 
@@ -215,6 +221,7 @@ async fn accept_loop(listener: TcpListener, ctx: Ctx) {
         let ctx = ctx.clone();
         tokio::spawn(async move {
             let conn = Arc::clone(&admitted.conn);
+            conn.started();
             tokio::select! {
                 _ = connection(stream, peer, &conn, &ctx) => {}
                 why = conn.expired(&ctx.limits) => {
@@ -268,22 +275,51 @@ where
 {
     let app = ctx.app.clone();
     let tracker = Arc::clone(conn);
+    let bodies = Arc::clone(&ctx.bodies);
+    let body_limits = inbound::BodyLimits {
+        max_body: inbound::MAX_BODY,
+        own: inbound::OWN_BODY,
+        pause: ctx.limits.header_timeout,
+        total: inbound::BODY_TIMEOUT,
+    };
     let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
         req.extensions_mut().insert(ConnectInfo(peer));
         if tls {
             req.extensions_mut().insert(OverTls);
         }
-        tracker.busy();
         let mut app = app.clone();
         let tracker = Arc::clone(&tracker);
+        let bodies = Arc::clone(&bodies);
         async move {
-            let req = req.map(axum::body::Body::new);
+            let (parts, incoming) = req.into_parts();
+            // The whole body first, so no route holds hyper's buffers or
+            // runs while a client dawdles over its body.
+            let (body, _held) = if http_body::Body::is_end_stream(&incoming) {
+                (axum::body::Body::empty(), None)
+            } else {
+                tracker.receiving();
+                match inbound::read(&parts.headers, incoming, &body_limits, &bodies).await {
+                    Ok((bytes, held)) => (axum::body::Body::from(bytes), Some(held)),
+                    Err(refusal) => {
+                        tracing::debug!(%peer, ?refusal, "request body refused");
+                        tracker.busy();
+                        let response = refusal.into_response();
+                        return Ok(response.map(|b| body::Tracked::new(b, tracker)));
+                    }
+                }
+            };
+            tracker.busy();
+            let started = std::time::Instant::now();
+            let (method, path) = (parts.method.clone(), parts.uri.path().to_owned());
+            let req = axum::extract::Request::from_parts(parts, body);
             std::future::poll_fn(|cx| {
                 tower_service::Service::<axum::extract::Request>::poll_ready(&mut app, cx)
             })
             .await?;
             // Idle only once the body is out: see `body`.
             let response = app.call(req).await?;
+            tracing::debug!(%peer, %method, path, status = response.status().as_u16(),
+                ms = started.elapsed().as_millis(), "request answered");
             Ok::<_, std::convert::Infallible>(response.map(|b| body::Tracked::new(b, tracker)))
         }
     });
@@ -291,6 +327,8 @@ where
         .keep_alive(true)
         // Our own timers (conns.rs) cover the head, including the TLS handshake.
         .header_read_timeout(None)
+        // What a connection may hold before its head is complete.
+        .max_buf_size(inbound::MAX_HEAD)
         .serve_connection(TokioIo::new(io), service);
     tokio::pin!(served);
     let mut stop = ctx.stop.clone();

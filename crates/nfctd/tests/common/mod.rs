@@ -165,9 +165,12 @@ impl Daemon {
 
     /// Runs the daemon `command` describes, waiting for its "listening on" lines.
     pub fn spawn_command(mut command: Command) -> Daemon {
+        // Info unless the test chose a level.
+        if !command.get_envs().any(|(k, _)| k == "NFCTD_LOG") {
+            command.env("NFCTD_LOG", "info");
+        }
         let mut child = command
             .env("NO_COLOR", "1")
-            .env("NFCTD_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
