@@ -61,6 +61,7 @@ impl JsonError {
                 // The request was fine; the kernel said no (EBUSY, ENOMEM...).
                 ApiError::Kernel(_) => (StatusCode::CONFLICT, "kernel_refused"),
                 ApiError::TooManyLogins => (StatusCode::TOO_MANY_REQUESTS, "too_many_logins"),
+                ApiError::Overloaded => (StatusCode::SERVICE_UNAVAILABLE, "overloaded"),
                 ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             },
         }
@@ -87,7 +88,8 @@ impl IntoResponse for JsonError {
         let mut response = (status, body).into_response();
         if matches!(
             self,
-            JsonError::Overloaded | JsonError::Service(ApiError::TooManyLogins)
+            JsonError::Overloaded
+                | JsonError::Service(ApiError::TooManyLogins | ApiError::Overloaded)
         ) {
             response
                 .headers_mut()
