@@ -242,7 +242,8 @@ impl Throttle {
             .as_ref()
             .is_none_or(|n| maps.names.room_for(n, limit, now));
         let addr_room = addr.is_none_or(|a| maps.addrs.room_for(&a, limit, now));
-        if !(name_room && addr_room) && !trusted {
+        let room = name_room && addr_room;
+        if !room && !trusted {
             return Err(Limited::Full);
         }
         // A trusted client finding a map full goes on uncounted there: its
