@@ -8,7 +8,7 @@ mod common;
 
 use std::io::{Read as _, Write as _};
 use std::net::{IpAddr, SocketAddr};
-use std::os::unix::fs::PermissionsExt as _;
+use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -575,7 +575,18 @@ fn a_deleted_password_file_is_logged_once_and_its_return_once() {
         login(&mut py, "admin", "admin-pw").ok().is_string(),
         "the users stay"
     );
-    append(&users.file, &text);
+    // Back whole, as `nfctd passwd` writes it: a file with its final mode
+    // renamed into place, so no look can catch it half written or too open.
+    let temp = users.file.with_extension("new");
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&temp)
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    std::fs::rename(&temp, &users.file).unwrap();
     assert!(wait_until(Duration::from_secs(5), || daemon
         .log()
         .contains("password file re-read")));

@@ -163,7 +163,8 @@ impl PasswdFile {
 }
 
 /// What identifies a version of the file without reading it: a rename gives
-/// a new inode, an edit in place a new mtime or size.
+/// a new inode, an edit in place a new mtime or size, a `chmod` or `chown`
+/// (fixing a refused file) a new ctime.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Stamp {
     dev: u64,
@@ -171,6 +172,8 @@ pub struct Stamp {
     size: u64,
     mtime: i64,
     mtime_nsec: i64,
+    ctime: i64,
+    ctime_nsec: i64,
 }
 
 pub fn stamp(path: &Path) -> Result<Stamp, PasswdError> {
@@ -181,6 +184,8 @@ pub fn stamp(path: &Path) -> Result<Stamp, PasswdError> {
         size: m.size(),
         mtime: m.mtime(),
         mtime_nsec: m.mtime_nsec(),
+        ctime: m.ctime(),
+        ctime_nsec: m.ctime_nsec(),
     })
 }
 
