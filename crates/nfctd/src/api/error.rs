@@ -98,3 +98,29 @@ impl IntoResponse for JsonError {
         response
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overload_and_throttling_say_when_to_retry() {
+        for (error, status) in [
+            (JsonError::Overloaded, 503),
+            (JsonError::Service(ApiError::Overloaded), 503),
+            (JsonError::Service(ApiError::TooManyLogins), 429),
+        ] {
+            let response = error.into_response();
+            assert_eq!(response.status().as_u16(), status);
+            assert_eq!(
+                response
+                    .headers()
+                    .get("retry-after")
+                    .and_then(|v| v.to_str().ok()),
+                Some("1")
+            );
+        }
+        let response = JsonError::Service(ApiError::AuthFailed).into_response();
+        assert!(response.headers().get("retry-after").is_none());
+    }
+}
