@@ -8,7 +8,7 @@ mod common;
 
 use std::io::{Read as _, Write as _};
 use std::net::{IpAddr, SocketAddr};
-use std::os::unix::fs::PermissionsExt as _;
+use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -515,7 +515,85 @@ exit 1"#
         took >= Duration::from_secs(4) && took < Duration::from_secs(15),
         "{took:?}"
     );
-    assert!(daemon.log().contains("killed"), "{}", daemon.log());
+    // The fault can come back before the log reader has the daemon's line.
+    assert!(
+        wait_until(Duration::from_secs(5), || daemon.log().contains("killed")),
+        "{}",
+        daemon.log()
+    );
+}
+
+#[test]
+fn a_password_file_of_another_user_or_in_an_open_directory_stops_the_daemon() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("passwd");
+    add_user(&file, "alice", "pw", "admin");
+    let start = |file: &Path| {
+        Command::new(NFCTD)
+            .args(["--listen", "127.0.0.1:0", "--passwd-file"])
+            .arg(file)
+            .output()
+            .unwrap()
+    };
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let out = start(&file);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(file.to_str().unwrap()) && err.contains("chmod o-w"),
+        "{err}"
+    );
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipped the owner check: changing a file's owner needs root");
+        return;
+    }
+    std::os::unix::fs::chown(&file, Some(65534), None).unwrap();
+    let out = start(&file);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(file.to_str().unwrap()) && err.contains("uid 65534") && err.contains("chown"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_deleted_password_file_is_logged_once_and_its_return_once() {
+    let bed = Bed::new();
+    let users = two_users();
+    let daemon = Daemon::start(&bed, &["--passwd-file", users.file.to_str().unwrap()]);
+    let text = std::fs::read_to_string(&users.file).unwrap();
+    std::fs::remove_file(&users.file).unwrap();
+    // The watcher looks every second: three looks at a missing file.
+    std::thread::sleep(Duration::from_millis(3500));
+    let gone = |log: &str| log.matches("password file is gone").count();
+    assert_eq!(gone(&daemon.log()), 1, "{}", daemon.log());
+    assert!(!daemon.log().contains("ERROR"), "{}", daemon.log());
+    let mut py = daemon.client();
+    assert!(
+        login(&mut py, "admin", "admin-pw").ok().is_string(),
+        "the users stay"
+    );
+    // Back whole, as `nfctd passwd` writes it: a file with its final mode
+    // renamed into place, so no look can catch it half written or too open.
+    let temp = users.file.with_extension("new");
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&temp)
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    std::fs::rename(&temp, &users.file).unwrap();
+    assert!(wait_until(Duration::from_secs(5), || daemon
+        .log()
+        .contains("password file re-read")));
+    std::thread::sleep(Duration::from_millis(2500));
+    let log = daemon.log();
+    assert_eq!(log.matches("password file re-read").count(), 1, "{log}");
+    assert_eq!(gone(&log), 1, "{log}");
 }
 
 #[test]

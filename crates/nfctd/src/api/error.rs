@@ -65,6 +65,7 @@ impl JsonError {
                 // The request was fine; the kernel said no (EBUSY, ENOMEM...).
                 ApiError::Kernel(_) => (StatusCode::CONFLICT, "kernel_refused"),
                 ApiError::TooManyLogins => (StatusCode::TOO_MANY_REQUESTS, "too_many_logins"),
+                ApiError::Overloaded => (StatusCode::SERVICE_UNAVAILABLE, "overloaded"),
                 ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             },
         }
@@ -94,7 +95,7 @@ impl IntoResponse for JsonError {
             self,
             JsonError::Overloaded
                 | JsonError::TooManyStreams(_)
-                | JsonError::Service(ApiError::TooManyLogins)
+                | JsonError::Service(ApiError::TooManyLogins | ApiError::Overloaded)
         ) {
             response.headers_mut().insert(
                 "retry-after",
@@ -102,5 +103,31 @@ impl IntoResponse for JsonError {
             );
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overload_and_throttling_say_when_to_retry() {
+        for (error, status) in [
+            (JsonError::Overloaded, 503),
+            (JsonError::Service(ApiError::Overloaded), 503),
+            (JsonError::Service(ApiError::TooManyLogins), 429),
+        ] {
+            let response = error.into_response();
+            assert_eq!(response.status().as_u16(), status);
+            assert_eq!(
+                response
+                    .headers()
+                    .get("retry-after")
+                    .and_then(|v| v.to_str().ok()),
+                Some("1")
+            );
+        }
+        let response = JsonError::Service(ApiError::AuthFailed).into_response();
+        assert!(response.headers().get("retry-after").is_none());
     }
 }

@@ -57,7 +57,8 @@ pub(super) fn body<T: serde::de::DeserializeOwned + Default>(bytes: &[u8]) -> Re
 #[utoipa::path(post, path = "/session", request_body = Login, tag = "session",
     responses(
         (status = 200, description = "Logged in; the session cookie is set", body = SessionView),
-        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody),
+        (status = 503, description = "Too many logins waiting to be checked; retry after Retry-After", body = ErrorBody)))]
 pub async fn login(
     State(api): State<JsonApi>,
     parts: Parts,

@@ -39,6 +39,14 @@ impl CommandAuth {
     /// line. Exit 0 accepts; the first line of its stdout may be `admin` or
     /// `viewer`, and anything else (or nothing) means viewer, the lesser role.
     pub fn verify(&self, user: &str, password: &str) -> Option<Role> {
+        // `Auth::login` refuses these before the throttle; checked again
+        // here because one line break would shift what the program reads.
+        if [user, password]
+            .iter()
+            .any(|s| s.contains(['\n', '\r', '\0']))
+        {
+            return None;
+        }
         match self.run(user, password) {
             Ok(role) => role,
             Err(e) => {

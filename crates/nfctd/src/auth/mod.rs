@@ -9,12 +9,16 @@ mod pam;
 pub mod passwd;
 pub mod passwd_cli;
 mod password;
+mod pool;
+pub mod prefix;
 pub mod throttle;
+mod timing;
 
 use std::net::IpAddr;
 use std::path::PathBuf;
 
 pub use password::Roles;
+pub use prefix::Prefix;
 pub use throttle::{Limit, Limited};
 
 /// What a session may do.
@@ -62,11 +66,13 @@ impl Method {
     }
 }
 
-/// The validated `--auth*` and `--login-*` settings.
+/// The validated `--auth*`, `--login-*` and `--admin-from` settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthConfig {
     pub method: Method,
     pub limit: Limit,
+    /// Clients exempt from user-name lockouts (never from their own address's).
+    pub admin_from: Vec<Prefix>,
 }
 
 /// Why authentication cannot start.
@@ -101,6 +107,29 @@ pub enum Refused {
     Failed,
     /// Too many failures for this user or address: not even checked.
     Throttled(Limited),
+    /// The named argument holds a line break or NUL: refused before the
+    /// throttle or any backend saw it.
+    Invalid(&'static str),
+    /// No password-checking thread was free in time: not checked, not counted.
+    Busy,
+}
+
+/// What a user name or password may not hold. The command backend gives
+/// the program `user\npassword\n`: a name `alice\n<guess>` would have it
+/// check alice's password while the throttle counted another name. No
+/// backend has a use for them, so every backend refuses them.
+const FORBIDDEN: [char; 3] = ['\n', '\r', '\0'];
+
+/// The message for [`Refused::Invalid`]; never the value itself.
+pub const INVALID_CHARACTERS: &str = "must not contain a line break or NUL";
+
+fn check_characters(user: Option<&str>, password: Option<&str>) -> Result<(), Refused> {
+    for (field, value) in [("user", user), ("password", password)] {
+        if value.is_some_and(|v| v.contains(FORBIDDEN)) {
+            return Err(Refused::Invalid(field));
+        }
+    }
+    Ok(())
 }
 
 /// The configured backend with its throttle.
@@ -123,14 +152,9 @@ impl Auth {
             #[cfg(not(feature = "pam"))]
             Method::Pam => return Err(AuthError::NoPam),
         };
-        if let Backend::Password(_) | Backend::Command(_) = backend {
-            // Made now rather than at the first unknown user, whose login
-            // would otherwise be the slow one.
-            let _ = hash::dummy();
-        }
         Ok(Auth {
             backend,
-            throttle: throttle::Throttle::new(config.limit),
+            throttle: throttle::Throttle::with_trusted(config.limit, config.admin_from.clone()),
         })
     }
 
@@ -142,19 +166,31 @@ impl Auth {
         }
     }
 
+    /// Starts what works in the background (the password-checking threads).
+    /// Threads copy their creator's capabilities: call this once the daemon
+    /// has dropped its own.
+    pub fn start(&self) {
+        if let Backend::Password(users) = &self.backend {
+            users.start();
+        }
+    }
+
     pub fn is_none(&self) -> bool {
         matches!(self.backend, Backend::None)
     }
 
-    /// Checks a login. With `none` anyone is an admin (named `user`, or
-    /// `anonymous`). Otherwise both a user and a password are needed, and
-    /// the throttle is asked first, before any password is looked at.
+    /// Checks a login. A user name or password with a line break or NUL is
+    /// refused first, whatever the backend. With `none` anyone is an admin
+    /// (named `user`, or `anonymous`). Otherwise both a user and a password
+    /// are needed, and the throttle is asked first, before any password is
+    /// looked at; a login without a password costs an attempt and no hashing.
     pub fn login(
         &self,
         user: Option<&str>,
         password: Option<&str>,
         peer: Option<IpAddr>,
     ) -> Result<Granted, Refused> {
+        check_characters(user, password)?;
         if let Backend::None = self.backend {
             let user = user.filter(|u| !u.is_empty()).unwrap_or("anonymous");
             return Ok(Granted {
@@ -170,7 +206,14 @@ impl Auth {
         };
         let role = match &self.backend {
             Backend::None => Some(Role::Admin),
-            Backend::Password(users) => users.verify(name, password),
+            Backend::Password(users) => match users.verify(name, password) {
+                Ok(role) => role,
+                Err(busy) => {
+                    tracing::warn!("login not checked: {busy}");
+                    self.throttle.not_checked(user, peer);
+                    return Err(Refused::Busy);
+                }
+            },
             Backend::Command(program) => program.verify(name, password),
             #[cfg(feature = "pam")]
             Backend::Pam(pam) => pam.verify(name, password),
@@ -207,5 +250,88 @@ impl Auth {
     /// Whether there is a file to watch.
     pub fn has_file(&self) -> bool {
         matches!(self.backend, Backend::Password(_))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt as _;
+
+    fn config(method: Method, attempts: u32) -> AuthConfig {
+        AuthConfig {
+            method,
+            limit: Limit {
+                attempts,
+                window: std::time::Duration::from_secs(60),
+            },
+            admin_from: prefix::default_admin_from(),
+        }
+    }
+
+    #[test]
+    fn line_breaks_and_nul_are_refused_by_every_backend_before_anything_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let ran = dir.path().join("ran");
+        let program = dir.path().join("auth.sh");
+        std::fs::write(
+            &program,
+            format!(
+                "#!/bin/sh\necho run >> {}\nread -r u; read -r p; [ \"$p\" = pyctd ]\n",
+                ran.display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let passwd = dir.path().join("passwd");
+        std::fs::write(
+            &passwd,
+            "alice:499151674e56117e059b6095fd777bdc98d24757:admin\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(&passwd, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let peer = Some("192.0.2.1".parse().unwrap());
+        for method in [
+            Method::None,
+            Method::Command(program.clone()),
+            Method::Password(passwd.clone()),
+        ] {
+            let auth = Auth::open(&config(method.clone(), 1)).unwrap();
+            for (user, password, field) in [
+                ("alice\nguess", "x", "user"),
+                ("alice\rguess", "x", "user"),
+                ("alice\0", "x", "user"),
+                ("alice", "pyctd\n", "password"),
+                ("alice", "\r", "password"),
+                ("alice", "py\0ctd", "password"),
+            ] {
+                assert_eq!(
+                    auth.login(Some(user), Some(password), peer),
+                    Err(Refused::Invalid(field)),
+                    "{} {user:?} {password:?}",
+                    method.name()
+                );
+            }
+            // None of that counted: one attempt is left, and it is checked.
+            if !auth.is_none() {
+                assert_eq!(
+                    auth.login(Some("alice"), Some("no"), peer),
+                    Err(Refused::Failed)
+                );
+                assert!(matches!(
+                    auth.login(Some("alice"), Some("pyctd"), peer),
+                    Err(Refused::Throttled(_))
+                ));
+            }
+        }
+        assert_eq!(
+            std::fs::read_to_string(&ran)
+                .unwrap_or_default()
+                .lines()
+                .count(),
+            1,
+            "the program ran for the one plain login only"
+        );
     }
 }

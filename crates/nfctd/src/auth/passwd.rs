@@ -21,6 +21,14 @@ pub enum PasswdError {
         "{path}: mode {mode:04o} lets group or others read or write it; run `chmod 600 {path}`"
     )]
     Permissions { path: PathBuf, mode: u32 },
+    #[error("{path}: owned by uid {uid}, neither the daemon's user (uid {euid}) nor root, so that user could hand out admin; run `chown {euid} {path}` (or make root its owner)")]
+    Owner { path: PathBuf, uid: u32, euid: u32 },
+    #[error("{path}: its directory {dir} (mode {mode:04o}) may be written by anyone and lacks the sticky bit, so anyone could put another file in its place; run `chmod o-w {dir}`")]
+    Directory {
+        path: PathBuf,
+        dir: PathBuf,
+        mode: u32,
+    },
     #[error("{path}, line {line}: {why}")]
     Syntax {
         path: PathBuf,
@@ -155,7 +163,8 @@ impl PasswdFile {
 }
 
 /// What identifies a version of the file without reading it: a rename gives
-/// a new inode, an edit in place a new mtime or size.
+/// a new inode, an edit in place a new mtime or size, a `chmod` or `chown`
+/// (fixing a refused file) a new ctime.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Stamp {
     dev: u64,
@@ -163,6 +172,8 @@ pub struct Stamp {
     size: u64,
     mtime: i64,
     mtime_nsec: i64,
+    ctime: i64,
+    ctime_nsec: i64,
 }
 
 pub fn stamp(path: &Path) -> Result<Stamp, PasswdError> {
@@ -173,6 +184,8 @@ pub fn stamp(path: &Path) -> Result<Stamp, PasswdError> {
         size: m.size(),
         mtime: m.mtime(),
         mtime_nsec: m.mtime_nsec(),
+        ctime: m.ctime(),
+        ctime_nsec: m.ctime_nsec(),
     })
 }
 
@@ -199,6 +212,36 @@ pub fn load(path: &Path) -> Result<(PasswdFile, Stamp), PasswdError> {
     }
     let text = std::fs::read_to_string(path).map_err(|e| io(path, e))?;
     Ok((PasswdFile::parse(path, &text)?, before))
+}
+
+/// [`load`], for the daemon: also refused if the file belongs to a user
+/// other than the daemon's (effective uid) or root, or if its directory may
+/// be written by anyone without the sticky bit (anyone could rename another
+/// file over it). `nfctd passwd`, run by root on the daemon's file, uses
+/// plain [`load`].
+pub fn load_trusted(path: &Path) -> Result<(PasswdFile, Stamp), PasswdError> {
+    let meta = std::fs::metadata(path).map_err(|e| io(path, e))?;
+    let euid = nix::unistd::geteuid().as_raw();
+    if meta.uid() != euid && meta.uid() != 0 {
+        return Err(PasswdError::Owner {
+            path: path.to_path_buf(),
+            uid: meta.uid(),
+            euid,
+        });
+    }
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let dir_mode = std::fs::metadata(&dir).map_err(|e| io(&dir, e))?.mode();
+    if dir_mode & 0o002 != 0 && dir_mode & 0o1000 == 0 {
+        return Err(PasswdError::Directory {
+            path: path.to_path_buf(),
+            dir,
+            mode: dir_mode & 0o7777,
+        });
+    }
+    load(path)
 }
 
 /// Replaces the file atomically: a temporary file in the same directory, mode
@@ -332,6 +375,48 @@ mod tests {
         let meta = std::fs::metadata(&path).unwrap();
         assert_eq!((meta.uid(), meta.gid()), (65534, 65534));
         assert_eq!(meta.mode() & 0o777, 0o600);
+    }
+
+    #[test]
+    fn the_daemon_refuses_a_file_of_another_user_or_in_an_open_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("passwd");
+        let f = PasswdFile::parse(&path, &format!("a:{SHA1_PYCTD}:admin\n")).unwrap();
+        write_atomically(&path, &f).unwrap();
+        assert_eq!(load_trusted(&path).unwrap().0, f);
+
+        // World-writable without the sticky bit: refused, naming both and the fix.
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+        let e = load_trusted(&path).unwrap_err().to_string();
+        let d = dir.path().display().to_string();
+        assert!(
+            e.contains(&format!("{}:", path.display()))
+                && e.contains(&format!("chmod o-w {d}"))
+                && e.contains("0777"),
+            "{e}"
+        );
+        assert!(
+            load(&path).is_ok(),
+            "`nfctd passwd` does not check the directory"
+        );
+        // With the sticky bit (as /tmp): fine.
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o1777)).unwrap();
+        load_trusted(&path).unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!("skipped the owner check: changing a file's owner needs root");
+            return;
+        }
+        // Root's own file is fine; nobody's is not.
+        std::os::unix::fs::chown(&path, Some(0), None).unwrap();
+        load_trusted(&path).unwrap();
+        std::os::unix::fs::chown(&path, Some(65534), None).unwrap();
+        let e = load_trusted(&path).unwrap_err().to_string();
+        assert!(
+            e.contains(path.to_str().unwrap()) && e.contains("uid 65534") && e.contains("chown 0 "),
+            "{e}"
+        );
     }
 
     #[test]

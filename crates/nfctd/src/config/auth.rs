@@ -1,12 +1,13 @@
 //! The authentication options (`--auth`, `--passwd-file`, `--auth-command`,
-//! `--login-*`) validated into the backend's configuration.
+//! `--login-*`, `--admin-from`) validated into the backend's configuration.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::auth::passwd_cli::DEFAULT_PASSWD_FILE;
-use crate::auth::{AuthConfig, Limit, Method};
+use crate::auth::prefix::default_admin_from;
+use crate::auth::{AuthConfig, Limit, Method, Prefix};
 
 use super::{bad, ConfigError, Options};
 
@@ -81,5 +82,24 @@ pub(super) fn auth_config(o: &Options, listen: &[SocketAddr]) -> Result<AuthConf
         Some(s) => limit.window = Duration::from_secs(s),
         None => {}
     }
-    Ok(AuthConfig { method, limit })
+    let admin_from = if o.admin_from.is_empty() {
+        default_admin_from()
+    } else {
+        o.admin_from
+            .iter()
+            .map(|text| {
+                text.parse::<Prefix>().map_err(|e| {
+                    bad(
+                        "--admin-from",
+                        format!("{}: {e}", crate::clip::quoted(text)),
+                    )
+                })
+            })
+            .collect::<Result<_, _>>()?
+    };
+    Ok(AuthConfig {
+        method,
+        limit,
+        admin_from,
+    })
 }

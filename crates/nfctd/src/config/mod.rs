@@ -154,6 +154,10 @@ pub struct Options {
     /// The throttling window in seconds [default: 60].
     #[arg(long, value_name = "SECS")]
     pub login_window: Option<u64>,
+    /// Clients here (repeatable; ADDR or ADDR/LEN) may log in while their user name is locked out by failures from elsewhere; their own address is still throttled; a list given replaces the default [default: 127.0.0.1/32, ::1/128].
+    #[arg(long, value_name = "CIDR")]
+    #[serde(default)]
+    pub admin_from: Vec<String>,
     // ---- Network: TLS, connection limits, allowed hosts (see NetConfig below) ----
     /// PEM certificate chain for HTTPS; reloaded on SIGHUP (needs --tls-key).
     #[arg(long, value_name = "FILE")]
@@ -402,6 +406,11 @@ fn merge(high: Options, low: Options) -> Options {
         auth_command: high.auth_command.or(low.auth_command),
         login_attempts: high.login_attempts.or(low.login_attempts),
         login_window: high.login_window.or(low.login_window),
+        admin_from: if high.admin_from.is_empty() {
+            low.admin_from
+        } else {
+            high.admin_from
+        },
         // Network block.
         tls_cert: high.tls_cert.or(low.tls_cert),
         tls_key: high.tls_key.or(low.tls_key),

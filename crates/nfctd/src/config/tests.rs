@@ -178,12 +178,31 @@ fn auth_defaults_and_checks() {
         (&["--auth", "pam"], "--auth"),
         (&["--login-attempts", "0"], "--login-attempts"),
         (&["--login-window", "0"], "--login-window"),
+        (&["--admin-from", "10.0.0.0/33"], "--admin-from"),
+        (&["--admin-from", "localhost"], "--admin-from"),
     ] {
         let err = parse(args).unwrap_err().to_string();
         assert!(err.contains(option), "{args:?}: {err}");
     }
     let c = parse(&["--auth", "command", "--auth-command", "/bin/true"]).unwrap();
     assert_eq!(c.auth.method, Method::Command("/bin/true".into()));
+    // --admin-from: loopback by default; a list given replaces it.
+    let local = |c: &Config, ip: &str| {
+        c.auth
+            .admin_from
+            .iter()
+            .any(|p| p.contains(ip.parse().unwrap()))
+    };
+    assert!(local(&c, "127.0.0.1") && local(&c, "::1") && !local(&c, "127.0.0.2"));
+    let c = parse(&[
+        "--admin-from",
+        "192.0.2.0/24",
+        "--admin-from",
+        "2001:db8::7",
+    ])
+    .unwrap();
+    assert_eq!(c.auth.admin_from.len(), 2);
+    assert!(local(&c, "192.0.2.9") && local(&c, "2001:db8::7") && !local(&c, "127.0.0.1"));
 }
 
 #[test]

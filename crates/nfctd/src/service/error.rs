@@ -18,6 +18,9 @@ pub enum ApiError {
     Kernel(String),
     #[error("too many failed logins; retry later")]
     TooManyLogins,
+    /// Too much work waiting (password checks): retry shortly.
+    #[error("overloaded: too many logins being checked; retry shortly")]
+    Overloaded,
     #[error("internal error: {0}")]
     Internal(String),
 }

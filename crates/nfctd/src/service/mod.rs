@@ -89,6 +89,7 @@ impl Service {
                 pages: Pages::default(),
             }),
         };
+        service.inner.auth.start();
         if service.inner.auth.has_file() {
             let weak = Arc::downgrade(&service.inner);
             let spawned = std::thread::Builder::new()
@@ -180,19 +181,26 @@ impl Service {
                 };
                 Ok((name, granted.role))
             }
-            Err(refused) => {
+            Err(Refused::Invalid(field)) => {
+                // The value is not logged: a line break in it could forge log lines.
+                self.inner.usage.failed_logins.inc();
+                tracing::warn!(target: "audit", peer = %peer_text, field, "login refused: a line break or NUL");
+                Err(ApiError::invalid(field, crate::auth::INVALID_CHARACTERS))
+            }
+            // Not a failed password: nothing was checked, and the throttle
+            // took its attempt back.
+            Err(Refused::Busy) => Err(ApiError::Overloaded),
+            Err(Refused::Failed) => {
                 self.inner.usage.failed_logins.inc();
                 let user = user.map(clip).unwrap_or_default();
-                match refused {
-                    Refused::Failed => {
-                        tracing::warn!(target: "audit", user = ?user, peer = %peer_text, "login failed");
-                        Err(ApiError::AuthFailed)
-                    }
-                    Refused::Throttled(which) => {
-                        tracing::warn!(target: "audit", user = ?user, peer = %peer_text, limited = ?which, "login refused: too many failures");
-                        Err(ApiError::TooManyLogins)
-                    }
-                }
+                tracing::warn!(target: "audit", user = ?user, peer = %peer_text, "login failed");
+                Err(ApiError::AuthFailed)
+            }
+            Err(Refused::Throttled(which)) => {
+                self.inner.usage.failed_logins.inc();
+                let user = user.map(clip).unwrap_or_default();
+                tracing::warn!(target: "audit", user = ?user, peer = %peer_text, limited = ?which, "login refused: too many failures");
+                Err(ApiError::TooManyLogins)
             }
         }
     }

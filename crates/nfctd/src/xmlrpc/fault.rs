@@ -15,6 +15,7 @@ pub enum FaultCode {
     NoSuchConnection,
     KernelRefused,
     TooManyLogins,
+    Overloaded,
     NotWellFormed,
     NotACall,
     UnknownMethod,
@@ -33,6 +34,7 @@ impl FaultCode {
             FaultCode::NoSuchConnection => "no_such_connection",
             FaultCode::KernelRefused => "kernel_refused",
             FaultCode::TooManyLogins => "too_many_logins",
+            FaultCode::Overloaded => "overloaded",
             FaultCode::NotWellFormed => "not_well_formed",
             FaultCode::NotACall => "not_a_call",
             FaultCode::UnknownMethod => "unknown_method",
@@ -51,6 +53,9 @@ impl FaultCode {
             FaultCode::NoSuchConnection => 5,
             FaultCode::KernelRefused => 6,
             FaultCode::TooManyLogins => 7,
+            // "system error" in the XML-RPC interoperability fault codes:
+            // the call was fine, the server could not take it now.
+            FaultCode::Overloaded => -32400,
             FaultCode::NotWellFormed => -32700,
             FaultCode::NotACall => -32600,
             FaultCode::UnknownMethod => -32601,
@@ -104,6 +109,7 @@ impl From<ApiError> for Fault {
             ApiError::NoSuchConnection(_) => FaultCode::NoSuchConnection,
             ApiError::Kernel(_) => FaultCode::KernelRefused,
             ApiError::TooManyLogins => FaultCode::TooManyLogins,
+            ApiError::Overloaded => FaultCode::Overloaded,
             ApiError::Internal(_) => FaultCode::Internal,
         };
         Fault::new(code, e.to_string())
@@ -134,6 +140,7 @@ mod tests {
             (ApiError::NoSuchConnection("x".into()), 5),
             (ApiError::Kernel("x".into()), 6),
             (ApiError::TooManyLogins, 7),
+            (ApiError::Overloaded, -32400),
             (ApiError::Internal("x".into()), -32603),
         ];
         for (e, n) in cases {
