@@ -105,7 +105,9 @@ fn a_user_name_cannot_forge_audit_lines() {
     let mut py = daemon.client();
     let forged =
         "x\n2099-01-01T00:00:00Z  INFO audit: kill session=deadbeef user=root id=1 result=killed";
-    py.call("login", json!([forged, "pw"])).ok();
+    // Refused outright (a line break in a name is never a user), and logged
+    // without the name.
+    assert_eq!(py.call("login", json!([forged, "pw"])).fault_code(), 4);
     assert!(wait_until(Duration::from_secs(10), || daemon
         .log()
         .contains("login")));
