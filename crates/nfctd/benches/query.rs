@@ -1,6 +1,6 @@
 //! The query engine alone, in process: `view`'s filter + sort + page + render
 //! over a synthetic snapshot of any size (no kernel, no namespace, no limit
-//! on entries), for each view shape of issue 10, with p50 and p99.
+//! on entries), for each view shape of `table/gateway.rs`, with p50 and p99.
 //!
 //! Run: `cargo bench -p nfctd --bench query [-- --entries 1000000 --runs 30]`
 //! (`--shape NAME` runs one shape only, for a profiler).

@@ -5,7 +5,7 @@
 //! fills that namespace's conntrack table with synthetic entries through ctnetlink, and
 //! everything it spawns — `conntrack`, `python3`, the `nfctd` binary — lives there too).
 //!
-//! What it measures (issue targets in brackets):
+//! What it measures (targets in brackets; docs/benchmarks.md has the results):
 //! 1. dump + decode into the mirror's `RowSet` vs `conntrack -L > /dev/null` [≤ 0.5×];
 //! 2. heap bytes per entry of a `RowSet` plus one published snapshot vector, via a
 //!    counting global allocator [≤ 300 B]; the dump's `Vec<Conn>` reported apart, and the
@@ -15,7 +15,7 @@
 //! 4. `view` over HTTP from the real daemon, filtered (`tcp`, `orig_dport` 443) and
 //!    unfiltered, ordered by timeout DESC, 100 rows, vs `conntrack -L -p tcp --dport 443`
 //!    [≥ 20× faster];
-//!    4c. every view shape of issue 10 (`table/gateway.rs`), p50 and p99, each call a new
+//!    4c. every view shape of `table/gateway.rs`, p50 and p99, each call a new
 //!    page so the daemon's page cache cannot answer [p50 ≤ 50 ms, p99 ≤ 100 ms];
 //!    2c. the daemon's resident memory over an empty daemon's, after 3 refreshes [≤ 250 B];
 //! 5. `refresh(sid)` (a full reconciliation) vs `conntrack -L` [≤ 0.5×];
@@ -647,7 +647,7 @@ fn main() {
             .to_string(),
         "-".into(),
     );
-    // 4c: every view shape of issue 10, p50 and p99 over HTTP.
+    // 4c: every view shape of `gateway`, p50 and p99 over HTTP.
     for shape in gateway::shapes() {
         let members: Vec<(&str, String)> = shape
             .filter

@@ -1,4 +1,4 @@
-//! Flow export (issue 11, JSON Lines) against the real daemon: one end
+//! Flow export (JSON Lines) against the real daemon: one end
 //! record per connection that leaves the mirror, with how its end was found
 //! (a DESTROY event, a reconciliation dump, or an expiry lookup); interim
 //! records and NAT events; collectors on a Unix or TCP socket that start

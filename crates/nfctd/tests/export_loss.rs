@@ -1,4 +1,4 @@
-//! Loss accounting under an event storm (issue 11): 50,000 connections end
+//! Loss accounting under an event storm: 50,000 connections end
 //! in one burst while the event buffer is small, so the kernel's DESTROY
 //! events overflow it. Every connection still gets exactly one end record,
 //! found by its event or by the reconciliation that follows; the metrics

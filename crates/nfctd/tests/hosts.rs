@@ -1,4 +1,4 @@
-//! DNS rebinding and cross-site requests (issue 7, item 6): a foreign `Host`
+//! DNS rebinding and cross-site requests: a foreign `Host`
 //! and a cross-site `Origin` are refused with 403 on every route, and
 //! `--allowed-host` admits a name.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
@@ -32,7 +32,7 @@ fn a_foreign_host_is_refused_on_every_route() {
     let daemon = Daemon::start(&bed, &[]);
     let port = daemon.addr.port();
 
-    // The rebinding attack as tried in the issue: a session for a page on another name.
+    // A DNS rebinding attack: a session for a page on another name.
     let (status, body) = post(&daemon, "Host: attacker.example\r\n");
     assert_eq!(status, 403, "{body}");
     assert!(!body.contains("methodResponse"), "{body}");

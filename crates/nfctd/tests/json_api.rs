@@ -327,7 +327,7 @@ fn events_stream_counts_to_a_logged_in_client() {
 fn the_openapi_document_lists_exactly_the_routes_that_answer() {
     let (_bed, daemon, s) = setup(1);
     let doc = request(daemon.addr, "GET", "/api/v1/openapi.json", &[], "").json();
-    assert_eq!(doc["openapi"], "3.1.0", "the README says OpenAPI 3.1");
+    assert_eq!(doc["openapi"], "3.1.0", "docs/json-api.md says OpenAPI 3.1");
     let mut documented = BTreeSet::new();
     for (path, item) in doc["paths"].as_object().unwrap() {
         for method in item.as_object().unwrap().keys() {

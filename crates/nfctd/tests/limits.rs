@@ -1,4 +1,4 @@
-//! Limits under abuse (SPEC 7, issue 7 item 5 and 7): a flood of half-sent
+//! Limits under abuse (docs/install-and-configuration.md, "Network and limits"): a flood of half-sent
 //! requests under a soft limit of 1,024 files locks nobody out and is closed
 //! after the header timeout; idle keep-alive connections are closed; the
 //! connection cap evicts the longest-silent connection; a full heavy-call
@@ -37,7 +37,7 @@ fn half_sent(daemon: &Daemon) -> TcpStream {
     stream
 }
 
-/// The issue's attack: 1,100 connections that each send half a request head
+/// A flood of half-sent heads: 1,100 connections that each send half a request head
 /// and wait, against a daemon started with a soft limit of 1,024 open files.
 #[test]
 fn a_flood_of_half_sent_requests_locks_nobody_out() {

@@ -162,7 +162,7 @@ fn real_traffic_shows_states_counters_and_rates() {
     server.join().unwrap();
 }
 
-/// Issue 10: with default options (a reconciliation only every 30 s) a row a
+/// With default options (a reconciliation only every 30 s) a row a
 /// view serves carries a live rate: the mirror looks served rows up by tuple
 /// about once a second. A steady 200 kB/s stream, echoed (400 kB/s both
 /// ways), must be served within ±30% of that. Only a generous deadline is

@@ -1,4 +1,4 @@
-//! Running under a service manager (issue 9, items 2 and 4): `--enable-accounting`
+//! Running under a service manager: `--enable-accounting`
 //! switches the served namespace's counters and timestamps on; READY=1 reaches
 //! NOTIFY_SOCKET once the mirror is live and the listeners answer, STOPPING=1
 //! at shutdown; `nfctd man` and `nfctd completions` print what packaging installs.

@@ -1,4 +1,4 @@
-//! What `packaging/` ships (issue 9, item 5): both units pass `systemd-analyze
+//! What `packaging/` ships: both units pass `systemd-analyze
 //! verify` against the built binary and its generated man page, and stay
 //! hardened; the alert rules load and fire as their promtool tests say; every
 //! metric the rules and the Grafana dashboard name exists in a real scrape of
@@ -278,7 +278,7 @@ fn every_metric_in_the_alerts_and_the_dashboard_exists_in_a_real_scrape() {
             "the dashboard queries {name}, which /metrics does not have"
         );
     }
-    // The panels the issue asks for.
+    // The panels the dashboard must have (docs/metrics.md, "Alerts and dashboard").
     for needle in [
         "nfctd_conntrack_entries_limit",
         "nfctd_table_connections_by_protocol",

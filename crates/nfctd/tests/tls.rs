@@ -1,4 +1,4 @@
-//! HTTPS (issue 7, item 4): served with a certificate the test makes and a
+//! HTTPS: served with a certificate the test makes and a
 //! client that verifies it, beside a plain HTTP listener; a TLS listener
 //! never answers plain HTTP; SIGHUP serves a new certificate and refuses a
 //! bad one; bad TLS options exit 2 naming the option and the file.

@@ -1,4 +1,4 @@
-//! Every XML-RPC method of SPEC section 4 through the real daemon and Python's
+//! Every XML-RPC method (docs/xmlrpc-api.md) through the real daemon and Python's
 //! xmlrpc.client: sessions, view, kill, kill_matching, change, refresh and
 //! autorefresh, stats, introspection, multicall, and each fault code's trigger.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -783,7 +783,7 @@ fn snapshot_is_the_utc_time_of_the_table_served() {
     assert!(refreshed > frozen && (refreshed - now()).abs() <= 2);
 }
 
-/// SPEC 4: kill and change act on the kernel by tuple and id; only an id that
+/// Kill and change act on the kernel by tuple and id; only an id that
 /// is gone is `missing` (kill) or fault 5 (change). A session with autorefresh
 /// off must still reach connections newer than its frozen snapshot.
 #[test]

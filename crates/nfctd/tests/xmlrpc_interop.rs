@@ -1,4 +1,4 @@
-//! Interoperability with real XML-RPC client libraries (SPEC section 4): a whole session
+//! Interoperability with real XML-RPC client libraries (docs/xmlrpc-api.md): a whole session
 //! through PHP's ext/xmlrpc (`interop/session.php`), Perl's RPC::XML::Client
 //! (`interop/session.pl`) and Frontier::Client (`interop/session_frontier.pl`), and Ruby's
 //! xmlrpc gem (`interop/session.rb`), each sending values the way that library naturally does

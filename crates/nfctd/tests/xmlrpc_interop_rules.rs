@@ -1,7 +1,7 @@
-//! SPEC section 4, "Interoperability", rule by rule against the real daemon,
+//! The integer and nil rules of docs/xmlrpc-api.md, rule by rule against the real daemon,
 //! with bodies written the way the client libraries that need each rule write
 //! them (PHP ext/xmlrpc, Perl Frontier::Client, Ruby xmlrpc, 32-bit clients).
-//! The libraries themselves run in `xmlrpc_clients.rs`.
+//! The libraries themselves run in `xmlrpc_interop.rs`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;

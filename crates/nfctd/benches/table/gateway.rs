@@ -1,5 +1,6 @@
-//! The benchmarks' table: a gateway-like set of connections (the issue 10
-//! measurements' shape) and the `view` shapes measured over it. Shared by
+//! The benchmarks' table: a gateway-like set of connections (the shape of
+//! the table the view targets were set for) and the `view` shapes measured
+//! over it. Shared by
 //! path between `query` (in process) and `table` (in the kernel, over HTTP).
 #![allow(dead_code)] // each benchmark uses part of it
 

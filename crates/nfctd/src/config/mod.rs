@@ -222,7 +222,7 @@ pub struct Config {
     /// A listener for /metrics alone, without login.
     pub metrics_listen: Option<SocketAddr>,
     pub event_buffer: usize,
-    /// `--reliable-events`: no DESTROY event lost, at the cost the README names.
+    /// `--reliable-events`: no DESTROY event lost, at the cost docs/export.md names.
     pub reliable_events: bool,
     pub xmlrpc_wide_int: WideInt,
     pub log_format: LogFormat,

@@ -1,6 +1,6 @@
 //! The flow record: what nfctd says about one connection (its end, an
 //! interim count, or a NAT binding event), and the JSON line it becomes.
-//! Field names are documented in the README and in
+//! Field names are documented in docs/export.md and in
 //! `packaging/export-record.schema.json`; the IPFIX encoder reads the same
 //! struct.
 

@@ -1,5 +1,5 @@
 //! The one error type of the API: every front renders it (XML-RPC as a fault
-//! with SPEC's code, JSON as a status and body); the mapping lives with each front.
+//! with its numbered code, JSON as a status and body); the mapping lives with each front.
 
 /// A refused or failed API call. Messages name the argument and never repeat a request body.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -5,7 +5,7 @@
 //! The map is keyed by the SHA-256 of each id, not the id: a lookup then
 //! compares digests, whose bytes an attacker cannot steer, so the time a
 //! guess takes tells nothing about how many leading characters of a real id
-//! it got right (SPEC 7: ids compared in constant time).
+//! it got right (session ids must be compared in constant time).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};

@@ -15,7 +15,7 @@ impl Service {
     }
 
     /// What `stats` returns, without a session: for the metrics front,
-    /// whose access is decided where it is served (README, "Metrics").
+    /// whose access is decided where it is served (docs/metrics.md).
     pub fn observe(&self) -> Result<Stats, ApiError> {
         let kernel = self.inner.sockets.with(|socket| socket.stats())?;
         let counts = counts(&self.inner.mirror.snapshot());

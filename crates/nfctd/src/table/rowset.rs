@@ -440,7 +440,7 @@ mod tests {
         assert_eq!((added, removed, set.len()), (0, 2, 1));
     }
 
-    /// Issue 10: the rate a view serves for a row follows the counter
+    /// The rate a view serves for a row follows the counter
     /// samples (targeted lookups of a watched row) the test feeds in: bytes
     /// over the interval since the last sample, and samples under 1 s apart
     /// keep the previous rate.
@@ -485,7 +485,7 @@ mod tests {
         }
     }
 
-    /// Issue 10: a published snapshot stays exactly as it was while another
+    /// A published snapshot stays exactly as it was while another
     /// thread applies events to the rows it came from.
     #[test]
     fn snapshots_are_isolated_from_concurrent_events() {

@@ -14,7 +14,7 @@ pub enum CodecError {
 }
 
 impl CodecError {
-    /// The fault code SPEC section 4 assigns to this error.
+    /// The fault code of this error (docs/xmlrpc-api.md, "Faults").
     pub fn fault_code(&self) -> i32 {
         super::Fault::from(self.clone()).code.number()
     }

@@ -1,11 +1,11 @@
-//! XML-RPC faults: the codes of SPEC section 4, named once, and how the
+//! XML-RPC faults: the documented codes (docs/xmlrpc-api.md), named once, and how the
 //! service's errors and the codec's map onto them.
 
 use crate::service::ApiError;
 
 use super::CodecError;
 
-/// A fault code (SPEC section 4).
+/// A fault code, as docs/xmlrpc-api.md lists them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FaultCode {
     AuthFailed,

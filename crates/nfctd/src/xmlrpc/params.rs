@@ -1,5 +1,5 @@
 //! Reading a call's positional parameters at the door, with the leniencies
-//! real clients need (SPEC section 4, "Interoperability"): decimal strings for
+//! real clients need (docs/xmlrpc-api.md, "Integers, in and out"): decimal strings for
 //! integers, `<nil/>` and PHP's `<string/>` for "not given", wrapped negative
 //! u32s, and an empty array, empty string or nil where a filter struct goes.
 //! Wrong counts and types are -32602 naming the parameter; bad values are

@@ -1,5 +1,5 @@
-//! The service's typed replies as XML-RPC values: struct keys as SPEC section
-//! 4 names them, ids as decimal strings (a u32 does not fit `<int>`), times
+//! The service's typed replies as XML-RPC values: struct keys as the API
+//! documents them (docs/xmlrpc-api.md), ids as decimal strings (a u32 does not fit `<int>`), times
 //! as UTC `dateTime.iso8601`. How wide integers go out is the renderer's
 //! business (`WideInt`).
 
@@ -37,7 +37,7 @@ pub fn view_page(page: &ViewPage) -> Value {
     ])
 }
 
-/// One connection, keys in the order of SPEC's table.
+/// One connection, keys in the order docs/xmlrpc-api.md lists them ("Methods").
 pub fn connection(c: &Connection) -> Value {
     let text = |t: &str| Value::str(t);
     let addr = |a: &std::net::IpAddr| Value::Str(a.to_string());

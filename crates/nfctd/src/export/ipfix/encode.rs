@@ -1,7 +1,7 @@
 //! A flow record as the bytes of one IPFIX data record, and the exporter's
 //! statistics as an options data record. Pure: no I/O, no clock.
 //!
-//! Choices (documented in the README's "IPFIX"):
+//! Choices (documented in docs/export.md, "IPFIX"):
 //! - initiator = the original direction (octetDeltaCount, packetDeltaCount),
 //!   responder = the reply direction (responderOctets, responderPackets);
 //!   initiatorOctets/initiatorPackets would repeat the first two and cost

@@ -1,6 +1,6 @@
 //! `Field`: the keys of one connection as the API names them, with pyctd's aliases.
 
-/// One key of a connection in the API (SPEC 4, "One connection"), in its order.
+/// One key of a connection in the API (docs/xmlrpc-api.md, "Methods"), in its order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Field {
     Id,

@@ -67,7 +67,7 @@ const ADDR_FIELDS: [Field; 4] = [
 ];
 
 impl Filter {
-    /// Validates a filter (SPEC 4, "Filters"). Keys whose value is absent
+    /// Validates a filter (the language of docs/filters.md). Keys whose value is absent
     /// (nil, "" or an empty list) add no test; a key given twice adds two.
     pub fn compile(spec: &FilterSpec) -> Result<Filter, QueryError> {
         let mut tests = Vec::with_capacity(spec.terms.len());

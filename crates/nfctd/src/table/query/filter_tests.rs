@@ -199,7 +199,7 @@ fn keys_are_anded() {
         .collect();
     assert_eq!(ids, [1, 6]);
     assert!(!f.is_empty());
-    // A key given twice is two tests: both must hold (SPEC: repeated keys are ANDed).
+    // A key given twice is two tests: both must hold (repeated keys are ANDed).
     let twice = Filter::compile(&spec(vec![
         ("orig_dport", s("0-100")),
         ("orig_dport", s("50-500")),

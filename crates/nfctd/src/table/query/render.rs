@@ -1,4 +1,4 @@
-//! Rendering one row as the API's connection (SPEC 4, "One connection"): a
+//! Rendering one row as the API's connection (docs/xmlrpc-api.md, "Methods"): a
 //! typed [`Connection`], the one place every front (XML-RPC, JSON, web)
 //! gets a row's values from; each front writes it in its own wire format.
 

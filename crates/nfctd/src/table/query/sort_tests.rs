@@ -272,7 +272,7 @@ proptest! {
     }
 }
 
-/// Issue 10: the page that the parallel top-k selection returns is the slice
+/// The page that the parallel top-k selection returns is the slice
 /// of a plain full sort (by `Datum`, ties by id), on random tables full of
 /// ties, for every key, both directions, any page and any number of threads.
 fn arb_wide_row() -> impl Strategy<Value = Row> {
