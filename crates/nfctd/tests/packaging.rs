@@ -398,6 +398,33 @@ fn the_deb_holds_every_file_the_conffile_and_the_maintainer_scripts() {
             source.display()
         );
     }
+    // The documentation: README.md and every page of docs/ (with the
+    // screenshot they show), as the repository has them.
+    let mut docs = vec![(
+        "usr/share/doc/nfctd/README.md".to_string(),
+        repo().join("README.md"),
+    )];
+    for entry in std::fs::read_dir(repo().join("docs")).unwrap() {
+        let source = entry.unwrap().path();
+        if source.extension().is_some_and(|e| e == "md" || e == "png") {
+            let name = source.file_name().unwrap().to_string_lossy().into_owned();
+            docs.push((format!("usr/share/doc/nfctd/docs/{name}"), source));
+        }
+    }
+    assert!(docs.len() > 2, "no pages found in docs/");
+    for (packed, source) in docs {
+        assert_eq!(
+            shipped(&format!("/{packed}")),
+            Some("-rw-r--r--"),
+            "{packed} in\n{listing}"
+        );
+        assert_eq!(
+            std::fs::read(root.join(&packed)).unwrap(),
+            std::fs::read(&source).unwrap(),
+            "{packed} differs from {}: rebuild the .deb",
+            source.display()
+        );
+    }
     let man = Command::new("gzip")
         .arg("-dc")
         .arg(root.join("usr/share/man/man8/nfctd.8.gz"))
