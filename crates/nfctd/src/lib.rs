@@ -5,6 +5,7 @@
 pub mod accounting;
 pub mod api;
 pub mod auth;
+pub mod cidr;
 pub mod clip;
 pub mod config;
 pub mod demo;

@@ -10,52 +10,15 @@ use std::io::{Read as _, Write as _};
 use std::net::{IpAddr, SocketAddr};
 use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::raw::{self, s};
+use common::users::{add_user, append, passwd};
 use common::{synthetic, wait_until, Answer, Bed, Daemon};
 use serde_json::{json, Value as Json};
 
 const NFCTD: &str = env!("CARGO_BIN_EXE_nfctd");
-
-/// Runs `nfctd passwd ARGS` with `stdin` as its (non-terminal) standard input.
-fn passwd(file: &Path, args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(NFCTD)
-        .arg("passwd")
-        .args(args)
-        .arg("--passwd-file")
-        .arg(file)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // A refused argument ends the command before it reads: EPIPE is fine.
-    let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
-    child.wait_with_output().unwrap()
-}
-
-fn add_user(file: &Path, user: &str, password: &str, role: &str) {
-    let out = passwd(
-        file,
-        &["add", user, "--role", role],
-        &format!("{password}\n"),
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// Appends raw lines (hashes made by other tools), keeping the mode at 0600.
-fn append(file: &Path, lines: &str) {
-    let mut text = std::fs::read_to_string(file).unwrap_or_default();
-    text.push_str(lines);
-    std::fs::write(file, text).unwrap();
-    std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600)).unwrap();
-}
 
 fn login(py: &mut common::Py, user: &str, password: &str) -> Answer {
     py.call("login", json!([user, password]))

@@ -10,46 +10,16 @@ use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use common::raw;
+use common::users::{add_user, append};
 use common::{json, synthetic, Answer, Bed, Daemon};
 
-const NFCTD: &str = env!("CARGO_BIN_EXE_nfctd");
-
-/// Adds a user with `nfctd passwd add` (an argon2id hash, as shipped).
-fn add_user(file: &Path, user: &str, password: &str, role: &str) {
-    let mut child = Command::new(NFCTD)
-        .args(["passwd", "add", user, "--role", role, "--passwd-file"])
-        .arg(file)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{password}\n").as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// Appends raw lines (hashes made by other tools), keeping the mode at 0600.
-fn append(file: &Path, lines: &str) {
-    let mut text = std::fs::read_to_string(file).unwrap_or_default();
-    text.push_str(lines);
-    std::fs::write(file, text).unwrap();
-    std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600)).unwrap();
+fn mib(bytes: u64) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
 }
 
 /// An XML-RPC string that may hold control characters, as character
@@ -154,18 +124,6 @@ fn code(answer: &Answer) -> i64 {
         Answer::Fault(c, _) => *c,
         Answer::Http(status, _) => -status,
     }
-}
-
-/// The daemon's resident memory, in MiB.
-fn rss_mib(pid: nix::unistd::Pid) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let kib: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|n| n.parse().ok())
-        .unwrap();
-    kib / 1024.0
 }
 
 fn median(mut samples: Vec<Duration>) -> Duration {
@@ -307,7 +265,7 @@ fn concurrent_failed_logins_keep_memory_bounded_and_give_it_back() {
     let pid = daemon.pid();
     // The checking threads take their memory as the daemon starts.
     std::thread::sleep(Duration::from_millis(500));
-    let before = rss_mib(pid);
+    let before = mib(common::rss(pid));
 
     let peak = Arc::new(AtomicU64::new(0));
     let done = Arc::new(AtomicBool::new(false));
@@ -315,8 +273,7 @@ fn concurrent_failed_logins_keep_memory_bounded_and_give_it_back() {
         let (peak, done) = (Arc::clone(&peak), Arc::clone(&done));
         std::thread::spawn(move || {
             while !done.load(Ordering::Relaxed) {
-                let kib = (rss_mib(pid) * 1024.0) as u64;
-                peak.fetch_max(kib, Ordering::Relaxed);
+                peak.fetch_max(common::rss(pid), Ordering::Relaxed);
                 std::thread::sleep(Duration::from_millis(10));
             }
         })
@@ -346,9 +303,9 @@ fn concurrent_failed_logins_keep_memory_bounded_and_give_it_back() {
     let took = started.elapsed();
     done.store(true, Ordering::Relaxed);
     sampler.join().unwrap();
-    let during = peak.load(Ordering::Relaxed) as f64 / 1024.0;
+    let during = mib(peak.load(Ordering::Relaxed));
     std::thread::sleep(Duration::from_secs(2));
-    let after = rss_mib(pid);
+    let after = mib(common::rss(pid));
     eprintln!(
         "{LOGINS} concurrent failed logins in {took:?}: RSS {before:.1} MiB before, {during:.1} MiB at most during, {after:.1} MiB after"
     );

@@ -10,11 +10,10 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 
 use common::json::request;
-use common::{proto, synthetic, system_python, wait_until, Bed, Daemon};
+use common::{proto, synthetic, system_python, Bed, Daemon};
 
 /// Parses an exposition with the real parser; returns every sample as
 /// `(name, labels) -> value`, or `None` (with a message) when the parser
@@ -66,21 +65,6 @@ print(json.dumps(out))
     )
 }
 
-/// The address the daemon serves `/metrics` on alone.
-fn metrics_addr(daemon: &Daemon) -> SocketAddr {
-    let mut found = None;
-    wait_until(std::time::Duration::from_secs(5), || {
-        found = daemon
-            .log()
-            .lines()
-            .find_map(|l| l.split("serving /metrics on http://").nth(1))
-            .and_then(|rest| rest.split('/').next())
-            .and_then(|a| a.parse().ok());
-        found.is_some()
-    });
-    found.expect("a --metrics-listen line in the log")
-}
-
 #[test]
 fn metrics_parse_and_match_the_table_the_test_made() {
     let bed = Bed::new();
@@ -92,7 +76,7 @@ fn metrics_parse_and_match_the_table_the_test_made() {
     py.call("stats", serde_json::json!([sid])).ok();
     py.call("no_such_method", serde_json::json!([]));
 
-    let scrape = request(metrics_addr(&daemon), "GET", "/metrics", &[], "");
+    let scrape = request(daemon.metrics_addr(), "GET", "/metrics", &[], "");
     assert_eq!(scrape.status, 200);
     assert!(
         scrape
@@ -212,11 +196,11 @@ fn main_listener_metrics_follow_auth_and_the_metrics_listener_is_open() {
         "{}",
         right.body
     );
-    let open = request(metrics_addr(&daemon), "GET", "/metrics", &[], "");
+    let open = request(daemon.metrics_addr(), "GET", "/metrics", &[], "");
     assert_eq!(open.status, 200);
     // The metrics listener serves nothing else.
     assert_eq!(
-        request(metrics_addr(&daemon), "POST", "/RPC2", &[], "").status,
+        request(daemon.metrics_addr(), "POST", "/RPC2", &[], "").status,
         404
     );
 }

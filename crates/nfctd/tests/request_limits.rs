@@ -222,17 +222,7 @@ fn the_metrics_listener_names_no_export_file_and_the_main_one_does() {
         &bed,
         &["--export", &target, "--metrics-listen", "127.0.0.1:0"],
     );
-    let mut metrics_addr = None;
-    assert!(wait_until(Duration::from_secs(5), || {
-        metrics_addr = daemon
-            .log()
-            .lines()
-            .find_map(|l| l.split("serving /metrics on http://").nth(1))
-            .and_then(|rest| rest.split('/').next())
-            .and_then(|a| a.parse::<SocketAddr>().ok());
-        metrics_addr.is_some()
-    }));
-    let open = request(metrics_addr.unwrap(), "GET", "/metrics", &[], "");
+    let open = request(daemon.metrics_addr(), "GET", "/metrics", &[], "");
     assert_eq!(open.status, 200);
     assert!(!open.body.contains("secret-place"), "{}", open.body);
     assert!(

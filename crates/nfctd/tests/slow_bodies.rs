@@ -18,18 +18,6 @@ use common::{synthetic, Bed, Daemon};
 const CALL: &str =
     "<?xml version=\"1.0\"?><methodCall><methodName>system.listMethods</methodName><params/></methodCall>";
 
-/// The daemon's resident memory, in bytes.
-fn rss(daemon: &Daemon) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{}/status", daemon.pid())).unwrap();
-    let kib: u64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .unwrap();
-    kib * 1024
-}
-
 const MIB: u64 = 1024 * 1024;
 
 /// The attacks load both cores: one at a time, so each measures itself.
@@ -113,13 +101,13 @@ fn bodies_trickled_a_byte_per_segment_hold_bounded_memory() {
     for _ in 0..5 {
         assert!(normal_call(addr, Duration::from_secs(5)).is_some());
     }
-    let start = rss(&daemon);
+    let start = common::rss(daemon.pid());
     let stop = AtomicBool::new(false);
     let peak = AtomicU64::new(start);
     let (calls, held) = std::thread::scope(|scope| {
         let sampler = scope.spawn(|| {
             while !stop.load(Ordering::Acquire) {
-                peak.fetch_max(rss(&daemon), Ordering::AcqRel);
+                peak.fetch_max(common::rss(daemon.pid()), Ordering::AcqRel);
                 std::thread::sleep(Duration::from_millis(20));
             }
         });
@@ -172,7 +160,7 @@ fn bodies_trickled_a_byte_per_segment_hold_bounded_memory() {
         sampler.join().unwrap();
         (client.join().unwrap(), held)
     });
-    let holding = rss(&daemon);
+    let holding = common::rss(daemon.pid());
     drop(held);
     let peak = peak.load(Ordering::Acquire);
     let (share, median, max) = summary(&calls);
@@ -238,7 +226,7 @@ fn slow_body_attack(max: usize, seconds: u64) -> (Vec<Option<Duration>>, u64, u6
     let daemon = Daemon::start(&bed, &["--max-connections", &max.to_string()]);
     let addr = daemon.addr;
     assert!(normal_call(addr, Duration::from_secs(5)).is_some());
-    let start = rss(&daemon);
+    let start = common::rss(daemon.pid());
     let connects = Arc::new(AtomicU64::new(0));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -259,7 +247,7 @@ fn slow_body_attack(max: usize, seconds: u64) -> (Vec<Option<Duration>>, u64, u6
     let calls = std::thread::scope(|scope| {
         let sampler = scope.spawn(|| {
             while !stop.load(Ordering::Acquire) {
-                peak.fetch_max(rss(&daemon), Ordering::AcqRel);
+                peak.fetch_max(common::rss(daemon.pid()), Ordering::AcqRel);
                 std::thread::sleep(Duration::from_millis(100));
             }
         });

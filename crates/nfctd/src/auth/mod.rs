@@ -18,7 +18,6 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 
 pub use password::Roles;
-pub use prefix::Prefix;
 pub use throttle::{Limit, Limited};
 
 /// What a session may do.
@@ -72,7 +71,7 @@ pub struct AuthConfig {
     pub method: Method,
     pub limit: Limit,
     /// Clients exempt from user-name lockouts (never from their own address's).
-    pub admin_from: Vec<Prefix>,
+    pub admin_from: Vec<crate::cidr::Cidr>,
 }
 
 /// Why authentication cannot start.

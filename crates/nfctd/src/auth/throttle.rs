@@ -8,7 +8,8 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use super::prefix::{default_admin_from, Prefix};
+use super::prefix::{default_admin_from, is_trusted};
+use crate::cidr::Cidr;
 
 /// The configured limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -181,7 +182,7 @@ pub struct Throttle {
     limit: Limit,
     /// `--admin-from`: exempt from name lockouts (and from the refusal when
     /// a map is full), never from their own address's count.
-    trusted: Vec<Prefix>,
+    trusted: Vec<Cidr>,
     maps: Mutex<Maps>,
 }
 
@@ -191,11 +192,11 @@ impl Throttle {
         Throttle::with_trusted(limit, default_admin_from())
     }
 
-    pub fn with_trusted(limit: Limit, trusted: Vec<Prefix>) -> Throttle {
+    pub fn with_trusted(limit: Limit, trusted: Vec<Cidr>) -> Throttle {
         Throttle::with_caps(limit, trusted, MAX_NAMES, MAX_ADDRS)
     }
 
-    fn with_caps(limit: Limit, trusted: Vec<Prefix>, names: usize, addrs: usize) -> Throttle {
+    fn with_caps(limit: Limit, trusted: Vec<Cidr>, names: usize, addrs: usize) -> Throttle {
         Throttle {
             limit,
             trusted,
@@ -207,7 +208,7 @@ impl Throttle {
     }
 
     fn is_trusted(&self, peer: Option<IpAddr>) -> bool {
-        peer.is_some_and(|ip| self.trusted.iter().any(|p| p.contains(ip)))
+        peer.is_some_and(|ip| is_trusted(&self.trusted, ip))
     }
 
     fn maps(&self) -> std::sync::MutexGuard<'_, Maps> {

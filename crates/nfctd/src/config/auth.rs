@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use crate::auth::passwd_cli::DEFAULT_PASSWD_FILE;
 use crate::auth::prefix::default_admin_from;
-use crate::auth::{AuthConfig, Limit, Method, Prefix};
+use crate::auth::{AuthConfig, Limit, Method};
+use crate::cidr::Cidr;
 
 use super::{bad, ConfigError, Options};
 
@@ -88,7 +89,7 @@ pub(super) fn auth_config(o: &Options, listen: &[SocketAddr]) -> Result<AuthConf
         o.admin_from
             .iter()
             .map(|text| {
-                text.parse::<Prefix>().map_err(|e| {
+                text.parse::<Cidr>().map_err(|e| {
                     bad(
                         "--admin-from",
                         format!("{}: {e}", crate::clip::quoted(text)),

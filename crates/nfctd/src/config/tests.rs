@@ -191,7 +191,7 @@ fn auth_defaults_and_checks() {
         c.auth
             .admin_from
             .iter()
-            .any(|p| p.contains(ip.parse().unwrap()))
+            .any(|p| p.contains(&ip.parse().unwrap()))
     };
     assert!(local(&c, "127.0.0.1") && local(&c, "::1") && !local(&c, "127.0.0.2"));
     let c = parse(&[

@@ -25,6 +25,7 @@ pub mod export;
 pub mod http;
 pub mod json;
 pub mod raw;
+pub mod users;
 
 /// A private namespace with addresses on its loopback.
 pub struct Bed {
@@ -240,6 +241,21 @@ impl Daemon {
             .find(|(tls, _)| *tls)
             .expect("an HTTPS listener")
             .1
+    }
+
+    /// The address of the `--metrics-listen` listener, from the log.
+    pub fn metrics_addr(&self) -> SocketAddr {
+        let mut found = None;
+        wait_until(Duration::from_secs(5), || {
+            found = self
+                .log()
+                .lines()
+                .find_map(|l| l.split("serving /metrics on http://").nth(1))
+                .and_then(|rest| rest.split('/').next())
+                .and_then(|a| a.parse().ok());
+            found.is_some()
+        });
+        found.expect("a --metrics-listen line in the log")
     }
 
     pub fn pid(&self) -> nix::unistd::Pid {
@@ -541,4 +557,16 @@ pub fn proto(l4: u8) -> &'static str {
         132 => "sctp",
         other => panic!("unexpected protocol {other}"),
     }
+}
+
+/// A process's resident memory (VmRSS), in bytes.
+pub fn rss(pid: nix::unistd::Pid) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap();
+    kib * 1024
 }

@@ -7,7 +7,6 @@
 //! once per matching row, and only the requested page is fully sorted.
 
 mod cache;
-mod cidr;
 mod context;
 mod dotted;
 mod error;
@@ -34,8 +33,8 @@ mod spec;
 mod testutil;
 
 // Re-exported: what other modules name.
+pub use crate::cidr::{Cidr, CidrError};
 pub use cache::Pages;
-pub use cidr::{Cidr, CidrError};
 pub use context::{Context, NoUserNames, UserNames};
 pub use error::QueryError;
 pub use filter::Filter;

@@ -1,5 +1,5 @@
 //! `Cidr`: an address prefix (`10.0.0.0/8`, `2001:db8::/32`, or one address),
-//! used by filters and by the configuration's `--ignore`.
+//! used by filters, by the configuration's `--ignore` and by `--admin-from`.
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
