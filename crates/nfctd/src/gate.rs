@@ -7,6 +7,15 @@ use std::sync::Arc;
 
 use tokio::sync::{Semaphore, TryAcquireError};
 
+/// The two gates every front shares: one for heavy calls, one for logins,
+/// so a flood of password checks (slow on purpose) never takes the slots of
+/// a logged-in administrator's views and kills.
+#[derive(Debug, Clone)]
+pub struct Gates {
+    pub heavy: Arc<Gate>,
+    pub logins: Arc<Gate>,
+}
+
 /// Why gated work did not give its answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refused {

@@ -17,16 +17,23 @@ use axum::Router;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 
-use crate::gate::{Gate, Refused};
+use crate::gate::{Gate, Gates, Refused};
 use crate::hosts::{self, AllowedHosts};
 use crate::service::Service;
-use crate::xmlrpc::{self, dispatch, Fault, FaultCode, Limits, WideInt};
+use crate::xmlrpc::{self, dispatch, Cost, Fault, FaultCode, Limits, WideInt};
 
 /// Largest request body accepted; the connection layer reads bodies (see
 /// `net::inbound`), the layer below stays for the router driven in process.
 pub use crate::net::inbound::MAX_BODY;
 /// What `Retry-After` says to a call refused for overload, in seconds.
 pub use crate::net::inbound::RETRY_AFTER;
+
+/// Logins checking a password at once (most of them wait for one of the
+/// few password-checking threads, or sit out the response-time floor);
+/// more wait their turn.
+pub const LOGIN_CALLS: usize = 16;
+/// Logins waiting for a slot, at most; one more is answered 503.
+pub const LOGIN_QUEUE: usize = 256;
 /// A request that takes longer is answered 408 (work already started finishes).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -67,12 +74,12 @@ impl Default for AppOptions {
     }
 }
 
-/// What every handler gets: the service, the gate for heavy calls, and how
-/// XML-RPC writes integers beyond 32 bits.
+/// What every handler gets: the service, the gates for heavy calls and
+/// logins, and how XML-RPC writes integers beyond 32 bits.
 #[derive(Debug, Clone)]
 pub struct Api {
     service: Service,
-    heavy: Arc<Gate>,
+    gates: Gates,
     wide_int: WideInt,
 }
 
@@ -90,16 +97,19 @@ pub fn app(service: Service, wide_int: WideInt) -> Router {
 
 /// The router, over a service.
 pub fn app_with(service: Service, options: AppOptions) -> Router {
-    let heavy = Arc::new(Gate::new(HEAVY_CALLS, options.heavy_queue));
-    let json = crate::api::router(service.clone(), Arc::clone(&heavy), options.max_streams);
+    let gates = Gates {
+        heavy: Arc::new(Gate::new(HEAVY_CALLS, options.heavy_queue)),
+        logins: Arc::new(Gate::new(LOGIN_CALLS, LOGIN_QUEUE)),
+    };
+    let json = crate::api::router(service.clone(), gates.clone(), options.max_streams);
     let metrics = crate::metrics::router(
         service.clone(),
         crate::metrics::Access::FollowsAuth,
-        Arc::clone(&heavy),
+        gates.clone(),
     );
     let api = Api {
         service,
-        heavy,
+        gates,
         wide_int: options.wide_int,
     };
     Router::new()
@@ -143,7 +153,11 @@ impl IntoResponse for Overloaded {
 pub fn metrics_app(service: Service, allowed_hosts: AllowedHosts) -> Router {
     // A gate of its own: scrapers, who need no login, cannot take the API's slots.
     let gate = Arc::new(Gate::new(1, 4));
-    crate::metrics::router(service, crate::metrics::Access::Open, gate).layer(
+    let gates = Gates {
+        heavy: Arc::clone(&gate),
+        logins: gate,
+    };
+    crate::metrics::router(service, crate::metrics::Access::Open, gates).layer(
         middleware::from_fn_with_state(Arc::new(allowed_hosts), hosts::guard),
     )
 }
@@ -172,20 +186,34 @@ async fn xmlrpc_call(State(api): State<Api>, parts: Parts, body: Bytes) -> Respo
     };
     let service = api.service.clone();
     let wide = api.wide_int;
-    let xml = if body.len() <= INLINE_BODY {
-        match xmlrpc::parse_call(&body, &limits) {
-            Ok(call) if dispatch::is_quick(&call.name) => Ok(answer(&service, &call, peer, wide)),
-            Ok(call) => blocking(&api.heavy, move || answer(&service, &call, peer, wide)).await,
-            Err(e) => Ok(xmlrpc::render_fault(&e.into())),
-        }
+    let parsed = if body.len() <= INLINE_BODY {
+        Ok(xmlrpc::parse_call(&body, &limits))
     } else {
-        blocking(&api.heavy, move || {
-            match xmlrpc::parse_call(&body, &limits) {
-                Ok(call) => answer(&service, &call, peer, wide),
-                Err(e) => xmlrpc::render_fault(&e.into()),
+        // A large body is parsed off the executor, holding a heavy slot for
+        // the parse only: the call then goes where its cost says.
+        api.gates
+            .heavy
+            .run(move || xmlrpc::parse_call(&body, &limits))
+            .await
+    };
+    let xml = match parsed {
+        Err(refused) => gate_refusal(refused),
+        Ok(Err(e)) => Ok(xmlrpc::render_fault(&e.into())),
+        Ok(Ok(call)) => match dispatch::cost(&call.name) {
+            Cost::Quick => Ok(answer(&service, &call, peer, wide)),
+            Cost::Login => {
+                blocking(&api.gates.logins, move || {
+                    answer(&service, &call, peer, wide)
+                })
+                .await
             }
-        })
-        .await
+            Cost::Heavy => {
+                blocking(&api.gates.heavy, move || {
+                    answer(&service, &call, peer, wide)
+                })
+                .await
+            }
+        },
     };
     match xml {
         Ok(xml) => ([(header::CONTENT_TYPE, "text/xml")], xml).into_response(),
@@ -199,10 +227,14 @@ async fn blocking(
     gate: &Gate,
     work: impl FnOnce() -> String + Send + 'static,
 ) -> Result<String, Overloaded> {
-    match gate.run(work).await {
-        Ok(answer) => Ok(answer),
-        Err(Refused::Overloaded) => Err(Overloaded),
-        Err(Refused::Failed(e)) => {
+    gate.run(work).await.or_else(gate_refusal)
+}
+
+/// What a caller gets when its gated work did not run or did not finish.
+fn gate_refusal(refused: Refused) -> Result<String, Overloaded> {
+    match refused {
+        Refused::Overloaded => Err(Overloaded),
+        Refused::Failed(e) => {
             tracing::error!(error = %e, "request handler failed");
             Ok(xmlrpc::render_fault(&Fault::internal()))
         }

@@ -19,9 +19,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::registry::Registry;
 
-use std::sync::Arc;
-
-use crate::gate::{Gate, Refused};
+use crate::gate::{Gates, Refused};
 use crate::service::{Credentials, Service};
 
 const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -70,24 +68,25 @@ struct Scrape {
     /// Password checks and the scrape itself are blocking work: through a
     /// gate, so a flood of scrapes queues and then gets 503 instead of piling
     /// up threads.
-    gate: Arc<Gate>,
+    gates: Gates,
 }
 
-/// The `/metrics` route over `service`, its blocking work through `gate`.
-pub fn router(service: Service, access: Access, gate: Arc<Gate>) -> Router {
+/// The `/metrics` route over `service`: password checks through the login
+/// gate, the scrape itself through the heavy one.
+pub fn router(service: Service, access: Access, gates: Gates) -> Router {
     Router::new()
         .route("/metrics", get(scrape))
         .with_state(Scrape {
             service,
             access,
-            gate,
+            gates,
         })
 }
 
 fn overloaded() -> Response {
     (
         StatusCode::SERVICE_UNAVAILABLE,
-        [(header::RETRY_AFTER, "1")],
+        [(header::RETRY_AFTER, crate::http::RETRY_AFTER)],
         "overloaded; retry later\n",
     )
         .into_response()
@@ -97,7 +96,7 @@ async fn scrape(
     State(Scrape {
         service,
         access,
-        gate,
+        gates,
     }): State<Scrape>,
     parts: Parts,
 ) -> Response {
@@ -106,7 +105,10 @@ async fn scrape(
             let service = service.clone();
             let headers = parts.headers.clone();
             let peer = crate::api::peer(&parts);
-            gate.run(move || allowed(&service, &headers, peer)).await
+            gates
+                .logins
+                .run(move || allowed(&service, &headers, peer))
+                .await
         };
         if checked == Err(Refused::Overloaded) {
             return overloaded();
@@ -121,7 +123,7 @@ async fn scrape(
         }
     }
     // Reading the kernel's statistics and counting the table block briefly.
-    let encoded = gate.run(move || encode(&service, access)).await;
+    let encoded = gates.heavy.run(move || encode(&service, access)).await;
     match encoded {
         Ok(Ok(text)) => ([(header::CONTENT_TYPE, CONTENT_TYPE)], text).into_response(),
         Err(Refused::Overloaded) => overloaded(),

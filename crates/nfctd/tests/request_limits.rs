@@ -1,6 +1,6 @@
 //! What one request may hold and how long: a body that pauses too long is
 //! answered 408, large bodies share a bounded pool (503 beyond it), a head
-//! larger than 64 KiB is refused, event streams are capped per session and
+//! larger than 32 KiB is refused, event streams are capped per session and
 //! in all; and two things an outsider should not learn or a maintainer
 //! should: the metrics listener names no export file, and `NFCTD_LOG=debug`
 //! logs each request.
@@ -62,7 +62,7 @@ fn a_body_that_pauses_longer_than_the_header_timeout_is_answered_408() {
     assert!(text.contains("<fault>"), "{text}");
 }
 
-/// Bodies past 64 KiB draw on one pool of 64 MiB: 80 unfinished bodies of
+/// Bodies past 16 KiB draw on one pool of 64 MiB: 80 unfinished bodies of
 /// nearly 1 MiB fill it, the next large one is answered 503 with
 /// Retry-After, small calls go on, and the pool is whole again once the
 /// bodies are gone.
@@ -104,9 +104,9 @@ fn large_bodies_share_a_bounded_pool() {
         refused.to_ascii_lowercase().contains("retry-after: 1"),
         "{refused}"
     );
-    // Each holds 1,000,000 - 65,536 bytes of the pool: 71 fit.
+    // Each holds 1,000,000 - 16,384 bytes of the pool: 68 fit.
     assert!(
-        (68..=72).contains(&held.len()),
+        (66..=70).contains(&held.len()),
         "{} bodies of ~1 MiB fit a 64 MiB pool",
         held.len()
     );
@@ -122,11 +122,11 @@ fn large_bodies_share_a_bounded_pool() {
 }
 
 #[test]
-fn a_request_head_over_64_kib_is_refused() {
+fn a_request_head_over_32_kib_is_refused() {
     let bed = Bed::new();
     let daemon = Daemon::start(&bed, &[]);
     let mut stream = TcpStream::connect(daemon.addr).unwrap();
-    let cookie = "a".repeat(70 * 1024);
+    let cookie = "a".repeat(40 * 1024);
     let _ = write!(
         stream,
         "GET /healthz HTTP/1.1\r\nHost: localhost\r\nCookie: {cookie}\r\n\r\n"
@@ -169,22 +169,26 @@ fn open_events(session: &Session) -> (u16, TcpStream) {
 }
 
 /// A stream holds its connection for as long as the session lives: 4 per
-/// session, and a quarter of --max-connections in all.
+/// session, 8 per user over all their sessions, and a quarter of
+/// --max-connections in all.
 #[test]
-fn event_streams_are_capped_per_session_and_in_all() {
+fn event_streams_are_capped_per_session_per_user_and_in_all() {
     let bed = Bed::new();
     bed.inject(&synthetic(3));
-    let daemon = Daemon::start(&bed, &["--max-connections", "24"]);
-    let first = Session::login(daemon.addr, r#"{"user":"a"}"#);
-    let mut streams: Vec<TcpStream> = (0..4)
-        .map(|_| {
-            let (status, stream) = open_events(&first);
-            assert_eq!(status, 200);
-            stream
-        })
-        .collect();
-    let (status, mut refused) = open_events(&first);
-    assert_eq!(status, 429);
+    let daemon = Daemon::start(&bed, &["--max-connections", "48"]);
+    let open_n = |session: &Session, n: usize| -> Vec<TcpStream> {
+        (0..n)
+            .map(|_| {
+                let (status, stream) = open_events(session);
+                assert_eq!(status, 200);
+                stream
+            })
+            .collect()
+    };
+    let a1 = Session::login(daemon.addr, r#"{"user":"a"}"#);
+    let mut streams = open_n(&a1, 4);
+    let (status, mut refused) = open_events(&a1);
+    assert_eq!(status, 429, "five for one session");
     let mut body = [0u8; 512];
     let n = refused.read(&mut body).unwrap();
     assert!(
@@ -192,18 +196,20 @@ fn event_streams_are_capped_per_session_and_in_all() {
         "{}",
         String::from_utf8_lossy(&body[..n])
     );
-    // 24 / 4 = 6 in all.
-    let second = Session::login(daemon.addr, r#"{"user":"b"}"#);
-    for _ in 0..2 {
-        let (status, stream) = open_events(&second);
-        assert_eq!(status, 200);
-        streams.push(stream);
-    }
-    assert_eq!(open_events(&second).0, 429, "six streams in all");
+    // The same user's other sessions: 8 streams in all.
+    let a2 = Session::login(daemon.addr, r#"{"user":"a"}"#);
+    streams.extend(open_n(&a2, 4));
+    let a3 = Session::login(daemon.addr, r#"{"user":"a"}"#);
+    assert_eq!(open_events(&a3).0, 429, "nine for one user");
+    // 48 / 4 = 12 in all.
+    let b = Session::login(daemon.addr, r#"{"user":"b"}"#);
+    streams.extend(open_n(&b, 4));
+    let c = Session::login(daemon.addr, r#"{"user":"c"}"#);
+    assert_eq!(open_events(&c).0, 429, "thirteen in all");
     // A stream that ends gives its place back.
     drop(streams.remove(0));
     assert!(wait_until(Duration::from_secs(5), || {
-        let (status, stream) = open_events(&second);
+        let (status, stream) = open_events(&c);
         if status == 200 {
             streams.push(stream);
         }

@@ -3,7 +3,7 @@
 //! a watch channel, so a client that stops reading only misses ticks: it
 //! holds no queue and costs the others nothing. A stream holds its
 //! connection for as long as the session lives, so streams are capped per
-//! session and in all ([`Streams`]).
+//! session, per user and in all ([`Streams`]).
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -40,12 +40,34 @@ type Latest = watch::Sender<Option<Arc<Counts>>>;
 
 /// Event streams one session may hold at once (a page open in a few tabs).
 pub const PER_SESSION: usize = 4;
+/// Event streams one user may hold over all their sessions: one account
+/// logging in again and again cannot take every stream.
+pub const PER_USER: usize = 8;
 
-/// The open streams, per session and in all.
+/// Open streams by session and by user.
+#[derive(Debug, Default)]
+struct Holders {
+    sessions: HashMap<String, usize>,
+    users: HashMap<String, usize>,
+}
+
+/// Counts one more under `key`, or one less (dropping a key at zero).
+fn count(map: &mut HashMap<String, usize>, key: &str, up: bool) {
+    if up {
+        *map.entry(key.to_string()).or_insert(0) += 1;
+    } else if let Some(n) = map.get_mut(key) {
+        *n -= 1;
+        if *n == 0 {
+            map.remove(key);
+        }
+    }
+}
+
+/// The open streams, per session, per user and in all.
 #[derive(Debug)]
 pub struct Streams {
     max: usize,
-    open: Mutex<HashMap<String, usize>>,
+    open: Mutex<Holders>,
 }
 
 /// One open stream, counted out when the stream ends (or its client goes).
@@ -53,41 +75,45 @@ pub struct Streams {
 struct Open {
     streams: Arc<Streams>,
     sid: String,
+    user: String,
 }
 
 impl Drop for Open {
     fn drop(&mut self) {
         let mut open = self.streams.lock();
-        if let Some(n) = open.get_mut(&self.sid) {
-            *n -= 1;
-            if *n == 0 {
-                open.remove(&self.sid);
-            }
-        }
+        count(&mut open.sessions, &self.sid, false);
+        count(&mut open.users, &self.user, false);
     }
 }
 
 impl Streams {
-    /// At most `max` streams in all (and [`PER_SESSION`] per session).
+    /// At most `max` streams in all, of which viewers may hold three
+    /// quarters (and [`PER_SESSION`] per session, [`PER_USER`] per user).
     pub fn new(max: usize) -> Arc<Streams> {
         Arc::new(Streams {
             max: max.max(1),
-            open: Mutex::new(HashMap::new()),
+            open: Mutex::new(Holders::default()),
         })
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<String, usize>> {
+    fn lock(&self) -> MutexGuard<'_, Holders> {
         // Plain counts, each change one step: a poisoned map is still right.
         self.open.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn open(self: &Arc<Self>, sid: &str) -> Result<Open, JsonError> {
+    fn open(self: &Arc<Self>, sid: &str, user: &str, admin: bool) -> Result<Open, JsonError> {
         let mut open = self.lock();
-        let total: usize = open.values().sum();
-        let mine = open.get(sid).copied().unwrap_or(0);
+        let total: usize = open.sessions.values().sum();
+        let mine = open.sessions.get(sid).copied().unwrap_or(0);
+        let theirs = open.users.get(user).copied().unwrap_or(0);
         if mine >= PER_SESSION {
             return Err(JsonError::TooManyStreams(format!(
                 "this session has {PER_SESSION} event streams open already, the most one session may hold"
+            )));
+        }
+        if theirs >= PER_USER {
+            return Err(JsonError::TooManyStreams(format!(
+                "this user's sessions have {PER_USER} event streams open already, the most one user may hold"
             )));
         }
         if total >= self.max {
@@ -96,10 +122,20 @@ impl Streams {
                 self.max
             )));
         }
-        *open.entry(sid.to_string()).or_insert(0) += 1;
+        // The last quarter is kept for admins: viewers, however many
+        // accounts, cannot take the streams an administrator's page needs.
+        let for_viewers = self.max - self.max / 4;
+        if !admin && total >= for_viewers {
+            return Err(JsonError::TooManyStreams(format!(
+                "{for_viewers} event streams are open, the most viewers may hold (the rest are kept for admins)"
+            )));
+        }
+        count(&mut open.sessions, sid, true);
+        count(&mut open.users, user, true);
         Ok(Open {
             streams: Arc::clone(self),
             sid: sid.to_string(),
+            user: user.to_string(),
         })
     }
 }
@@ -161,8 +197,8 @@ pub async fn stream(
     headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, JsonError> {
     let sid = session_id(&headers)?;
-    api.service.whoami(&sid)?;
-    let open = api.events.streams.open(&sid)?;
+    let who = api.service.whoami(&sid)?;
+    let open = api.events.streams.open(&sid, &who.user, who.is_admin())?;
     let receiver = api.events.subscribe();
     let service = api.service.clone();
     let events = stream::unfold(Some((receiver, open)), move |state| {
@@ -192,22 +228,54 @@ mod tests {
     use super::*;
 
     #[test]
-    fn streams_are_capped_per_session_and_in_all_and_counted_out() {
-        let streams = Streams::new(6);
+    fn streams_are_capped_per_session_per_user_and_in_all_and_counted_out() {
+        let streams = Streams::new(12);
         let a: Vec<Open> = (0..PER_SESSION)
-            .map(|_| streams.open("a").unwrap())
+            .map(|_| streams.open("a", "ann", true).unwrap())
             .collect();
         assert!(matches!(
-            streams.open("a"),
+            streams.open("a", "ann", true),
             Err(JsonError::TooManyStreams(_))
         ));
-        let b1 = streams.open("b").unwrap();
-        let _b2 = streams.open("b").unwrap();
-        assert!(streams.open("c").is_err(), "six in all");
-        drop(b1);
-        let _c = streams.open("c").unwrap();
+        // Ann's other sessions: up to PER_USER in all.
+        let a2: Vec<Open> = (0..PER_USER - PER_SESSION)
+            .map(|_| streams.open("a2", "ann", true).unwrap())
+            .collect();
+        assert!(
+            streams.open("a3", "ann", true).is_err(),
+            "eight for one user"
+        );
+        let b: Vec<Open> = (0..PER_SESSION)
+            .map(|_| streams.open("b", "bob", true).unwrap())
+            .collect();
+        assert!(streams.open("c", "cy", true).is_err(), "twelve in all");
+        drop(b);
+        let _c = streams.open("c", "cy", true).unwrap();
         drop(a);
-        assert!(streams.lock().get("a").is_none());
-        let _a = streams.open("a").unwrap();
+        drop(a2);
+        assert!(!streams.lock().sessions.contains_key("a"));
+        assert!(!streams.lock().users.contains_key("ann"));
+        let _a = streams.open("a", "ann", true).unwrap();
+    }
+
+    #[test]
+    fn the_last_quarter_is_kept_for_admins() {
+        let streams = Streams::new(8);
+        let viewers: Vec<Open> = (0..6)
+            .map(|i| {
+                streams
+                    .open(&format!("v{i}"), &format!("viewer{i}"), false)
+                    .unwrap()
+            })
+            .collect();
+        assert!(
+            streams.open("v9", "viewer9", false).is_err(),
+            "six of eight"
+        );
+        let _admin1 = streams.open("x", "admin", true).unwrap();
+        let _admin2 = streams.open("x", "admin", true).unwrap();
+        assert!(streams.open("y", "root", true).is_err(), "eight in all");
+        drop(viewers);
+        let _viewer = streams.open("v9", "viewer9", false).unwrap();
     }
 }

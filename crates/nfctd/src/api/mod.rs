@@ -18,7 +18,7 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::gate::{Gate, Refused};
+use crate::gate::{Gate, Gates, Refused};
 use crate::service::Service;
 
 pub use error::{ErrorBody, JsonError};
@@ -28,7 +28,7 @@ pub use session::{peer, session_id, COOKIE, CSRF_HEADER};
 #[derive(Debug, Clone)]
 pub struct JsonApi {
     service: Service,
-    heavy: Arc<Gate>,
+    gates: Gates,
     csrf: session::Csrf,
     events: events::Feed,
 }
@@ -40,8 +40,25 @@ impl JsonApi {
         &self,
         work: impl FnOnce(&Service) -> Result<T, JsonError> + Send + 'static,
     ) -> Result<T, JsonError> {
+        self.gated(&self.gates.heavy, work).await
+    }
+
+    /// Checks a password off the executor, through the login gate it shares
+    /// with XML-RPC.
+    async fn login<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Service) -> Result<T, JsonError> + Send + 'static,
+    ) -> Result<T, JsonError> {
+        self.gated(&self.gates.logins, work).await
+    }
+
+    async fn gated<T: Send + 'static>(
+        &self,
+        gate: &Gate,
+        work: impl FnOnce(&Service) -> Result<T, JsonError> + Send + 'static,
+    ) -> Result<T, JsonError> {
         let service = self.service.clone();
-        match self.heavy.run(move || work(&service)).await {
+        match gate.run(move || work(&service)).await {
             Ok(answer) => answer,
             Err(Refused::Overloaded) => Err(JsonError::Overloaded),
             Err(Refused::Failed(e)) => {
@@ -82,13 +99,13 @@ fn routes(api: JsonApi) -> (Router, utoipa::openapi::OpenApi) {
 pub const PREFIX: &str = "/api/v1";
 
 /// The JSON API's router, mounted under `/api/v1` (with
-/// `/api/v1/openapi.json`), over `service`, sharing `heavy` with XML-RPC.
+/// `/api/v1/openapi.json`), over `service`, sharing `gates` with XML-RPC.
 /// At most `max_streams` event streams are open at once.
-pub fn router(service: Service, heavy: Arc<Gate>, max_streams: usize) -> Router {
+pub fn router(service: Service, gates: Gates, max_streams: usize) -> Router {
     let api = JsonApi {
         events: events::Feed::new(service.clone(), events::Streams::new(max_streams)),
         service,
-        heavy,
+        gates,
         csrf: session::Csrf::new(),
     };
     let usage = api.service.clone();
@@ -139,7 +156,10 @@ pub fn openapi(service: Service) -> utoipa::openapi::OpenApi {
     let api = JsonApi {
         events: events::Feed::new(service.clone(), events::Streams::new(1)),
         service,
-        heavy: Arc::new(Gate::new(1, 0)),
+        gates: Gates {
+            heavy: Arc::new(Gate::new(1, 0)),
+            logins: Arc::new(Gate::new(1, 0)),
+        },
         csrf: session::Csrf::new(),
     };
     routes(api).1

@@ -72,7 +72,7 @@ pub async fn login(
     let peer = peer(&parts);
     let secure = parts.extensions.get::<crate::net::OverTls>().is_some();
     let (sid, info) = api
-        .heavy(move |service| {
+        .login(move |service| {
             let sid = service.login(&credentials, peer)?;
             let info = service.whoami(&sid.0)?;
             Ok((sid, info))

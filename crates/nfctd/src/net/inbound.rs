@@ -19,15 +19,17 @@ use tokio::time::Instant;
 /// Largest request body accepted (XML-RPC calls and JSON requests are
 /// small); a bigger one is refused with 413.
 pub const MAX_BODY: usize = 1024 * 1024;
-/// Body bytes every request may hold without asking: every real call fits,
-/// so only large bodies ever meet the shared pool.
-pub const OWN_BODY: usize = 64 * 1024;
+/// Body bytes every request may hold without asking: every real call fits
+/// (XML-RPC calls and JSON requests are a few hundred bytes), so only large
+/// bodies ever meet the shared pool.
+pub const OWN_BODY: usize = 16 * 1024;
 /// Body bytes beyond [`OWN_BODY`] that all requests together may hold; a
 /// request that would need more is answered 503.
 pub const SHARED_BODIES: usize = 64 * 1024 * 1024;
 /// Largest request head (hyper's read buffer): what a connection may hold
-/// before its head is complete. Browsers send a few KiB.
-pub const MAX_HEAD: usize = 64 * 1024;
+/// before its head is complete. Browsers send a few KiB, more with the
+/// cookies of other services on the same host name.
+pub const MAX_HEAD: usize = 32 * 1024;
 /// What `Retry-After` says to a call refused for overload, in seconds,
 /// whichever layer refuses it.
 pub const RETRY_AFTER: &str = "1";

@@ -327,8 +327,11 @@ where
         .keep_alive(true)
         // Our own timers (conns.rs) cover the head, including the TLS handshake.
         .header_read_timeout(None)
-        // What a connection may hold before its head is complete.
+        // What a connection may hold before its head is complete; the buffer
+        // alone is checked only while a head is still incomplete, so a head
+        // read whole in one go is held to the size too.
         .max_buf_size(inbound::MAX_HEAD)
+        .max_header_size(inbound::MAX_HEAD)
         .serve_connection(TokioIo::new(io), service);
     tokio::pin!(served);
     let mut stop = ctx.stop.clone();

@@ -111,6 +111,12 @@ pub struct SessionInfo {
     pub autorefresh: bool,
 }
 
+impl SessionInfo {
+    pub fn is_admin(&self) -> bool {
+        self.role == crate::auth::Role::Admin.name()
+    }
+}
+
 /// The table's size and its counts by protocol and state, for live pages.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct TableCounts {

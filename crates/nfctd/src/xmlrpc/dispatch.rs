@@ -17,10 +17,16 @@ fn find(name: &str) -> Result<&'static Method, Fault> {
         .ok_or_else(|| Fault::unknown_method(name))
 }
 
-/// Whether `method` never blocks (no kernel request, no table scan). An
-/// unknown name is quick: it only earns a fault.
+/// What running `method` costs, and so where it runs. An unknown name is
+/// quick: it only earns a fault.
+pub fn cost(method: &str) -> Cost {
+    find(method).map_or(Cost::Quick, |m| m.cost)
+}
+
+/// Whether `method` never blocks (no kernel request, no table scan, no
+/// password check).
 pub fn is_quick(method: &str) -> bool {
-    find(method).map_or(true, |m| m.cost == Cost::Quick)
+    cost(method) == Cost::Quick
 }
 
 /// Runs one call from `peer` (the client's address, for login throttling).
@@ -93,5 +99,7 @@ mod tests {
             assert!(!is_quick(heavy), "{heavy}");
         }
         assert!(is_quick("no.such.method"));
+        assert_eq!(cost("login"), Cost::Login);
+        assert_eq!(cost("view"), Cost::Heavy);
     }
 }

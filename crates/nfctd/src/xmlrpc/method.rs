@@ -16,6 +16,9 @@ pub enum Cost {
     /// Scans the table or talks to the kernel: run it off the executor, a
     /// bounded number at a time.
     Heavy,
+    /// Checks a password (slow on purpose: argon2id, an external program,
+    /// PAM): off the executor too, through a gate of its own.
+    Login,
 }
 
 /// What a handler gets besides its parameters.

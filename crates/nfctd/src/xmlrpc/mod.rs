@@ -29,6 +29,7 @@ mod value;
 
 pub use error::CodecError;
 pub use fault::{Fault, FaultCode};
+pub use method::Cost;
 pub use params::Params;
 pub use parse::parse_call;
 pub use render::{fault_struct, render_fault, render_response, WideInt};

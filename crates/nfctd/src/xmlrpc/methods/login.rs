@@ -13,9 +13,7 @@ pub const METHOD: Method = Method {
         &["string", "string", "string"],
     ],
     help: "login() or login(user, password) -> session id.",
-    // Checking a password is slow on purpose (argon2id, an external
-    // program, PAM): never on the async executor.
-    cost: Cost::Heavy,
+    cost: Cost::Login,
     handler,
 };
 

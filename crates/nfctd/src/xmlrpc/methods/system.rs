@@ -6,9 +6,10 @@ use crate::xmlrpc::{fault_struct, Fault, FaultCode, MethodCall, Params};
 
 /// Most calls one `system.multicall` may carry.
 const MAX_MULTICALL: usize = 1000;
-/// Most heavy calls (table scans, kernel requests, password checks) one
-/// multicall may run: it holds a single slot of the heavy-call gate, and a
-/// thousand refreshes or logins in it would hold that slot for minutes.
+/// Most heavy calls (table scans, kernel requests) one multicall may run: it
+/// holds a single slot of the heavy-call gate, and a thousand refreshes in
+/// it would hold that slot for minutes. Logins may not ride in a multicall
+/// at all: they have a gate of their own, which a multicall would bypass.
 const MAX_HEAVY_MEMBERS: usize = 8;
 
 pub const LIST_METHODS: Method = Method {
@@ -101,16 +102,23 @@ fn multicall(ctx: &Ctx<'_>, p: &Params<'_>) -> Result<Value, Fault> {
                         "system.multicall cannot be nested",
                     ));
                 }
-                let is_heavy = ctx
+                let cost = ctx
                     .methods
                     .iter()
-                    .any(|m| m.name == call.name && m.cost == Cost::Heavy);
-                if is_heavy {
+                    .find(|m| m.name == call.name)
+                    .map(|m| m.cost);
+                if cost == Some(Cost::Login) {
+                    return Err(Fault::new(
+                        FaultCode::InvalidArgument,
+                        format!("system.multicall cannot carry {}: call it on its own", call.name),
+                    ));
+                }
+                if cost == Some(Cost::Heavy) {
                     heavy += 1;
                     if heavy > MAX_HEAVY_MEMBERS {
                         return Err(Fault::new(
                             FaultCode::InvalidArgument,
-                            format!("system.multicall: at most {MAX_HEAVY_MEMBERS} calls that scan the table, talk to the kernel or check a password; send the rest in another request"),
+                            format!("system.multicall: at most {MAX_HEAVY_MEMBERS} calls that scan the table or talk to the kernel; send the rest in another request"),
                         ));
                     }
                 }
