@@ -86,7 +86,7 @@ pub fn router(service: Service, access: Access, gates: Gates) -> Router {
 fn overloaded() -> Response {
     (
         StatusCode::SERVICE_UNAVAILABLE,
-        [(header::RETRY_AFTER, crate::http::RETRY_AFTER)],
+        [(header::RETRY_AFTER, crate::net::inbound::RETRY_AFTER)],
         "overloaded; retry later\n",
     )
         .into_response()

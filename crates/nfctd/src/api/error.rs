@@ -99,7 +99,7 @@ impl IntoResponse for JsonError {
         ) {
             response.headers_mut().insert(
                 "retry-after",
-                axum::http::HeaderValue::from_static(crate::http::RETRY_AFTER),
+                axum::http::HeaderValue::from_static(crate::net::inbound::RETRY_AFTER),
             );
         }
         response
