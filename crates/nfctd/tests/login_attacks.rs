@@ -1,7 +1,8 @@
 //! Attacks on login through the real daemon: line breaks and NUL smuggled
-//! into a user name or password, a crowd of concurrent failed logins
-//! (memory), response times that would tell which users exist, and a flood
-//! of addresses and names meant to make the throttle forget a lockout.
+//! into a user name or password, blanks around a name or oversized
+//! arguments meant to slip past a lockout, a crowd of concurrent failed
+//! logins (memory), response times that would tell which users exist, and a
+//! flood of addresses and names meant to make the throttle forget a lockout.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -454,4 +455,128 @@ fn a_flood_of_addresses_and_names_does_not_free_a_locked_admin() {
     );
     let log = daemon.log();
     assert!(log.contains("too many failures"), "{log}");
+}
+
+/// Names a program reading with `read -r` takes for `admin`, or that are
+/// too long, and a password too long to be anyone's, each with the
+/// argument it is refused for and a word of the message.
+fn variants() -> Vec<(String, String, &'static str, &'static str)> {
+    let right = "open sesame".to_string();
+    let mut v: Vec<(String, String, &str, &str)> = [
+        (" admin", "whitespace"),
+        ("admin ", "whitespace"),
+        ("\u{a0}admin", "whitespace"),
+        ("\tadmin", "control character"),
+        ("admin\t", "control character"),
+        // XML 1.0 allows no C0 control but tab, line feed and CR.
+        ("ad\u{85}min", "control character"),
+    ]
+    .into_iter()
+    .map(|(user, why)| (user.to_string(), right.clone(), "user", why))
+    .collect();
+    v.push(("a".repeat(300), right.clone(), "user", "at most 256 bytes"));
+    v.push((
+        "admin".to_string(),
+        "p".repeat(5000),
+        "password",
+        "at most 4096 bytes",
+    ));
+    v
+}
+
+#[test]
+fn blank_control_and_oversized_variants_of_a_locked_name_are_refused_before_the_program_runs() {
+    let bed = Bed::new();
+    let dir = tempfile::tempdir().unwrap();
+    let calls = dir.path().join("calls");
+    // The documentation's old example: `read -r` strips blanks around the
+    // name, so " admin" used to be checked as admin, a name not locked.
+    let program = script(
+        dir.path(),
+        "auth.sh",
+        &format!(
+            r#"echo called >> {}
+read -r user; read -r pass
+[ "$user" = admin ] && [ "$pass" = 'open sesame' ] && {{ echo admin; exit 0; }}
+exit 1"#,
+            calls.display()
+        ),
+    );
+    let daemon = Daemon::start(
+        &bed,
+        &[
+            "--auth",
+            "command",
+            "--auth-command",
+            program.to_str().unwrap(),
+        ],
+    );
+    let ran = || {
+        std::fs::read_to_string(&calls)
+            .unwrap_or_default()
+            .lines()
+            .count()
+    };
+    for i in 0..5 {
+        let from = format!("127.0.3.{}", i + 1);
+        assert_eq!(code(&login_from(&daemon, &from, "admin", "guess")), 1);
+    }
+    assert_eq!(ran(), 5);
+    assert_eq!(
+        code(&login_from(&daemon, "127.0.3.10", "admin", "open sesame")),
+        7,
+        "admin is locked"
+    );
+    for (k, (user, password, field, why)) in variants().into_iter().enumerate() {
+        let from = format!("127.0.4.{}", k + 1);
+        match login_from(&daemon, &from, &user, &password) {
+            Answer::Fault(4, message) => assert!(
+                message.contains(field) && message.contains(why) && !message.contains("sesame"),
+                "{user:?}: {message}"
+            ),
+            other => panic!("{user:?}: {other:?}"),
+        }
+        let body = serde_json::json!({"user": user, "password": password}).to_string();
+        let reply = json::request(daemon.addr, "POST", "/api/v1/session", &[], &body);
+        assert_eq!(reply.status, 400, "{user:?}: {}", reply.body);
+        let message = reply.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(
+            reply.code() == "invalid_argument" && message.contains(field) && message.contains(why),
+            "{user:?}: {message}"
+        );
+        // The metrics page's Basic auth goes through the same check.
+        use base64::Engine as _;
+        let basic = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+        );
+        let scrape = json::request(
+            daemon.addr,
+            "GET",
+            "/metrics",
+            &[("Authorization", basic.as_str())],
+            "",
+        );
+        assert_eq!(scrape.status, 401, "{user:?}");
+        assert!(!scrape.body.contains("nfctd_"));
+    }
+    assert_eq!(ran(), 5, "the program ran for no variant");
+    // Nothing a variant did unlocked the name or counted against anyone.
+    assert_eq!(
+        code(&login_from(&daemon, "127.0.3.11", "admin", "open sesame")),
+        7
+    );
+    assert_eq!(
+        code(&login_from(&daemon, "127.0.0.1", "admin", "open sesame")),
+        0
+    );
+    let log = daemon.log();
+    assert!(
+        log.contains("must not begin or end with whitespace"),
+        "{log}"
+    );
+    assert!(!log.contains("sesame"), "{log}");
 }

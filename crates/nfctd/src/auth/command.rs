@@ -40,10 +40,10 @@ impl CommandAuth {
     /// `viewer`, and anything else (or nothing) means viewer, the lesser role.
     pub fn verify(&self, user: &str, password: &str) -> Option<Role> {
         // `Auth::login` refuses these before the throttle; checked again
-        // here because one line break would shift what the program reads.
-        if [user, password]
-            .iter()
-            .any(|s| s.contains(['\n', '\r', '\0']))
+        // here because one line break would shift what the program reads,
+        // and one blank it strips would have it check another name.
+        if super::input::check_user(user).is_err()
+            || super::input::check_password(password).is_err()
         {
             return None;
         }
@@ -64,10 +64,19 @@ impl CommandAuth {
             // Its own process group, so a timeout also ends what it started.
             .process_group(0)
             .spawn()?;
+        // The deadline counts from here, whatever the program does with
+        // its stdin.
+        let deadline = Instant::now() + self.timeout;
         if let Some(mut stdin) = child.stdin.take() {
-            // A program that exits without reading gives EPIPE: its exit
-            // status decides, not the write.
-            let _ = stdin.write_all(format!("{user}\n{password}\n").as_bytes());
+            // Written from its own thread: a program that stops reading
+            // would otherwise block this one once the pipe's buffer is full,
+            // before the deadline is ever looked at. The kill below ends the
+            // write (EPIPE), as does a program that exits without reading;
+            // its exit status decides, not the write.
+            let input = format!("{user}\n{password}\n");
+            std::thread::spawn(move || {
+                let _ = stdin.write_all(input.as_bytes());
+            });
         }
         let (tx, rx) = std::sync::mpsc::channel();
         if let Some(stdout) = child.stdout.take() {
@@ -77,7 +86,6 @@ impl CommandAuth {
                 let _ = tx.send(out);
             });
         }
-        let deadline = Instant::now() + self.timeout;
         let status = loop {
             if let Some(status) = child.try_wait()? {
                 break status;
@@ -118,6 +126,7 @@ impl CommandAuth {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt as _;
@@ -153,6 +162,27 @@ exit 1"#,
         let start = Instant::now();
         assert_eq!(c.verify("a", "b"), None);
         assert!(start.elapsed() < Duration::from_secs(3));
+    }
+
+    #[test]
+    fn a_program_that_stops_reading_is_killed_on_time_whatever_it_was_given() {
+        // It reads the user, stalls, and only then reads the password: a
+        // password larger than a pipe's buffer blocked the write that used
+        // to come before the timer started.
+        let dir = tempfile::tempdir().unwrap();
+        let p = script(
+            dir.path(),
+            "read -r user; sleep 30; cat > /dev/null; exit 0",
+        );
+        let timeout = Duration::from_millis(500);
+        let c = CommandAuth::new(&p).with_timeout(timeout);
+        for size in [10, 1 << 20] {
+            let start = Instant::now();
+            let e = c.run("a", &"p".repeat(size)).unwrap_err();
+            let took = start.elapsed();
+            assert_eq!(e.kind(), std::io::ErrorKind::TimedOut, "{size}: {e}");
+            assert!(took < timeout + Duration::from_secs(1), "{size}: {took:?}");
+        }
     }
 
     #[test]

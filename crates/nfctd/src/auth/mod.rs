@@ -4,6 +4,7 @@
 
 mod command;
 pub mod hash;
+pub mod input;
 #[cfg(feature = "pam")]
 mod pam;
 pub mod passwd;
@@ -106,27 +107,23 @@ pub enum Refused {
     Failed,
     /// Too many failures for this user or address: not even checked.
     Throttled(Limited),
-    /// The named argument holds a line break or NUL: refused before the
-    /// throttle or any backend saw it.
-    Invalid(&'static str),
+    /// The named argument has a shape no backend accepts (see `input`):
+    /// refused before the throttle or any backend saw it.
+    Invalid(&'static str, input::Invalid),
     /// No password-checking thread was free in time: not checked, not counted.
     Busy,
 }
 
-/// What a user name or password may not hold. The command backend gives
-/// the program `user\npassword\n`: a name `alice\n<guess>` would have it
-/// check alice's password while the throttle counted another name. No
-/// backend has a use for them, so every backend refuses them.
-const FORBIDDEN: [char; 3] = ['\n', '\r', '\0'];
-
-/// The message for [`Refused::Invalid`]; never the value itself.
-pub const INVALID_CHARACTERS: &str = "must not contain a line break or NUL";
-
-fn check_characters(user: Option<&str>, password: Option<&str>) -> Result<(), Refused> {
-    for (field, value) in [("user", user), ("password", password)] {
-        if value.is_some_and(|v| v.contains(FORBIDDEN)) {
-            return Err(Refused::Invalid(field));
-        }
+/// The first argument that [`input`] refuses, by name. The command backend
+/// gives the program `user\npassword\n`, and a program may strip blanks
+/// from them: what it checks must be exactly what the throttle counted, so
+/// every backend refuses the same shapes.
+fn check_arguments(user: Option<&str>, password: Option<&str>) -> Result<(), Refused> {
+    if let Some(Err(why)) = user.map(input::check_user) {
+        return Err(Refused::Invalid("user", why));
+    }
+    if let Some(Err(why)) = password.map(input::check_password) {
+        return Err(Refused::Invalid("password", why));
     }
     Ok(())
 }
@@ -178,8 +175,9 @@ impl Auth {
         matches!(self.backend, Backend::None)
     }
 
-    /// Checks a login. A user name or password with a line break or NUL is
-    /// refused first, whatever the backend. With `none` anyone is an admin
+    /// Checks a login. A user name or password of a shape `input` refuses
+    /// (control characters, blanks around a name, too long) is refused
+    /// first, whatever the backend. With `none` anyone is an admin
     /// (named `user`, or `anonymous`). Otherwise both a user and a password
     /// are needed, and the throttle is asked first, before any password is
     /// looked at; a login without a password costs an attempt and no hashing.
@@ -189,7 +187,7 @@ impl Auth {
         password: Option<&str>,
         peer: Option<IpAddr>,
     ) -> Result<Granted, Refused> {
-        check_characters(user, password)?;
+        check_arguments(user, password)?;
         if let Backend::None = self.backend {
             let user = user.filter(|u| !u.is_empty()).unwrap_or("anonymous");
             return Ok(Granted {
@@ -270,7 +268,8 @@ mod tests {
     }
 
     #[test]
-    fn line_breaks_and_nul_are_refused_by_every_backend_before_anything_runs() {
+    fn control_characters_blanks_and_long_arguments_are_refused_by_every_backend_before_anything_runs(
+    ) {
         let dir = tempfile::tempdir().unwrap();
         let ran = dir.path().join("ran");
         let program = dir.path().join("auth.sh");
@@ -297,17 +296,37 @@ mod tests {
             Method::Password(passwd.clone()),
         ] {
             let auth = Auth::open(&config(method.clone(), 1)).unwrap();
-            for (user, password, field) in [
-                ("alice\nguess", "x", "user"),
-                ("alice\rguess", "x", "user"),
-                ("alice\0", "x", "user"),
-                ("alice", "pyctd\n", "password"),
-                ("alice", "\r", "password"),
-                ("alice", "py\0ctd", "password"),
+            let long_user = "a".repeat(input::MAX_USER_BYTES + 1);
+            let long_password = "p".repeat(input::MAX_PASSWORD_BYTES + 1);
+            for (user, password, field, why) in [
+                ("alice\nguess", "x", "user", input::Invalid::LineBreak),
+                ("alice\rguess", "x", "user", input::Invalid::LineBreak),
+                ("alice\0", "x", "user", input::Invalid::LineBreak),
+                ("alice", "pyctd\n", "password", input::Invalid::LineBreak),
+                ("alice", "\r", "password", input::Invalid::LineBreak),
+                ("alice", "py\0ctd", "password", input::Invalid::LineBreak),
+                (" alice", "pyctd", "user", input::Invalid::Padded),
+                ("alice ", "pyctd", "user", input::Invalid::Padded),
+                ("\u{a0}alice", "pyctd", "user", input::Invalid::Padded),
+                ("\talice", "pyctd", "user", input::Invalid::Control),
+                ("alice\t", "pyctd", "user", input::Invalid::Control),
+                ("al\u{1b}ice", "pyctd", "user", input::Invalid::Control),
+                (
+                    long_user.as_str(),
+                    "pyctd",
+                    "user",
+                    input::Invalid::TooLong { max: 256 },
+                ),
+                (
+                    "alice",
+                    long_password.as_str(),
+                    "password",
+                    input::Invalid::TooLong { max: 4096 },
+                ),
             ] {
                 assert_eq!(
                     auth.login(Some(user), Some(password), peer),
-                    Err(Refused::Invalid(field)),
+                    Err(Refused::Invalid(field, why)),
                     "{} {user:?} {password:?}",
                     method.name()
                 );

@@ -229,7 +229,20 @@ pub fn load_trusted(path: &Path) -> Result<(PasswdFile, Stamp), PasswdError> {
             euid,
         });
     }
-    let dir = match path.parent() {
+    // The given path's directory, and the real file's: a symlink in a safe
+    // directory may point into an open one, where anyone could replace
+    // what it points to.
+    let real = std::fs::canonicalize(path).map_err(|e| io(path, e))?;
+    for file in [path, real.as_path()] {
+        check_directory(path, file)?;
+    }
+    load(path)
+}
+
+/// Refuses `file`'s directory if anyone may write it and it lacks the sticky
+/// bit; the error names `path`, the file as configured.
+fn check_directory(path: &Path, file: &Path) -> Result<(), PasswdError> {
+    let dir = match file.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
     };
@@ -241,7 +254,7 @@ pub fn load_trusted(path: &Path) -> Result<(PasswdFile, Stamp), PasswdError> {
             mode: dir_mode & 0o7777,
         });
     }
-    load(path)
+    Ok(())
 }
 
 /// Replaces the file atomically: a temporary file in the same directory, mode
@@ -417,6 +430,42 @@ mod tests {
             e.contains(path.to_str().unwrap()) && e.contains("uid 65534") && e.contains("chown 0 "),
             "{e}"
         );
+    }
+
+    #[test]
+    fn a_symlink_into_an_open_directory_is_refused() {
+        let top = tempfile::tempdir().unwrap();
+        let safe = top.path().join("safe");
+        let open = top.path().join("open");
+        std::fs::create_dir(&safe).unwrap();
+        std::fs::create_dir(&open).unwrap();
+        let target = open.join("passwd");
+        let f = PasswdFile::parse(&target, &format!("a:{SHA1_PYCTD}:admin\n")).unwrap();
+        write_atomically(&target, &f).unwrap();
+        let link = safe.join("passwd");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        assert_eq!(
+            load_trusted(&link).unwrap().0,
+            f,
+            "fine while both are safe"
+        );
+
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let e = load_trusted(&link).unwrap_err().to_string();
+        let real = std::fs::canonicalize(&open).unwrap();
+        assert!(
+            e.contains(&format!("{}:", link.display()))
+                && e.contains(&format!("chmod o-w {}", real.display()))
+                && e.contains("0777"),
+            "{e}"
+        );
+        // A symlinked directory on the way is resolved too.
+        let via = top.path().join("via");
+        std::os::unix::fs::symlink(&open, &via).unwrap();
+        assert!(load_trusted(&via.join("passwd")).is_err());
+        // With the sticky bit (as /tmp): fine.
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o1777)).unwrap();
+        load_trusted(&link).unwrap();
     }
 
     #[test]

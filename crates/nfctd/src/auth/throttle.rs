@@ -28,19 +28,23 @@ impl Default for Limit {
     }
 }
 
-/// User names tracked at once.
-pub const MAX_NAMES: usize = 10_000;
-/// Client addresses (IPv6 by /64) tracked at once. More than names: a flood
-/// rotates addresses it owns, and each one locked out must stay counted.
-pub const MAX_ADDRS: usize = 50_000;
+/// User names tracked at once. When all are live lockouts, a new name goes
+/// untracked (see [`Throttle::begin`]); only its address's count limits it.
+/// Full, the map takes some 14 to 18 MiB (keys of [`USER_KEY_BYTES`]), the
+/// address map some 12 MiB: measured, and stated in docs/authentication.md.
+pub const MAX_NAMES: usize = 100_000;
+/// Client addresses (IPv6 by /64) tracked at once. When all are live
+/// lockouts, a new address is refused: it is the one count that limits
+/// guesses at a name the name map has no room for.
+pub const MAX_ADDRS: usize = 100_000;
 
 /// Which key is over its limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Limited {
     User,
     Addr,
-    /// A map is full of live lockouts, so this new name or address could not
-    /// be counted: refused rather than let in uncounted.
+    /// The address map is full of live lockouts, so this new address could
+    /// not be counted: refused rather than let in uncounted.
     Full,
 }
 
@@ -60,19 +64,26 @@ fn addr_key(ip: IpAddr) -> IpAddr {
     }
 }
 
-/// Characters of a user name a key keeps: names are caller input (up to a
-/// whole request body), and no real user name is longer.
-const USER_KEY_CHARS: usize = 64;
+/// Bytes of a user name a key keeps: a name may be 256 bytes (see
+/// `input`), and a key this short keeps the name map's memory small.
+const USER_KEY_BYTES: usize = 64;
 
-/// A user's key: the name the backend is given, cut to [`USER_KEY_CHARS`]
-/// and lower-cased, so a flood of huge names costs bounded memory, and
-/// backends that ignore case (PAM, most commands) count "Admin" and "admin"
-/// together. Both only ever merge names, never split one.
+/// A user's key: the name without blanks around it, lower-cased, cut to
+/// [`USER_KEY_BYTES`] (at a character boundary). Backends that ignore case
+/// (PAM, most commands) then count "Admin" and "admin" together, and a
+/// program that strips blanks counts " admin" with "admin" should such a
+/// name ever reach the throttle (`input` refuses it first). All of these
+/// only ever merge names, never split one.
 fn user_key(name: &str) -> String {
-    name.chars()
-        .take(USER_KEY_CHARS)
-        .collect::<String>()
-        .to_lowercase()
+    let mut key = name.trim().to_lowercase();
+    if key.len() > USER_KEY_BYTES {
+        let mut end = USER_KEY_BYTES;
+        while !key.is_char_boundary(end) {
+            end -= 1;
+        }
+        key.truncate(end);
+    }
+    key
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -86,6 +97,11 @@ struct Count {
 struct Counts<K> {
     map: HashMap<K, Count>,
     cap: usize,
+    /// Set when the map was found full of live lockouts: no room can appear
+    /// before the first of them expires, unless an attempt is given back or
+    /// a count removed. Until then a new key is answered without a scan, so
+    /// a full map costs each login a lookup, not a pass over every count.
+    full_until: Option<Instant>,
 }
 
 impl<K: Hash + Eq + Clone> Counts<K> {
@@ -93,6 +109,7 @@ impl<K: Hash + Eq + Clone> Counts<K> {
         Counts {
             map: HashMap::new(),
             cap,
+            full_until: None,
         }
     }
 
@@ -120,6 +137,9 @@ impl<K: Hash + Eq + Clone> Counts<K> {
         if self.map.len() < self.cap || self.map.contains_key(key) {
             return true;
         }
+        if self.full_until.is_some_and(|until| now < until) {
+            return false;
+        }
         self.map.retain(|_, c| Counts::<K>::live(c, limit, now));
         if self.map.len() < self.cap {
             return true;
@@ -131,6 +151,7 @@ impl<K: Hash + Eq + Clone> Counts<K> {
             .map(|(k, c)| ((c.attempts, c.since), k))
             .collect();
         if unlocked.is_empty() {
+            self.full_until = self.map.values().map(|c| c.since + limit.window).min();
             return false;
         }
         let batch = (self.cap / 16).clamp(1, unlocked.len());
@@ -166,6 +187,14 @@ impl<K: Hash + Eq + Clone> Counts<K> {
     fn give_back(&mut self, key: &K) {
         if let Some(c) = self.map.get_mut(key) {
             c.attempts = c.attempts.saturating_sub(1);
+            self.full_until = None;
+        }
+    }
+
+    /// Drops a key's count.
+    fn forget(&mut self, key: &K) {
+        if self.map.remove(key).is_some() {
+            self.full_until = None;
         }
     }
 }
@@ -239,16 +268,21 @@ impl Throttle {
         {
             return Err(Limited::User);
         }
+        let addr_room = addr.is_none_or(|a| maps.addrs.room_for(&a, limit, now));
+        if !addr_room && !trusted {
+            return Err(Limited::Full);
+        }
+        // The name map fails open. Filling it with live lockouts costs an
+        // attacker every attempt of the addresses it uses, a name each
+        // `attempts` of them; refusing every new name then would lock out
+        // every user who had not failed lately. An untracked name is still
+        // limited by its address's count, which the address map (failing
+        // closed) always has.
         let name_room = name
             .as_ref()
             .is_none_or(|n| maps.names.room_for(n, limit, now));
-        let addr_room = addr.is_none_or(|a| maps.addrs.room_for(&a, limit, now));
-        let room = name_room && addr_room;
-        if !room && !trusted {
-            return Err(Limited::Full);
-        }
-        // A trusted client finding a map full goes on uncounted there: its
-        // own address is still counted whenever there is room for it.
+        // A trusted client finding the address map full goes on uncounted
+        // there.
         if let Some(n) = name.filter(|_| name_room) {
             maps.names.count(n, limit, now);
         }
@@ -267,12 +301,12 @@ impl Throttle {
         let now = Instant::now();
         let mut maps = self.maps();
         if let Some(a) = peer.map(addr_key) {
-            maps.addrs.map.remove(&a);
+            maps.addrs.forget(&a);
         }
         if let Some(n) = user.map(user_key) {
             maps.names.give_back(&n);
             if !maps.names.is_locked(&n, self.limit, now) {
-                maps.names.map.remove(&n);
+                maps.names.forget(&n);
             }
         }
     }
@@ -367,7 +401,7 @@ mod tests {
         }
         let (names, addrs) = t.tracked();
         assert!(
-            full(names, MAX_NAMES) && addrs == MAX_NAMES + 100,
+            full(names, MAX_NAMES) && full(addrs, MAX_ADDRS),
             "{names} {addrs}"
         );
         for i in 0..(MAX_ADDRS + 100) {
@@ -380,7 +414,13 @@ mod tests {
     fn huge_names_cost_bounded_memory_and_case_does_not_split_a_user() {
         let t = Throttle::new(limit(2));
         let huge = "a".repeat(1 << 20);
-        assert_eq!(user_key(&huge), user_key(&huge[..USER_KEY_CHARS]));
+        assert_eq!(user_key(&huge), user_key(&huge[..USER_KEY_BYTES]));
+        assert_eq!(user_key(&"é".repeat(100)).len(), USER_KEY_BYTES);
+        assert_eq!(
+            user_key(&format!("x{}", "é".repeat(100))).len(),
+            USER_KEY_BYTES - 1
+        );
+        assert_eq!(user_key(" \tAdmin\u{a0}"), "admin");
         assert!(t.begin(Some("Admin"), None).is_ok());
         assert!(t.begin(Some("admin"), None).is_ok());
         assert_eq!(t.begin(Some("ADMIN"), None), Err(Limited::User));
@@ -423,24 +463,111 @@ mod tests {
     }
 
     #[test]
-    fn a_map_full_of_lockouts_refuses_new_keys_but_not_trusted_clients() {
+    fn a_name_map_full_of_lockouts_lets_new_names_in_limited_by_their_address() {
         let t = Throttle::with_caps(limit(2), default_admin_from(), 3, 100);
         for name in ["a", "b", "c"] {
             for _ in 0..2 {
                 let _ = t.begin(Some(name), None);
             }
         }
-        assert_eq!(t.begin(Some("d"), ip("198.51.100.1")), Err(Limited::Full));
-        assert_eq!(t.begin(Some("a"), ip("198.51.100.1")), Err(Limited::User));
-        // From the trusted path: neither the name's lockout nor the full
-        // map stops it, and its address is counted all the same.
-        t.begin(Some("a"), ip("127.0.0.1")).unwrap();
-        t.begin(Some("d"), ip("::1")).unwrap();
-        t.begin(Some("d"), ip("127.0.0.1")).unwrap();
-        assert_eq!(t.begin(Some("e"), ip("127.0.0.1")), Err(Limited::Addr));
-        // A trusted success does not clear the lockout it walked past.
-        t.succeeded(Some("a"), ip("::1"));
+        // Not tracked by name, but counted by address.
+        t.begin(Some("d"), ip("198.51.100.1")).unwrap();
+        t.begin(Some("e"), ip("198.51.100.1")).unwrap();
+        assert_eq!(t.begin(Some("f"), ip("198.51.100.1")), Err(Limited::Addr));
+        assert_eq!(t.tracked(), (3, 1));
+        // The lockouts stay, for everyone but the trusted path.
         assert_eq!(t.begin(Some("a"), ip("198.51.100.2")), Err(Limited::User));
+        t.begin(Some("a"), ip("127.0.0.1")).unwrap();
+        // A trusted success does not clear the lockout it walked past.
+        t.succeeded(Some("a"), ip("127.0.0.1"));
+        assert_eq!(t.begin(Some("a"), ip("198.51.100.3")), Err(Limited::User));
+    }
+
+    #[test]
+    fn a_full_name_map_makes_room_once_a_lockout_expires_or_a_count_goes() {
+        let t = Throttle::with_caps(
+            Limit {
+                attempts: 1,
+                window: Duration::from_millis(300),
+            },
+            vec![],
+            2,
+            100,
+        );
+        t.begin(Some("a"), nth(1)).unwrap();
+        std::thread::sleep(Duration::from_millis(150));
+        t.begin(Some("b"), nth(2)).unwrap();
+        t.begin(Some("c"), nth(3)).unwrap();
+        assert_eq!(t.tracked().0, 2, "c went untracked");
+        // A given-back attempt unlocks "b": room for the next new name.
+        t.not_checked(Some("b"), nth(2));
+        t.begin(Some("d"), nth(4)).unwrap();
+        assert!(t.maps().names.map.contains_key("d"));
+        // Once "a" has expired, its place is free too.
+        std::thread::sleep(Duration::from_millis(200));
+        t.begin(Some("e"), nth(5)).unwrap();
+        assert!(t.maps().names.map.contains_key("e"));
+        assert!(!t.maps().names.map.contains_key("a"));
+    }
+
+    #[test]
+    fn filling_the_name_map_with_lockouts_locks_no_one_else_out() {
+        // The attack: thousands of addresses, each spending its five
+        // attempts on password-less logins under one fresh name, until the
+        // name map holds nothing but live lockouts.
+        const NAMES: usize = 200;
+        let t = Throttle::with_caps(limit(5), default_admin_from(), NAMES, 10_000);
+        for _ in 0..5 {
+            let _ = t.begin(Some("admin"), ip("192.0.2.1"));
+        }
+        for a in 0..NAMES + 100 {
+            for _ in 0..5 {
+                let _ = t.begin(Some(&format!("fill{a}")), nth(a));
+            }
+        }
+        let (names, _) = t.tracked();
+        assert_eq!(names, NAMES, "full");
+        {
+            let maps = t.maps();
+            let locked = maps.names.map.values().filter(|c| c.attempts >= 5).count();
+            assert_eq!(locked, NAMES, "of live lockouts");
+        }
+        // A real user, from an untrusted address that has not failed, is
+        // checked; a success clears the address's count.
+        t.begin(Some("viewer"), ip("198.51.100.7")).unwrap();
+        t.succeeded(Some("viewer"), ip("198.51.100.7"));
+        t.begin(Some("viewer"), ip("198.51.100.8")).unwrap();
+        // The locked admin stays locked, and the fill's addresses are spent.
+        assert_eq!(
+            t.begin(Some("admin"), ip("198.51.100.9")),
+            Err(Limited::User)
+        );
+        assert_eq!(t.begin(Some("someone"), nth(NAMES)), Err(Limited::Addr));
+        // Guessing at an untracked name is limited by the address.
+        for _ in 0..5 {
+            t.begin(Some("viewer2"), ip("198.51.100.10")).unwrap();
+        }
+        assert_eq!(
+            t.begin(Some("viewer2"), ip("198.51.100.10")),
+            Err(Limited::Addr)
+        );
+    }
+
+    #[test]
+    fn an_address_map_full_of_lockouts_refuses_new_addresses_but_not_trusted_clients() {
+        let t = Throttle::with_caps(limit(2), default_admin_from(), 100, 3);
+        for a in 0..3 {
+            for _ in 0..2 {
+                let _ = t.begin(None, nth(a));
+            }
+        }
+        assert_eq!(t.begin(Some("d"), ip("198.51.100.1")), Err(Limited::Full));
+        assert_eq!(t.begin(None, ip("198.51.100.1")), Err(Limited::Full));
+        // From the trusted path: counted by name, not refused.
+        t.begin(Some("d"), ip("127.0.0.1")).unwrap();
+        t.begin(Some("d"), ip("::1")).unwrap();
+        assert_eq!(t.begin(Some("e"), ip("198.51.100.2")), Err(Limited::Full));
+        assert_eq!(t.tracked(), (1, 3));
     }
 
     #[test]

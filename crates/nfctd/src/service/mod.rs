@@ -181,11 +181,11 @@ impl Service {
                 };
                 Ok((name, granted.role))
             }
-            Err(Refused::Invalid(field)) => {
+            Err(Refused::Invalid(field, why)) => {
                 // The value is not logged: a line break in it could forge log lines.
                 self.inner.usage.failed_logins.inc();
-                tracing::warn!(target: "audit", peer = %peer_text, field, "login refused: a line break or NUL");
-                Err(ApiError::invalid(field, crate::auth::INVALID_CHARACTERS))
+                tracing::warn!(target: "audit", peer = %peer_text, field, "login refused: {field} {why}");
+                Err(ApiError::invalid(field, why))
             }
             // Not a failed password: nothing was checked, and the throttle
             // took its attempt back.
