@@ -298,7 +298,7 @@ where
                 (axum::body::Body::empty(), None)
             } else {
                 tracker.receiving();
-                match inbound::read(&parts.headers, incoming, &body_limits, &bodies).await {
+                match inbound::read(incoming, &body_limits, &bodies).await {
                     Ok((bytes, held)) => (axum::body::Body::from(bytes), Some(held)),
                     Err(refusal) => {
                         tracing::debug!(%peer, ?refusal, "request body refused");
@@ -309,8 +309,11 @@ where
                 }
             };
             tracker.busy();
-            let started = std::time::Instant::now();
-            let (method, path) = (parts.method.clone(), parts.uri.path().to_owned());
+            // What the debug line names, taken only when it will be written.
+            let logged = tracing::enabled!(tracing::Level::DEBUG).then(|| {
+                let path = parts.uri.path().to_owned();
+                (std::time::Instant::now(), parts.method.clone(), path)
+            });
             let req = axum::extract::Request::from_parts(parts, body);
             std::future::poll_fn(|cx| {
                 tower_service::Service::<axum::extract::Request>::poll_ready(&mut app, cx)
@@ -318,8 +321,10 @@ where
             .await?;
             // Idle only once the body is out: see `body`.
             let response = app.call(req).await?;
-            tracing::debug!(%peer, %method, path, status = response.status().as_u16(),
-                ms = started.elapsed().as_millis(), "request answered");
+            if let Some((started, method, path)) = logged {
+                tracing::debug!(%peer, %method, path, status = response.status().as_u16(),
+                    ms = started.elapsed().as_millis(), "request answered");
+            }
             Ok::<_, std::convert::Infallible>(response.map(|b| body::Tracked::new(b, tracker)))
         }
     });
