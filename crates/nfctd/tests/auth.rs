@@ -14,7 +14,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::raw::{self, s};
-use common::users::{add_user, append, passwd};
+use common::users::{add_user, append, passwd, script};
 use common::{synthetic, wait_until, Answer, Bed, Daemon};
 use serde_json::{json, Value as Json};
 
@@ -399,13 +399,6 @@ fn the_passwd_command_and_the_files_permissions() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/passwd"));
-}
-
-fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o700)).unwrap();
-    path
 }
 
 #[test]

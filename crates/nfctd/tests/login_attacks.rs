@@ -9,14 +9,12 @@ mod common;
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
-use std::os::unix::fs::PermissionsExt as _;
-use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use common::raw;
-use common::users::{add_user, append};
+use common::users::{add_user, append, recording_program};
 use common::{json, synthetic, Answer, Bed, Daemon};
 
 fn mib(bytes: u64) -> f64 {
@@ -132,13 +130,6 @@ fn median(mut samples: Vec<Duration>) -> Duration {
     samples[samples.len() / 2]
 }
 
-fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o700)).unwrap();
-    path
-}
-
 /// Line breaks and NUL, in the user name or the password, each one a way
 /// to make a line-oriented backend read another user than the throttle counted.
 const INJECTIONS: [(&str, &str, &str); 7] = [
@@ -188,18 +179,7 @@ fn injections_are_refused(daemon: &Daemon, from: &str) {
 fn line_breaks_and_nul_are_refused_before_any_backend_or_throttle_sees_them() {
     let bed = Bed::new();
     let dir = tempfile::tempdir().unwrap();
-    let calls = dir.path().join("calls");
-    let program = script(
-        dir.path(),
-        "auth.sh",
-        &format!(
-            r#"echo called >> {}
-read -r user; read -r pass
-[ "$user" = alice ] && [ "$pass" = 'open sesame' ] && {{ echo admin; exit 0; }}
-exit 1"#,
-            calls.display()
-        ),
-    );
+    let (program, calls) = recording_program(dir.path(), "alice", "open sesame");
     let passwd = dir.path().join("passwd");
     add_user(&passwd, "alice", "open sesame", "admin");
 
@@ -488,20 +468,9 @@ fn variants() -> Vec<(String, String, &'static str, &'static str)> {
 fn blank_control_and_oversized_variants_of_a_locked_name_are_refused_before_the_program_runs() {
     let bed = Bed::new();
     let dir = tempfile::tempdir().unwrap();
-    let calls = dir.path().join("calls");
     // The documentation's old example: `read -r` strips blanks around the
     // name, so " admin" used to be checked as admin, a name not locked.
-    let program = script(
-        dir.path(),
-        "auth.sh",
-        &format!(
-            r#"echo called >> {}
-read -r user; read -r pass
-[ "$user" = admin ] && [ "$pass" = 'open sesame' ] && {{ echo admin; exit 0; }}
-exit 1"#,
-            calls.display()
-        ),
-    );
+    let (program, calls) = recording_program(dir.path(), "admin", "open sesame");
     let daemon = Daemon::start(
         &bed,
         &[

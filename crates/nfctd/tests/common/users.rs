@@ -1,9 +1,10 @@
-//! Password files for the tests: users added with `nfctd passwd` (argon2id,
-//! as shipped) and raw lines with hashes made by other tools.
+//! Logins for the tests: password files with users added by `nfctd passwd`
+//! (argon2id, as shipped) and raw lines with hashes made by other tools, and
+//! programs for `--auth command`.
 
 use std::io::Write as _;
 use std::os::unix::fs::PermissionsExt as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 /// Runs `nfctd passwd ARGS --passwd-file FILE` with `stdin` as its
@@ -44,4 +45,33 @@ pub fn append(file: &Path, lines: &str) {
     text.push_str(lines);
     std::fs::write(file, text).unwrap();
     std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600)).unwrap();
+}
+
+/// A shell script `name` in `dir` running `body`, executable by its owner
+/// only (an `--auth command` program).
+pub fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o700)).unwrap();
+    path
+}
+
+/// An `--auth command` program that accepts `user` with `password` as admin
+/// and appends a line to the returned file each time it runs, so a test can
+/// tell whether it ran. It reads with a plain `read -r`, which strips blanks
+/// around what it reads, as many real programs do.
+pub fn recording_program(dir: &Path, user: &str, password: &str) -> (PathBuf, PathBuf) {
+    let calls = dir.join("calls");
+    let program = script(
+        dir,
+        "auth.sh",
+        &format!(
+            r#"echo called >> {}
+read -r user; read -r pass
+[ "$user" = '{user}' ] && [ "$pass" = '{password}' ] && {{ echo admin; exit 0; }}
+exit 1"#,
+            calls.display()
+        ),
+    );
+    (program, calls)
 }
