@@ -6,7 +6,7 @@
 //! must name the problem briefly, without control characters.
 
 use arbitrary::{Result, Unstructured};
-use nfctd::table::query::{Field, Filter, FilterSpec, FilterValue, Order};
+use nfctd_table::query::{Field, Filter, FilterSpec, FilterValue, Order};
 
 use crate::table::{check_query, context};
 

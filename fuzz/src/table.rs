@@ -9,8 +9,8 @@ use std::time::{Duration, SystemTime};
 
 use ctnetlink::fixtures::synthetic;
 use ctnetlink::Counters;
-use nfctd::table::query::{self, Context, Filter, Order};
-use nfctd::table::{Row, Snapshot};
+use nfctd_table::query::{self, Context, Filter, Order};
+use nfctd_table::{Row, Snapshot};
 
 /// Mirror time (ms) and wall time (Unix seconds) of the table.
 pub const NOW: u64 = 1_000_000;

@@ -10,11 +10,9 @@
 //! rendered as a response and parsed back: that must succeed, and rendering
 //! the result again must give the same body (the codec's round trip).
 
-use nfctd::service::PageRange;
-use nfctd::table::query::{Filter, Order};
-use nfctd::xmlrpc::{
-    fault_struct, parse_call, render_response, Fault, Limits, Params, Value, WideInt,
-};
+use nfctd::fuzzing::{ApiError, Fault, PageRange, Params};
+use nfctd_table::query::{Filter, Order};
+use xmlrpc_codec::{parse_call, render_response, Limits, Value, WideInt};
 
 use crate::table::{check_query, context};
 
@@ -46,7 +44,7 @@ fn door(values: &[Value]) {
         match p.filters(i) {
             Ok(spec) => match Filter::compile(&spec) {
                 Ok(filter) => view(&p, &filter),
-                Err(e) => check_fault(&Fault::from(nfctd::service::ApiError::from(e))),
+                Err(e) => check_fault(&Fault::from(ApiError::from(e))),
             },
             Err(fault) => check_fault(&fault),
         }
@@ -103,7 +101,7 @@ fn check_fault(fault: &Fault) {
         !message.chars().any(char::is_control),
         "control character in fault: {message:?}"
     );
-    round_trip(&fault_struct(fault), &Limits::default());
+    round_trip(&fault.to_struct(), &Limits::default());
 }
 
 /// Renders `value` as a response and parses it back; the result renders to

@@ -15,8 +15,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use ctnetlink::Counters;
-use nfctd::table::query::{render, run, Context, Filter, FilterSpec, Order};
-use nfctd::table::{Row, Snapshot};
+use nfctd_table::query::{render, run, Context, Filter, FilterSpec, Order};
+use nfctd_table::{Row, Snapshot};
 
 /// The gateway table as mirrored rows, with counters, rates, ages and ids
 /// the kernel would have given them.

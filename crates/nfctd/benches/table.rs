@@ -52,8 +52,8 @@ use common::http::Client;
 use common::raw::{self, int, s, strukt};
 use common::Daemon;
 use ctnetlink::{ConnKey, CtSocket, EventSocket};
-use nfctd::table::query::FilterValue;
-use nfctd::table::{drain_events, Clock, Mirror, MirrorConfig, RowSet};
+use nfctd_table::query::FilterValue;
+use nfctd_table::{drain_events, Clock, Mirror, MirrorConfig, RowSet};
 use serde_json::Value as Json;
 
 #[global_allocator]
@@ -436,7 +436,7 @@ fn main() {
     }
     let mut report = Report::default();
     let clock = Clock::new();
-    let hidden: nfctd::table::Hidden = Arc::new(|_| false);
+    let hidden: nfctd_table::Hidden = Arc::new(|_| false);
 
     // 1 + 2: the mirror's reconciliation path — the dump streamed into a new
     // RowSet while the kernel fills the next datagram — timed and weighed.

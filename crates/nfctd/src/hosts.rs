@@ -17,7 +17,7 @@ use axum::http::{header, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use crate::clip;
+use nfctd_table::clip;
 
 /// The hosts a request may name.
 #[derive(Debug, Clone, Default)]

@@ -83,18 +83,6 @@ pub struct Api {
     wide_int: WideInt,
 }
 
-/// The router, over a service, with default options (loopback hosts only);
-/// tests drive it in-process.
-pub fn app(service: Service, wide_int: WideInt) -> Router {
-    app_with(
-        service,
-        AppOptions {
-            wide_int,
-            ..AppOptions::default()
-        },
-    )
-}
-
 /// The router, over a service.
 pub fn app_with(service: Service, options: AppOptions) -> Router {
     let gates = Gates {
@@ -198,7 +186,7 @@ async fn xmlrpc_call(State(api): State<Api>, parts: Parts, body: Bytes) -> Respo
     };
     let xml = match parsed {
         Err(refused) => gate_refusal(refused),
-        Ok(Err(e)) => Ok(xmlrpc::render_fault(&e.into())),
+        Ok(Err(e)) => Ok(Fault::from(e).render()),
         Ok(Ok(call)) => match dispatch::cost(&call.name) {
             Cost::Quick => Ok(answer(&service, &call, peer, wide)),
             Cost::Login => {
@@ -236,7 +224,7 @@ fn gate_refusal(refused: Refused) -> Result<String, Overloaded> {
         Refused::Overloaded => Err(Overloaded),
         Refused::Failed(e) => {
             tracing::error!(error = %e, "request handler failed");
-            Ok(xmlrpc::render_fault(&Fault::internal()))
+            Ok(Fault::internal().render())
         }
     }
 }
@@ -253,7 +241,7 @@ fn answer(
             if fault.code == FaultCode::Internal {
                 tracing::error!(method = %call.name, error = %fault.message, "internal error");
             }
-            xmlrpc::render_fault(&fault)
+            fault.render()
         }
     }
 }

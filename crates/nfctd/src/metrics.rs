@@ -351,7 +351,7 @@ pub fn encode(service: &Service, access: Access) -> Result<String, String> {
 
 /// Flow export: records made by kind, and what each target did with them.
 fn register_export(r: &mut Registry, export: &crate::export::ExportStats, access: Access) {
-    use crate::table::EndReason;
+    use nfctd_table::EndReason;
     let load = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
     let ends = Family::<HowLabel, Counter>::default();
     for how in [

@@ -42,11 +42,6 @@ impl Notifier {
         }
     }
 
-    /// Whether a service manager is listening.
-    pub fn is_active(&self) -> bool {
-        self.socket.is_some()
-    }
-
     /// READY=1, with a STATUS line for `systemctl status`.
     pub fn ready(&self, status: &str) {
         self.send(&[NotifyState::Ready, NotifyState::Status(status)]);

@@ -32,10 +32,6 @@ impl Reloaders {
             .push((what, Box::new(move || hook().map_err(Into::into))));
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.hooks.is_empty()
-    }
-
     /// Runs every hook, logging each outcome.
     pub fn run(&self) {
         if self.hooks.is_empty() {
@@ -58,7 +54,7 @@ impl Reloaders {
 /// refused whole; other changes are named in the log as needing a restart.
 pub fn configuration(
     running: crate::config::Config,
-    mirror: crate::table::Mirror,
+    mirror: nfctd_table::Mirror,
     levels: crate::logging::LevelHandle,
 ) -> impl Fn() -> Result<(), String> + Send + Sync + 'static {
     use clap::Parser;

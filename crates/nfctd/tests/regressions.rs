@@ -163,16 +163,14 @@ fn frozen_sessions_are_bounded_with_a_clear_refusal() {
     let bed = Bed::new();
     let daemon = Daemon::start(&bed, &[]);
     let mut py = daemon.client();
-    let sids: Vec<String> = (0..=nfctd::service::MAX_FROZEN)
-        .map(|_| py.login())
-        .collect();
-    for sid in &sids[..nfctd::service::MAX_FROZEN] {
+    let sids: Vec<String> = (0..=nfctd::MAX_FROZEN).map(|_| py.login()).collect();
+    for sid in &sids[..nfctd::MAX_FROZEN] {
         assert_eq!(
             py.call("set_autorefresh", json!([sid, 0])).ok(),
             json!(true)
         );
     }
-    let last = &sids[nfctd::service::MAX_FROZEN];
+    let last = &sids[nfctd::MAX_FROZEN];
     let fault = py.call("set_autorefresh", json!([last, 0]));
     assert_eq!(fault.fault_code(), 4);
     assert!(

@@ -7,7 +7,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use ctnetlink::Conn;
-use nfctd::table::query::FilterValue;
+use nfctd_table::query::FilterValue;
 
 /// A small deterministic generator (xorshift64*), so every run sees the same table.
 pub struct Rng(pub u64);

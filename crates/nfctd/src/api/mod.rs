@@ -22,7 +22,7 @@ use crate::gate::{Gate, Gates, Refused};
 use crate::service::Service;
 
 pub use error::{ErrorBody, JsonError};
-pub use session::{peer, session_id, COOKIE, CSRF_HEADER};
+pub use session::{peer, session_id};
 
 /// What every JSON handler gets.
 #[derive(Debug, Clone)]
@@ -149,18 +149,4 @@ async fn record_usage(
         .usage()
         .record("json", &method, outcome, started.elapsed());
     response
-}
-
-/// The OpenAPI document alone (for tests and tools).
-pub fn openapi(service: Service) -> utoipa::openapi::OpenApi {
-    let api = JsonApi {
-        events: events::Feed::new(service.clone(), events::Streams::new(1)),
-        service,
-        gates: Gates {
-            heavy: Arc::new(Gate::new(1, 0)),
-            logins: Arc::new(Gate::new(1, 0)),
-        },
-        csrf: session::Csrf::new(),
-    };
-    routes(api).1
 }

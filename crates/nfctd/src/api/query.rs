@@ -5,7 +5,7 @@
 //! as in XML-RPC; `q` is free text and never split.
 
 use crate::service::PageRange;
-use crate::table::query::{FilterSpec, FilterValue, Order};
+use nfctd_table::query::{FilterSpec, FilterValue, Order};
 
 use super::error::JsonError;
 
@@ -69,7 +69,7 @@ fn filter_value(text: &str) -> FilterValue {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::table::query::Field;
+    use nfctd_table::query::Field;
 
     #[test]
     fn filters_order_and_page() {

@@ -82,8 +82,9 @@ impl Hash {
         Err(HashError::Unknown)
     }
 
-    /// Whether `password` matches, with fresh argon2 memory (tests and
-    /// tools; the daemon uses [`Hash::verify_with`] on its checking threads).
+    /// Whether `password` matches, with fresh argon2 memory (tests; the
+    /// daemon uses [`Hash::verify_with`] on its checking threads).
+    #[cfg(test)]
     pub fn verify(&self, password: &str) -> bool {
         self.verify_with(password, &mut Memory::default())
     }
@@ -196,6 +197,7 @@ impl Memory {
     }
 
     /// Bytes held.
+    #[cfg(test)]
     pub fn bytes(&self) -> usize {
         self.blocks.len() * Block::SIZE
     }

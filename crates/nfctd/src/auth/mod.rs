@@ -55,24 +55,13 @@ pub enum Method {
     Pam,
 }
 
-impl Method {
-    pub fn name(&self) -> &'static str {
-        match self {
-            Method::None => "none",
-            Method::Password(_) => "password",
-            Method::Command(_) => "command",
-            Method::Pam => "pam",
-        }
-    }
-}
-
 /// The validated `--auth*`, `--login-*` and `--admin-from` settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthConfig {
     pub method: Method,
     pub limit: Limit,
     /// Clients exempt from user-name lockouts (never from their own address's).
-    pub admin_from: Vec<crate::cidr::Cidr>,
+    pub admin_from: Vec<nfctd_table::cidr::Cidr>,
 }
 
 /// Why authentication cannot start.
@@ -152,14 +141,6 @@ impl Auth {
             backend,
             throttle: throttle::Throttle::with_trusted(config.limit, config.admin_from.clone()),
         })
-    }
-
-    /// `--auth none`.
-    pub fn none() -> Auth {
-        Auth {
-            backend: Backend::None,
-            throttle: throttle::Throttle::new(Limit::default()),
-        }
     }
 
     /// Starts what works in the background (the password-checking threads).
@@ -327,8 +308,7 @@ mod tests {
                 assert_eq!(
                     auth.login(Some(user), Some(password), peer),
                     Err(Refused::Invalid(field, why)),
-                    "{} {user:?} {password:?}",
-                    method.name()
+                    "{method:?} {user:?} {password:?}"
                 );
             }
             // None of that counted: one attempt is left, and it is checked.

@@ -72,7 +72,7 @@ fn dispatch(args: &PasswdArgs) -> Result<(), CliError> {
             if !file.remove(user) {
                 return Err(CliError::Other(format!(
                     "no user {} in {}",
-                    crate::clip::quoted(user),
+                    nfctd_table::clip::quoted(user),
                     path.display()
                 )));
             }
@@ -101,7 +101,7 @@ fn add(path: &Path, user: &str, role: Option<&str>) -> Result<(), CliError> {
             Role::parse(r).ok_or_else(|| {
                 CliError::Usage(format!(
                     "--role: {} is not admin or viewer",
-                    crate::clip::quoted(r)
+                    nfctd_table::clip::quoted(r)
                 ))
             })
         })

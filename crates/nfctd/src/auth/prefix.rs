@@ -3,7 +3,7 @@
 
 use std::net::IpAddr;
 
-use crate::cidr::Cidr;
+use nfctd_table::cidr::Cidr;
 
 /// Prefixes trusted by default: the host itself, over IPv4 and IPv6.
 pub const DEFAULT_ADMIN_FROM: [&str; 2] = ["127.0.0.1/32", "::1/128"];

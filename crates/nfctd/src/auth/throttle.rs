@@ -8,8 +8,10 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use super::prefix::{default_admin_from, is_trusted};
-use crate::cidr::Cidr;
+#[cfg(test)]
+use super::prefix::default_admin_from;
+use super::prefix::is_trusted;
+use nfctd_table::cidr::Cidr;
 
 /// The configured limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -217,6 +219,7 @@ pub struct Throttle {
 
 impl Throttle {
     /// A throttle trusting the default `--admin-from` prefixes.
+    #[cfg(test)]
     pub fn new(limit: Limit) -> Throttle {
         Throttle::with_trusted(limit, default_admin_from())
     }

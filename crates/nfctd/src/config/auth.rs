@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::auth::passwd_cli::DEFAULT_PASSWD_FILE;
 use crate::auth::prefix::default_admin_from;
 use crate::auth::{AuthConfig, Limit, Method};
-use crate::cidr::Cidr;
+use nfctd_table::cidr::Cidr;
 
 use super::{bad, ConfigError, Options};
 
@@ -57,7 +57,7 @@ pub(super) fn auth_config(o: &Options, listen: &[SocketAddr]) -> Result<AuthConf
         other => {
             return Err(bad(
                 "--auth",
-                format!("{}: expected none, password, command or pam", crate::clip::quoted(other)),
+                format!("{}: expected none, password, command or pam", nfctd_table::clip::quoted(other)),
             ))
         }
     };
@@ -92,7 +92,7 @@ pub(super) fn auth_config(o: &Options, listen: &[SocketAddr]) -> Result<AuthConf
                 text.parse::<Cidr>().map_err(|e| {
                     bad(
                         "--admin-from",
-                        format!("{}: {e}", crate::clip::quoted(text)),
+                        format!("{}: {e}", nfctd_table::clip::quoted(text)),
                     )
                 })
             })

@@ -18,13 +18,13 @@ use serde::Deserialize;
 
 use crate::auth::passwd_cli::PasswdArgs;
 use crate::auth::AuthConfig;
-use crate::table::query::Cidr;
 use crate::xmlrpc::WideInt;
+use nfctd_table::cidr::Cidr;
 
 use auth::auth_config;
 use export::{export_config, resync_for_export};
 use net::net_config;
-pub use net::{Endpoint, ListenAddr, NetConfig};
+pub use net::{ListenAddr, NetConfig};
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8020";
 pub const DEFAULT_IGNORE: [&str; 2] = ["127.0.0.0/8", "::1/128"];
@@ -352,7 +352,7 @@ impl Config {
 
 /// The rule `--ignore` makes: a connection whose original source or
 /// destination lies in one of the prefixes stays out of the mirror.
-pub fn ignore_rule(ignore: Vec<Cidr>) -> crate::table::Hidden {
+pub fn ignore_rule(ignore: Vec<Cidr>) -> nfctd_table::Hidden {
     std::sync::Arc::new(move |conn: &ctnetlink::Conn| {
         ignore
             .iter()

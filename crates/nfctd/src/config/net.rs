@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::clip;
 use crate::net::{ConnLimits, TlsFiles};
+use nfctd_table::clip;
 
 use super::{bad, ConfigError, Options, DEFAULT_LISTEN};
 

@@ -18,11 +18,11 @@ mod tracker;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::table::Observer;
+use nfctd_table::Observer;
 
 pub use ipfix::IpfixTarget;
 pub use json::JsonTarget;
-pub use record::{Counts, Endpoint, FlowRecord, RecordKind};
+pub use record::{Endpoint, FlowRecord, RecordKind};
 pub use spool::TargetCounters;
 pub use tracker::RecordCounters;
 

@@ -10,7 +10,7 @@ use ctnetlink::names::{proto_name, state_name};
 use ctnetlink::{Conn, Counters, Family, Tuple};
 use serde::Serialize;
 
-use crate::table::{EndReason, Row};
+use nfctd_table::{EndReason, Row};
 
 /// What a record reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -137,12 +137,6 @@ pub struct FlowRecord {
 
 fn family_name<S: serde::Serializer>(family: &Family, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(family.name())
-}
-
-impl Serialize for EndReason {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.name())
-    }
 }
 
 /// The Unix milliseconds `row` started at.

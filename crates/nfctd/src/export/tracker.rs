@@ -11,7 +11,7 @@ use ctnetlink::{Conn, ConnKey, Family};
 
 use super::record::{counters_of, start_millis, Counts, FlowRecord, RecordKind};
 use super::spool::SpoolSender;
-use crate::table::{unix_millis, EndReason, FlowObserver, Row};
+use nfctd_table::{unix_millis, EndReason, FlowObserver, Row};
 
 /// Records made so far, by kind, for `/metrics`.
 #[derive(Debug, Default)]

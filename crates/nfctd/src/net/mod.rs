@@ -26,9 +26,9 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tower_service::Service as _;
 
+pub use conns::ConnLimits;
 use conns::{Conn, Registry};
-pub use conns::{ConnLimits, Expiry};
-pub use tls::{Tls, TlsError, TlsFiles};
+pub use tls::{Tls, TlsFiles};
 
 /// How long shutdown waits for requests in flight before it gives up on them.
 const DRAIN: Duration = Duration::from_secs(10);

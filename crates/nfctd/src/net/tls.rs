@@ -115,10 +115,6 @@ impl Tls {
     pub fn acceptor(&self) -> &TlsAcceptor {
         &self.acceptor
     }
-
-    pub fn files(&self) -> &TlsFiles {
-        &self.files
-    }
 }
 
 fn read_pair(files: &TlsFiles, provider: &CryptoProvider) -> Result<CertifiedKey, TlsError> {

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use ctnetlink::{Change, ConnKey, CtSocket};
 
 use super::{ApiError, Killed, Service, Session, Setting};
-use crate::table::query::{Filter, FilterSpec};
-use crate::table::{Row, Snapshot};
+use nfctd_table::query::{Filter, FilterSpec};
+use nfctd_table::{Row, Snapshot};
 
 /// What a series of deletes did.
 #[derive(Debug, Default)]

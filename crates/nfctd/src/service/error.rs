@@ -42,8 +42,8 @@ impl From<ctnetlink::Error> for ApiError {
     }
 }
 
-impl From<crate::table::query::QueryError> for ApiError {
-    fn from(e: crate::table::query::QueryError) -> ApiError {
+impl From<nfctd_table::query::QueryError> for ApiError {
+    fn from(e: nfctd_table::query::QueryError) -> ApiError {
         ApiError::Invalid(e.to_string())
     }
 }

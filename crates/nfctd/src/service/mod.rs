@@ -19,17 +19,15 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use crate::auth::{Auth, Refused, Roles};
-use crate::clip::clip;
-use crate::table::query::{Context, Field, Pages};
-use crate::table::{Mirror, Snapshot};
+use nfctd_table::clip::clip;
+use nfctd_table::query::{Context, Field, Pages};
+use nfctd_table::{Mirror, Snapshot};
 
 pub use error::ApiError;
-pub use reply::{
-    KernelCounters, Killed, MirrorStats, SessionId, SessionInfo, Stats, TableCounts, ViewPage,
-};
+pub use reply::{Killed, MirrorStats, SessionId, SessionInfo, Stats, TableCounts, ViewPage};
 pub use request::{Credentials, PageRange, Setting, ViewRequest};
 pub use session::{Role, Session, Sessions, MAX_FROZEN};
-pub use usage::{CallLabels, MethodLabels, Usage};
+pub use usage::Usage;
 pub use users::SystemUsers;
 
 use sockets::Sockets;

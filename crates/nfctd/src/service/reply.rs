@@ -9,7 +9,7 @@ use std::time::SystemTime;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::table::query::Connection;
+use nfctd_table::query::Connection;
 
 /// A session id: 128 random bits as 32 hex digits.
 #[derive(Clone, PartialEq, Eq)]

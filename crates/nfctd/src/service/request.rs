@@ -1,8 +1,8 @@
 //! The typed requests every front hands the service, with the range rules
 //! that belong to the API rather than to any one wire format.
 
-use crate::table::query::{FilterSpec, Order};
-use crate::wrapped_u32;
+use nfctd_table::query::{FilterSpec, Order};
+use nfctd_table::wrapped_u32;
 
 use super::ApiError;
 
@@ -83,7 +83,7 @@ impl Setting {
                 "field_name",
                 format!(
                     "{} cannot be changed (only mark and timeout)",
-                    crate::clip::quoted(other)
+                    nfctd_table::clip::quoted(other)
                 ),
             )),
         }

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use sha2::{Digest, Sha256};
 
 pub use crate::auth::Role;
-use crate::table::{Frozen, Snapshot};
+use nfctd_table::{Frozen, Snapshot};
 
 use super::error::ApiError;
 

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::{ApiError, MirrorStats, Service, Stats, TableCounts};
-use crate::table::Snapshot;
+use nfctd_table::Snapshot;
 
 impl Service {
     /// `stats(sid)`.

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use crate::table::query::UserNames;
+use nfctd_table::query::UserNames;
 
 /// Enough for any real user database; past it, lookups are simply not cached.
 const MAX_CACHED: usize = 65_536;

@@ -1,7 +1,7 @@
 //! The views: `view` (filter, sort, page over the live mirror or the
 //! session's frozen snapshot), `refresh` and `set_autorefresh`.
 
-use crate::table::query::{self, Filter};
+use nfctd_table::query::{self, Filter};
 
 use super::{ApiError, Service, ViewPage, ViewRequest};
 

@@ -23,15 +23,9 @@ pub fn cost(method: &str) -> Cost {
     find(method).map_or(Cost::Quick, |m| m.cost)
 }
 
-/// Whether `method` never blocks (no kernel request, no table scan, no
-/// password check).
-pub fn is_quick(method: &str) -> bool {
-    cost(method) == Cost::Quick
-}
-
 /// Runs one call from `peer` (the client's address, for login throttling).
 /// May block (kernel requests, table scans): unless
-/// [`is_quick`] says otherwise, call it off the async executor.
+/// [`cost`] says it is quick, call it off the async executor.
 pub fn dispatch(
     service: &Service,
     call: &MethodCall,
@@ -96,9 +90,9 @@ mod tests {
             "stats",
             "system.multicall",
         ] {
-            assert!(!is_quick(heavy), "{heavy}");
+            assert_ne!(cost(heavy), Cost::Quick, "{heavy}");
         }
-        assert!(is_quick("no.such.method"));
+        assert_eq!(cost("no.such.method"), Cost::Quick);
         assert_eq!(cost("login"), Cost::Login);
         assert_eq!(cost("view"), Cost::Heavy);
     }

@@ -3,7 +3,7 @@
 
 use crate::service::ApiError;
 
-use super::CodecError;
+use super::{CodecError, Value};
 
 /// A fault code, as docs/xmlrpc-api.md lists them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,13 +89,24 @@ impl Fault {
     pub fn unknown_method(name: &str) -> Fault {
         Fault::new(
             FaultCode::UnknownMethod,
-            format!("unknown method {}", crate::clip::quoted(name)),
+            format!("unknown method {}", nfctd_table::clip::quoted(name)),
         )
     }
 
     /// -32603, for what the caller cannot fix; the details go to the log only.
     pub fn internal() -> Fault {
         Fault::new(FaultCode::Internal, "internal error")
+    }
+
+    /// The fault response body.
+    pub fn render(&self) -> String {
+        xmlrpc_codec::render_fault(self.code.number(), &self.message)
+    }
+
+    /// The `{faultCode, faultString}` struct, as `system.multicall` puts it
+    /// in a failed call's slot.
+    pub fn to_struct(&self) -> Value {
+        xmlrpc_codec::fault_struct(self.code.number(), &self.message)
     }
 }
 

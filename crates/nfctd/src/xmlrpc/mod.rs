@@ -1,70 +1,19 @@
-//! The XML-RPC front: the wire codec (parses a `methodCall` body into
-//! [`MethodCall`], renders `methodResponse` bodies and faults), the door
+//! The XML-RPC front: over the wire codec (the `xmlrpc-codec` crate), the door
 //! (`params`: wire values into the service's typed requests, with the
 //! leniencies real clients need; `reply`: typed replies into values), and the
 //! method table (`methods/`, one file per method, run by [`dispatch`]). No
 //! HTTP, no business rules.
-//!
-//! Parsing is our own, on quick-xml's low-level reader, not dxr's serde deserializer:
-//! dxr recurses through serde per nested value with no depth or count limit (a deeply
-//! nested body overflows the stack), has no hook to refuse a DOCTYPE, and its errors
-//! carry quick-xml's messages, which quote element names and text from the request.
-//! See [`parse`] for the hardening rules and [`render`] for the output rules.
 
-mod decode;
 pub mod dispatch;
-mod error;
 mod fault;
 mod method;
 mod methods;
 mod params;
-mod parse;
-mod render;
 mod reply;
-mod scalar;
-#[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
-mod tests;
-mod value;
 
-pub use error::CodecError;
 pub use fault::{Fault, FaultCode};
 pub use method::Cost;
 pub use params::Params;
-pub use parse::parse_call;
-pub use render::{fault_struct, render_fault, render_response, WideInt};
-pub use value::Value;
-
-/// One decoded call: the method name and its positional parameters.
-#[derive(Debug, Clone, PartialEq)]
-pub struct MethodCall {
-    /// Checked: 1 to [`MAX_METHOD_NAME`] characters of `A-Za-z0-9_.:/` (the XML-RPC
-    /// spec's set), so a dispatcher may quote it in a fault string.
-    pub name: String,
-    pub params: Vec<Value>,
-}
-
-/// The longest method name accepted.
-pub const MAX_METHOD_NAME: usize = 128;
-
-/// Bounds a request must stay within; each is checked while parsing, before the
-/// work it would cost is done.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
-    /// Largest body in bytes (HTTP limits it first; this is the codec's own guard).
-    pub max_body: usize,
-    /// Deepest nesting of `<value>` elements; a top-level parameter is depth 1.
-    pub max_depth: usize,
-    /// Most `<value>` plus `<member>` elements in one call.
-    pub max_values: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            max_body: 16 << 20,
-            max_depth: 64,
-            max_values: 1_000_000,
-        }
-    }
-}
+pub use xmlrpc_codec::{
+    parse_call, render_response, CodecError, Limits, MethodCall, Value, WideInt,
+};

@@ -6,9 +6,9 @@
 //! fault 4 (`ApiError::Invalid`) naming it.
 
 use crate::service::ApiError;
-use crate::table::query::{FilterSpec, FilterValue};
-use crate::wrapped_u32;
 use crate::xmlrpc::Value;
+use nfctd_table::query::{FilterSpec, FilterValue};
+use nfctd_table::wrapped_u32;
 
 use super::Fault;
 

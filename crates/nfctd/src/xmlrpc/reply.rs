@@ -9,8 +9,8 @@ use std::time::SystemTime;
 use time::OffsetDateTime;
 
 use crate::service::{Killed, Stats, ViewPage};
-use crate::table::query::Connection;
 use crate::xmlrpc::Value;
+use nfctd_table::query::Connection;
 
 fn int<T: TryInto<i64>>(n: T) -> Value {
     // Only u64 counters can exceed i64, and none will in practice: saturate.
@@ -154,7 +154,7 @@ mod tests {
     use std::time::{Duration, UNIX_EPOCH};
 
     use super::*;
-    use crate::table::query::{Field, Owner};
+    use nfctd_table::query::{Field, Owner};
 
     fn sample(owner: Option<Owner>) -> Connection {
         let ip = |s: &str| s.parse().unwrap();

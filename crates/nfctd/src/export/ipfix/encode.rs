@@ -17,7 +17,7 @@ use std::net::IpAddr;
 use super::ie::{end_reason, nat_event};
 use super::template::{self, Template};
 use crate::export::{Endpoint, FlowRecord, RecordKind};
-use crate::table::EndReason;
+use nfctd_table::EndReason;
 
 /// The exporter's counts the options record carries.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -160,7 +160,7 @@ pub fn write_stats(out: &mut Vec<u8>, stats: &ExporterStats) {
 #[allow(clippy::unwrap_used)]
 pub(super) mod tests {
     use super::*;
-    use crate::export::Counts;
+    use crate::export::record::Counts;
     use ctnetlink::Family;
 
     fn endpoint(src: &str, dst: &str, sport: u16, dport: u16) -> Endpoint {

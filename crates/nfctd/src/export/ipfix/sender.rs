@@ -107,7 +107,7 @@ fn udp_socket(addrs: &[SocketAddr]) -> io::Result<UdpSocket> {
 
 fn unix_seconds() -> u32 {
     // IPFIX export time is 32-bit Unix seconds (wraps in 2106).
-    (crate::table::unix_millis() / 1000) as u32
+    (nfctd_table::unix_millis() / 1000) as u32
 }
 
 /// Sends records until the mirror is gone.

@@ -185,7 +185,7 @@ mod tests {
             5000,
             53,
         );
-        let row = crate::table::Row::fixture(conn, 1_700_000_000);
+        let row = nfctd_table::Row::fixture(conn, 1_700_000_000);
         let mut record = FlowRecord::new(RecordKind::End, &row, None, None, 0);
         record.seq = seq;
         Arc::new(record)

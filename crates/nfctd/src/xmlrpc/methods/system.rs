@@ -2,7 +2,7 @@
 
 use crate::xmlrpc::method::{Cost, Ctx, Method};
 use crate::xmlrpc::Value;
-use crate::xmlrpc::{fault_struct, Fault, FaultCode, MethodCall, Params};
+use crate::xmlrpc::{Fault, FaultCode, MethodCall, Params};
 
 /// Most calls one `system.multicall` may carry.
 const MAX_MULTICALL: usize = 1000;
@@ -126,7 +126,7 @@ fn multicall(ctx: &Ctx<'_>, p: &Params<'_>) -> Result<Value, Fault> {
             });
             match outcome {
                 Ok(value) => Value::Array(vec![value]),
-                Err(fault) => fault_struct(&fault),
+                Err(fault) => fault.to_struct(),
             }
         })
         .collect();

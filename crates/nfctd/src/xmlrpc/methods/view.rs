@@ -1,10 +1,10 @@
 //! `view(sid, filters, order_by, order_dir, start, length)` -> one page.
 
 use crate::service::{PageRange, ViewRequest};
-use crate::table::query::Order;
 use crate::xmlrpc::method::{Cost, Ctx, Method};
 use crate::xmlrpc::Value;
 use crate::xmlrpc::{reply, Fault, Params};
+use nfctd_table::query::Order;
 
 pub const METHOD: Method = Method {
     name: "view",

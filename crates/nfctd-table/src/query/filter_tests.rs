@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use super::testutil::{counted, icmp, row, tcp, v6_udp, NOW, NOW_UNIX};
 use super::{Context, Filter, FilterSpec, FilterValue, QueryError};
-use crate::table::Row;
+use crate::Row;
 
 type Value = FilterValue;
 

@@ -1,11 +1,15 @@
-//! The table area: the live mirror of the kernel table, its snapshots, frozen
-//! views with their overlays, and the query engine (filter, sort, page).
+//! nfctd-table: the live mirror of the kernel's connection-tracking table,
+//! its snapshots, frozen views with their overlays, and the query engine
+//! (filter, sort, page). It knows ctnetlink and nothing of HTTP, sessions or
+//! the API fronts; see docs/architecture.md.
 //!
 //! The mirror's modules import one way: `mirror` (the handle) starts a
 //! `worker` (its thread), which drains `events` into a `rowset`; the handle
 //! and the thread meet only in `shared`. Rows a view served are `watch`ed:
 //! the thread looks them up every second so their rates stay live.
 
+pub mod cidr;
+pub mod clip;
 mod ended_lately;
 mod events;
 mod flows;
@@ -18,6 +22,7 @@ mod rowset;
 mod shared;
 mod watch;
 mod worker;
+pub mod wrapped_u32;
 
 pub use events::{drain_events, Drained, BATCH_DATAGRAMS};
 pub use flows::{EndReason, FlowObserver, Observer};

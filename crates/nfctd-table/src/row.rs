@@ -66,8 +66,8 @@ pub struct Row {
 }
 
 impl Row {
-    /// A row of `conn` that started at `started_unix`, as tests make them.
-    #[cfg(test)]
+    /// A row of `conn` that started at `started_unix`, with no deadline and
+    /// no rate yet: a row made outside the mirror (tests, benchmarks).
     pub fn fixture(conn: Conn, started_unix: u64) -> Row {
         Row {
             conn,

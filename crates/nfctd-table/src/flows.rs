@@ -20,6 +20,13 @@ pub enum EndReason {
     Timeout,
 }
 
+/// Serialized as its [`name`](EndReason::name), as flow records carry it.
+impl serde::Serialize for EndReason {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
 impl EndReason {
     /// The name records and metrics carry.
     pub fn name(self) -> &'static str {

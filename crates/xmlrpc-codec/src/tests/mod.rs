@@ -6,7 +6,7 @@ mod render;
 mod roundtrip;
 
 use super::{parse_call, CodecError, Limits, MethodCall};
-use crate::xmlrpc::Value;
+use crate::Value;
 
 fn call(body: &str) -> Result<MethodCall, CodecError> {
     parse_call(body.as_bytes(), &Limits::default())

@@ -17,8 +17,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 
 use super::parse::is_xml_char;
-use super::Fault;
-use crate::xmlrpc::Value;
+use crate::Value;
 
 const HEAD: &str = r#"<?xml version="1.0"?>"#;
 
@@ -58,19 +57,19 @@ pub fn render_response(value: &Value, wide: WideInt) -> String {
 
 /// A fault response, the `{faultCode, faultString}` struct Python's
 /// `xmlrpc.client` turns into `Fault(code, message)`.
-pub fn render_fault(fault: &Fault) -> String {
+pub fn render_fault(code: i32, message: &str) -> String {
     let mut out = format!("{HEAD}<methodResponse><fault>");
-    write_value(&mut out, &fault_struct(fault), WideInt::I8);
+    write_value(&mut out, &fault_struct(code, message), WideInt::I8);
     out.push_str("</fault></methodResponse>");
     out
 }
 
 /// A fault as a struct: the body of a fault response, and what
 /// `system.multicall` puts in a failed call's slot.
-pub fn fault_struct(fault: &Fault) -> Value {
+pub fn fault_struct(code: i32, message: &str) -> Value {
     Value::Struct(vec![
-        ("faultCode".into(), Value::int(fault.code.number())),
-        ("faultString".into(), Value::str(fault.message.as_str())),
+        ("faultCode".into(), Value::int(code)),
+        ("faultString".into(), Value::str(message)),
     ])
 }
 

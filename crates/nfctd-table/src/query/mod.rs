@@ -11,7 +11,7 @@ mod context;
 mod dotted;
 mod error;
 mod extract;
-pub mod field;
+mod field;
 mod filter;
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
@@ -33,9 +33,9 @@ mod spec;
 mod testutil;
 
 // Re-exported: what other modules name.
-pub use crate::cidr::{Cidr, CidrError};
+use crate::cidr::Cidr;
 pub use cache::Pages;
-pub use context::{Context, NoUserNames, UserNames};
+pub use context::{Context, UserNames};
 pub use error::QueryError;
 pub use filter::Filter;
 pub use render::{render, Connection, Owner};

@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 
 use super::extract::{datum, Datum};
 use super::{Context, Field};
-use crate::table::Row;
+use crate::Row;
 
 /// One connection as the API shows it. `Serialize` and `ToSchema` let the
 /// JSON front and its OpenAPI document use this very type.

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 use ctnetlink::names::{IPS_ASSURED, IPS_CONFIRMED, IPS_SEEN_REPLY};
 use ctnetlink::{Conn, Counters, Family, Tuple};
 
-use crate::table::{Row, Snapshot};
+use crate::{Row, Snapshot};
 
 /// Mirror time of test snapshots (ms) and their wall time (Unix seconds).
 pub const NOW: u64 = 1_000_000;

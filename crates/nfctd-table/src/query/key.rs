@@ -7,7 +7,7 @@ use std::net::IpAddr;
 
 use super::extract::{addr, datum, int, Datum};
 use super::{Context, Field};
-use crate::table::Row;
+use crate::Row;
 
 /// Bytes of a text kept in its key; longer texts compare in full on a tie.
 const TEXT_PREFIX: usize = 15;

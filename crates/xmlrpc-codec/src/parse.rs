@@ -21,7 +21,7 @@ use super::decode::body_text;
 use super::error::quote_name;
 use super::scalar::{is_xml_space, Scalar};
 use super::{CodecError, Limits, MethodCall, MAX_METHOD_NAME};
-use crate::xmlrpc::Value;
+use crate::Value;
 
 /// Parses one XML-RPC `methodCall`.
 pub fn parse_call(body: &[u8], limits: &Limits) -> Result<MethodCall, CodecError> {

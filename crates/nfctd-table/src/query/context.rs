@@ -3,7 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::table::{Millis, Row, Snapshot};
+use crate::{Millis, Row, Snapshot};
 
 /// Resolves a uid to a user name (the service caches the system user database).
 pub trait UserNames {
@@ -94,7 +94,7 @@ impl fmt::Debug for Context<'_> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::table::query::testutil::tcp;
+    use crate::query::testutil::tcp;
 
     #[test]
     fn uid_from_mark() {

@@ -6,7 +6,7 @@
 use std::sync::{Arc, Mutex, OnceLock};
 
 use super::{run, Context, Field, Filter, FilterSpec, Order, Page};
-use crate::table::{Row, Snapshot};
+use crate::{Row, Snapshot};
 
 /// Questions kept per snapshot; the oldest makes room.
 const KEPT: usize = 32;
@@ -97,7 +97,7 @@ impl Pages {
 mod tests {
     use super::super::testutil::{snapshot, tcp, NOW, NOW_UNIX};
     use super::*;
-    use crate::table::query::FilterValue;
+    use crate::query::FilterValue;
 
     #[test]
     fn answers_equal_fresh_runs_and_follow_the_snapshot() {

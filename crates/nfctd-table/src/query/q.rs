@@ -9,7 +9,7 @@ use ctnetlink::names::{proto_name, state_name};
 
 use super::dotted::Dotted;
 use super::Context;
-use crate::table::Row;
+use crate::Row;
 
 /// A lowercased needle. Case is folded for ASCII only; other characters
 /// match exactly. What cannot depend on the row is worked out once: which
@@ -176,7 +176,7 @@ impl Write for StackText {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::table::query::testutil::{tcp, v6_udp};
+    use crate::query::testutil::{tcp, v6_udp};
     use std::sync::Arc;
 
     #[test]

@@ -9,7 +9,7 @@ use std::sync::{Arc, OnceLock};
 use super::key::{Keyed, Sorter};
 use super::{Context, Field, Filter, QueryError};
 use crate::clip::quoted;
-use crate::table::{Row, Snapshot};
+use crate::{Row, Snapshot};
 
 /// The order of a `view`: one key, ascending or descending; ties are always
 /// broken by ascending id, so pages never overlap or skip.

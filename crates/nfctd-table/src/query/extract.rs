@@ -9,7 +9,7 @@ use std::sync::Arc;
 use ctnetlink::names::{proto_name, state_name};
 
 use super::{Context, Field};
-use crate::table::Row;
+use crate::Row;
 
 /// One field's value, typed for comparison.
 #[derive(Debug, Clone, PartialEq)]

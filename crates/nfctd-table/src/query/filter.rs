@@ -11,7 +11,7 @@ use super::pattern::{addrs, ids, ints, names, rates, IntKind, IntSet, Name};
 use super::q::Needle;
 use super::{Cidr, Context, Field, FilterSpec, FilterValue, QueryError};
 use crate::clip::quoted;
-use crate::table::Row;
+use crate::Row;
 
 /// Protocols with a state machine, whose state names a filter may use.
 const STATEFUL: [u8; 3] = [6, 132, 33];

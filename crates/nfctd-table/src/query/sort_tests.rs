@@ -6,7 +6,7 @@ use proptest::prelude::*;
 use super::testutil::{counted, icmp, row, snapshot, tcp, v6_udp, NOW, NOW_UNIX};
 use super::FilterValue;
 use super::{run, Context, Field, Filter, Order, QueryError};
-use crate::table::{Row, Snapshot};
+use crate::{Row, Snapshot};
 
 fn ctx() -> Context<'static> {
     Context::new(NOW, NOW_UNIX)

@@ -14,9 +14,14 @@ pub enum CodecError {
 }
 
 impl CodecError {
-    /// The fault code of this error (docs/xmlrpc-api.md, "Faults").
+    /// The fault code of this error, from the XML-RPC interoperability
+    /// fault codes: -32700 for [`CodecError::NotWellFormed`], -32600 for
+    /// [`CodecError::NotACall`].
     pub fn fault_code(&self) -> i32 {
-        super::Fault::from(self.clone()).code.number()
+        match self {
+            CodecError::NotWellFormed(_) => -32700,
+            CodecError::NotACall(_) => -32600,
+        }
     }
 
     pub(crate) fn xml(what: &str, pos: u64) -> Self {
@@ -30,7 +35,7 @@ impl CodecError {
 
 /// An element name from the request, fit to quote in an error: only when short
 /// and made of name characters, else a placeholder. Stricter than
-/// `crate::clip`: a name is structure, and a long one is more likely a secret.
+/// nfctd's `clip`: a name is structure, and a long one is more likely a secret.
 pub(crate) fn quote_name(name: &str) -> String {
     let ok = !name.is_empty()
         && name.len() <= 32

@@ -3,10 +3,10 @@
 use proptest::prelude::*;
 
 use super::{call, response_as_call};
-use crate::xmlrpc::parse::is_xml_char;
-use crate::xmlrpc::render::render_call;
-use crate::xmlrpc::Value;
-use crate::xmlrpc::{render_response, WideInt};
+use crate::parse::is_xml_char;
+use crate::render::render_call;
+use crate::Value;
+use crate::{render_response, WideInt};
 
 fn every_type() -> Vec<Value> {
     vec![

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use proptest::prelude::*;
 
 use super::{call, fault, one, with_params};
-use crate::xmlrpc::{parse_call, Limits};
+use crate::{parse_call, Limits};
 
 const LOLZ: &str = r#"<?xml version="1.0"?>
 <!DOCTYPE lolz [

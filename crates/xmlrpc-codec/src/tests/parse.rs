@@ -1,7 +1,7 @@
 //! Parsing valid calls: every type, entities, what Python and Apache clients send.
 
 use super::{call, one, with_params};
-use crate::xmlrpc::Value;
+use crate::Value;
 
 const PYTHON_VIEW: &str = "<?xml version='1.0'?>
 <methodCall>
@@ -201,7 +201,7 @@ fn iso_8859_1_is_decoded_when_declared() {
     let body = b"<?xml version='1.0' encoding='iso-8859-1'?>\n<methodCall>\
         <methodName>m</methodName><params><param><value><string>\xe9</string></value>\
         </param></params></methodCall>";
-    let call = crate::xmlrpc::parse_call(body, &crate::xmlrpc::Limits::default()).unwrap();
+    let call = crate::parse_call(body, &crate::Limits::default()).unwrap();
     assert_eq!(call.params, vec![Value::str("é")]);
     let body = "<?xml version='1.0' encoding='utf-16'?><methodCall/>";
     assert_eq!(call_fault_code(body), -32700);

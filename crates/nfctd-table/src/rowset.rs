@@ -446,8 +446,8 @@ mod tests {
     /// keep the previous rate.
     #[test]
     fn served_rate_follows_a_controlled_counter_sequence() {
-        use crate::table::query::{render, run, Context, Filter, Order};
-        use crate::table::Snapshot;
+        use crate::query::{render, run, Context, Filter, Order};
+        use crate::Snapshot;
         use ctnetlink::Counters;
         let counted = |orig: u64, repl: u64| {
             let mut c = conn(9, "192.0.2.9");
@@ -489,8 +489,8 @@ mod tests {
     /// thread applies events to the rows it came from.
     #[test]
     fn snapshots_are_isolated_from_concurrent_events() {
-        use crate::table::query::{render, run, Connection, Context, Filter, Order};
-        use crate::table::Snapshot;
+        use crate::query::{render, run, Connection, Context, Filter, Order};
+        use crate::Snapshot;
         let mut set = RowSet::new(loopback_hidden());
         for i in 0..2000u32 {
             set.upsert(conn(i, &format!("10.0.{}.{}", i / 256, i % 256)), 0, 0);
@@ -542,7 +542,7 @@ mod tests {
     #[derive(Default)]
     struct Notes(std::sync::Mutex<Vec<String>>);
 
-    impl crate::table::FlowObserver for Notes {
+    impl crate::FlowObserver for Notes {
         fn began(&self, row: &Row) {
             self.0
                 .lock()

@@ -4,7 +4,7 @@
 use base64::engine::general_purpose::STANDARD_PAD_INDIFFERENT;
 use base64::Engine;
 
-use crate::xmlrpc::Value;
+use crate::Value;
 
 /// A scalar type tag.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,0 +1,338 @@
+//! The daemon's start: wires the parts together (configuration, namespaces,
+//! the mirror, the service and the HTTP server) and maps failures to exit
+//! codes. `main.rs` only parses the command line and calls [`run`].
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+
+use nfctd_table::{Mirror, MirrorConfig, MirrorError};
+
+use crate::auth::Auth;
+use crate::config::{Cli, Command, Config, Source};
+use crate::hosts::AllowedHosts;
+use crate::net::{self, Listener, Tls};
+use crate::notify::Notifier;
+use crate::privileges;
+use crate::reload::Reloaders;
+use crate::service::{Service, Settings};
+use crate::{accounting, demo, http, manual};
+
+/// Runs what the command line `cli` asks for: a subcommand, or the daemon
+/// until SIGINT or SIGTERM. Exit codes: 0 done, 1 failed, 2 bad configuration.
+pub fn run(cli: Cli) -> ExitCode {
+    match &cli.command {
+        Some(Command::Passwd(args)) => return crate::auth::passwd_cli::run(args),
+        Some(Command::Man) => return print(|out| manual::man(out)),
+        Some(Command::Completions { shell }) => {
+            return print(|out| {
+                manual::completions(*shell, out);
+                Ok(())
+            })
+        }
+        Some(Command::Demo { .. }) | None => {}
+    }
+    // First, while the process has one thread: it edits the environment.
+    let notifier = Notifier::from_env();
+    let config = match Config::from_cli(cli) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("nfctd: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let levels = crate::logging::init(config.log_format, &config.log_level);
+    let in_demo = config.source == Source::Demo;
+    // A bad password file is bad configuration: exit 2, naming the file.
+    let auth = match Auth::open(&config.auth) {
+        Ok(auth) => auth,
+        Err(e) => {
+            eprintln!("nfctd: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    // Certificate files are configuration too: unreadable or invalid ones exit 2.
+    let tls = match config.net.tls.as_ref().map(Tls::load).transpose() {
+        Ok(tls) => tls,
+        Err(e) => {
+            eprintln!("nfctd: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match serve(config, auth, tls, levels, notifier) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("nfctd: {e:#}");
+            if let Some(advice) = advice(&e, in_demo) {
+                eprintln!("nfctd: {advice}");
+            }
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Writes what `write` makes to stdout; a closed pipe (`nfctd man | head`) is no failure.
+fn print(write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>) -> ExitCode {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    match write(&mut out).and_then(|()| out.flush()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("nfctd: cannot write to stdout: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// What a person can do about a failed start, when the error says more than its own words:
+/// ctnetlink only reports the missing capability, the ways round it are nfctd's to name.
+fn advice(e: &anyhow::Error, in_demo: bool) -> Option<&'static str> {
+    // downcast_ref sees through the context layers added in `serve`.
+    let denied = matches!(
+        e.downcast_ref::<MirrorError>(),
+        Some(MirrorError::Kernel(ctnetlink::Error::PermissionDenied))
+    ) || matches!(
+        e.downcast_ref::<ctnetlink::Error>(),
+        Some(ctnetlink::Error::PermissionDenied)
+    );
+    match (denied, in_demo) {
+        (false, _) => None,
+        (true, true) => Some("the demo namespace should grant CAP_NET_ADMIN; is ctnetlink (nf_conntrack_netlink) available?"),
+        (true, false) => Some(
+            "run nfctd as root or with CAP_NET_ADMIN (e.g. systemd AmbientCapabilities=CAP_NET_ADMIN), \
+             or try `nfctd demo`, which needs no root",
+        ),
+    }
+}
+
+/// Export's records are the kernel's counters and start times: without
+/// `nf_conntrack_acct` and `nf_conntrack_timestamp` it would send zeros, so
+/// it does not start. Before ctnetlink has loaded nf_conntrack the sysctls
+/// may not exist yet: then only the `last_try` call decides.
+fn refuse_export_without_accounting(last_try: bool) -> anyhow::Result<()> {
+    match accounting::missing() {
+        Some(off) if !off.is_empty() => anyhow::bail!(
+            "--export needs {} set to 1 in the served namespace: set them with sysctl, \
+             or pass --enable-accounting",
+            off.join(" and ")
+        ),
+        None if last_try => anyhow::bail!(
+            "--export needs nf_conntrack_acct and nf_conntrack_timestamp, \
+             and nf_conntrack is not loaded"
+        ),
+        _ => Ok(()),
+    }
+}
+
+fn serve(
+    config: Config,
+    auth: Auth,
+    tls: Option<Tls>,
+    levels: crate::logging::LevelHandle,
+    notifier: Notifier,
+) -> anyhow::Result<()> {
+    let nofile = net::raise_nofile_limit();
+    // Listeners are bound first, in the daemon's own namespace: a namespace
+    // joined below changes where new sockets live, not these. Binding a low
+    // port may need a capability that is dropped next.
+    let listeners = config
+        .net
+        .endpoints
+        .iter()
+        .map(|endpoint| {
+            let addr = endpoint.addr;
+            net::bind(addr)
+                .map(|socket| Listener::main(socket, endpoint.tls))
+                .with_context(|| format!("cannot listen on {addr}"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let mut listeners = listeners;
+    let metrics_socket = config
+        .metrics_listen
+        .map(|addr| {
+            net::bind(addr).with_context(|| format!("cannot listen on --metrics-listen {addr}"))
+        })
+        .transpose()?;
+
+    // Namespaces can only be entered, and capabilities dropped for the whole
+    // process, while it has one thread.
+    match &config.source {
+        Source::Own => privileges::restrict(privileges::SERVING, true),
+        Source::Netns(path) => {
+            privileges::restrict(privileges::JOINING, false);
+            netns::join(path)
+                .with_context(|| format!("cannot enter --netns {}", path.display()))?;
+            privileges::restrict(privileges::SERVING, true);
+        }
+        Source::Demo => {
+            demo::enter().context("cannot set up the demo namespace")?;
+            privileges::restrict(privileges::DEMO, true);
+        }
+    }
+
+    // In the served namespace, before the mirror's threads start; if
+    // nf_conntrack is not loaded yet, again once ctnetlink has loaded it.
+    let accounting_pending = config.accounting && !accounting::enable(false);
+
+    let exporting = config.export.is_some();
+    if exporting {
+        refuse_export_without_accounting(false)?;
+    }
+    let (observer, export_stats) = match &config.export {
+        Some(export) => {
+            let (observer, stats) =
+                crate::export::start(export).context("cannot start --export")?;
+            (Some(observer), Some(stats))
+        }
+        None => (None, None),
+    };
+    let mirror = Mirror::start(MirrorConfig {
+        resync_interval: config.resync_interval,
+        hidden: crate::config::ignore_rule(config.ignore.clone()),
+        event_buffer: config.event_buffer,
+        reliable_events: config.reliable_events,
+        observer,
+    })
+    .context("cannot read the connection-tracking table")?;
+    let entries = mirror.snapshot().len();
+    tracing::info!(entries, "table mirror is live");
+    if accounting_pending {
+        accounting::enable(true);
+    }
+    if exporting {
+        refuse_export_without_accounting(true)?;
+    }
+
+    if config.source == Source::Demo {
+        demo::start_traffic().context("cannot start the demo traffic")?;
+    }
+
+    let service = Service::new(
+        mirror,
+        Settings {
+            session_timeout: config.session_timeout,
+            uid_mask: config.uid_mask,
+            max_page: config.max_page,
+            export: export_stats,
+        },
+        auth,
+    );
+    let mut listen_addrs = config.listen.clone();
+    listen_addrs.extend(config.metrics_listen);
+    let allowed_hosts = AllowedHosts::new(&listen_addrs, &config.net.allowed_hosts);
+    let mut limits = config.net.limits;
+    limits.max_connections = net::effective_cap(limits.max_connections, nofile);
+    let app = http::app_with(
+        service.clone(),
+        http::AppOptions {
+            wide_int: config.xmlrpc_wide_int,
+            heavy_queue: config.net.heavy_queue,
+            allowed_hosts: allowed_hosts.clone(),
+            max_streams: http::max_streams(limits.max_connections),
+        },
+    );
+    if let Some(socket) = metrics_socket {
+        listeners.push(Listener {
+            socket,
+            tls: false,
+            app: Some(http::metrics_app(service.clone(), allowed_hosts)),
+        });
+    }
+
+    // What SIGHUP re-reads; each part of the daemon adds its own hook here.
+    let mut reloaders = Reloaders::default();
+    reloaders.add(
+        "configuration",
+        crate::reload::configuration(config.clone(), service.mirror().clone(), levels),
+    );
+    // The password file is also re-read by itself when it changes.
+    if matches!(config.auth.method, crate::auth::Method::Password(_)) {
+        reloaders.add("password file", move || {
+            service.reload_users();
+            Ok::<(), std::convert::Infallible>(())
+        });
+    }
+    if let Some(tls) = &tls {
+        let tls = tls.clone();
+        reloaders.add("TLS certificate", move || tls.reload());
+    }
+
+    for listener in &listeners {
+        if listener.app.is_some() {
+            tracing::info!("serving /metrics on {}metrics", listener.url()?);
+        } else {
+            tracing::info!("listening on {}", listener.url()?);
+        }
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    // The listeners are bound and the mirror is live: connections made from
+    // now on queue until the accept loop below takes them.
+    notifier.ready(&format!(
+        "mirror live with {entries} connections; {} listener(s)",
+        listeners.len()
+    ));
+    let shutdown = async move {
+        signals(Arc::new(reloaders)).await;
+        notifier.stopping();
+    };
+    runtime.block_on(net::serve(app, listeners, tls, limits, shutdown))?;
+    tracing::info!("shut down");
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM; runs the reload hooks on every SIGHUP meanwhile.
+async fn signals(reloaders: Arc<Reloaders>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut int), Ok(mut term), Ok(mut hup)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+    ) else {
+        tracing::error!("cannot install signal handlers; stop with SIGKILL");
+        return std::future::pending().await;
+    };
+    loop {
+        tokio::select! {
+            _ = int.recv() => return,
+            _ = term.recv() => return,
+            _ = hup.recv() => {
+                // Hooks read files: off the executor.
+                let reloaders = Arc::clone(&reloaders);
+                if let Err(e) = tokio::task::spawn_blocking(move || reloaders.run()).await {
+                    tracing::error!(error = %e, "reload failed");
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn denied() -> anyhow::Error {
+        anyhow::Error::new(MirrorError::Kernel(ctnetlink::Error::PermissionDenied))
+            .context("cannot read the connection-tracking table")
+    }
+
+    #[test]
+    fn a_denied_start_names_the_capability_and_the_demo() {
+        let advice = advice(&denied(), false).unwrap_or_default();
+        assert!(advice.contains("CAP_NET_ADMIN"), "{advice}");
+        assert!(advice.contains("nfctd demo"), "{advice}");
+        // Inside the demo, suggesting the demo would be no help.
+        let advice = super::advice(&denied(), true).unwrap_or_default();
+        assert!(!advice.contains("nfctd demo"), "{advice}");
+    }
+
+    #[test]
+    fn other_failures_get_no_advice() {
+        let e = anyhow::anyhow!("cannot listen on 127.0.0.1:8020");
+        assert_eq!(advice(&e, false), None);
+    }
+}
