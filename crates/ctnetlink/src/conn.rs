@@ -52,12 +52,19 @@ impl Family {
 /// for protocols without ports everything but the addresses is 0.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Tuple {
+    /// Source address (CTA_IP_V4_SRC or CTA_IP_V6_SRC).
     pub src: IpAddr,
+    /// Destination address (CTA_IP_V4_DST or CTA_IP_V6_DST).
     pub dst: IpAddr,
+    /// Source port in host byte order (CTA_PROTO_SRC_PORT); for GRE, the key the kernel keeps there.
     pub sport: u16,
+    /// Destination port in host byte order (CTA_PROTO_DST_PORT).
     pub dport: u16,
+    /// ICMP or ICMPv6 type (CTA_PROTO_ICMP_TYPE, CTA_PROTO_ICMPV6_TYPE), e.g. 8 for an echo request.
     pub icmp_type: u8,
+    /// ICMP or ICMPv6 code (CTA_PROTO_ICMP_CODE, CTA_PROTO_ICMPV6_CODE).
     pub icmp_code: u8,
+    /// ICMP or ICMPv6 echo identifier in host byte order (CTA_PROTO_ICMP_ID, CTA_PROTO_ICMPV6_ID).
     pub icmp_id: u16,
 }
 
@@ -78,9 +85,13 @@ impl Default for Tuple {
 /// Per-direction byte and packet counters (present only with `nf_conntrack_acct=1`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Counters {
+    /// Packets in the original direction (CTA_COUNTERS_ORIG).
     pub orig_packets: u64,
+    /// Bytes in the original direction (CTA_COUNTERS_ORIG).
     pub orig_bytes: u64,
+    /// Packets in the reply direction (CTA_COUNTERS_REPLY).
     pub repl_packets: u64,
+    /// Bytes in the reply direction (CTA_COUNTERS_REPLY).
     pub repl_bytes: u64,
 }
 
@@ -96,28 +107,35 @@ impl Counters {
 pub struct Conn {
     /// CTA_ID: the kernel's id for this entry (unique among live entries).
     pub id: u32,
+    /// Address family of both tuples (the message's `nfgen_family`).
     pub family: Family,
     /// IPPROTO_* number of the original tuple.
     pub l4proto: u8,
-    /// Protocol state number (TCP_CONNTRACK_*, SCTP_CONNTRACK_*, CT_DCCP_*),
-    /// `None` for protocols without a state machine.
+    /// Protocol state number from CTA_PROTOINFO (TCP_CONNTRACK_*, SCTP_CONNTRACK_*,
+    /// CT_DCCP_*), `None` for protocols without a state machine.
     pub proto_state: Option<u8>,
+    /// CTA_TUPLE_ORIG: the direction of the packet that created the entry.
     pub orig: Tuple,
+    /// CTA_TUPLE_REPLY: the direction of the answers; not the mirror of `orig` under NAT.
     pub reply: Tuple,
-    /// CTA_STATUS bits (IPS_*), see [`crate::status`].
+    /// CTA_STATUS bits (IPS_*), named by [`crate::names::status_names`].
     pub status: u32,
+    /// CTA_MARK: the connection mark (0 when unset).
     pub mark: u32,
-    /// Seconds left before the entry expires, as the kernel reported it.
+    /// Seconds left before the entry expires, as the kernel reported it (CTA_TIMEOUT).
     pub timeout: u32,
+    /// CTA_ZONE: the conntrack zone (0, the default zone, when absent).
     pub zone: u16,
     /// CTA_USE: the kernel's reference count.
     pub use_count: u32,
+    /// CTA_COUNTERS_ORIG and CTA_COUNTERS_REPLY; `None` when accounting is off.
     pub counters: Option<Counters>,
-    /// Start time in nanoseconds since the epoch (CLOCK_REALTIME), only with
+    /// CTA_TIMESTAMP_START: start time in nanoseconds since the epoch (CLOCK_REALTIME), only with
     /// `nf_conntrack_timestamp=1`. Non-zero, so the option costs no space
     /// (a mirror holds a million of these).
     pub start_ns: Option<std::num::NonZeroU64>,
-    /// CTA_LABELS, boxed because almost no entry has them.
+    /// CTA_LABELS (128 label bits), `None` when absent or all zero; boxed
+    /// because almost no entry has them.
     pub labels: Option<Box<[u8; 16]>>,
     /// CTA_SECMARK (0 when absent).
     pub secmark: u32,

@@ -11,6 +11,56 @@ use crate::error::DecodeError;
 
 /// Decodes the payload of an IPCTNL_MSG_CT_NEW/DELETE message (everything after
 /// the netlink header). Unknown attributes are skipped; malformed ones are errors.
+///
+/// The payload is a 4-byte nfgenmsg header (address family first) and the
+/// attributes; attribute headers are in host byte order, ctnetlink's integer
+/// payloads big-endian.
+///
+/// ```
+/// use ctnetlink::consts::*;
+/// use ctnetlink::{decode_conn, DecodeError, Family};
+///
+/// /// One attribute: length and type (host byte order), payload padded to 4 bytes.
+/// fn attr(kind: u16, payload: &[u8]) -> Vec<u8> {
+///     let mut a = Vec::new();
+///     a.extend_from_slice(&(4 + payload.len() as u16).to_ne_bytes());
+///     a.extend_from_slice(&kind.to_ne_bytes());
+///     a.extend_from_slice(payload);
+///     a.resize(a.len().next_multiple_of(4), 0);
+///     a
+/// }
+///
+/// let ip = [
+///     attr(CTA_IP_V4_SRC, &[192, 0, 2, 1]),
+///     attr(CTA_IP_V4_DST, &[198, 51, 100, 2]),
+/// ];
+/// let proto = [
+///     attr(CTA_PROTO_NUM, &[IPPROTO_TCP]),
+///     attr(CTA_PROTO_SRC_PORT, &40000u16.to_be_bytes()),
+///     attr(CTA_PROTO_DST_PORT, &443u16.to_be_bytes()),
+/// ];
+/// let tuple = [
+///     attr(CTA_TUPLE_IP | NLA_F_NESTED, &ip.concat()),
+///     attr(CTA_TUPLE_PROTO | NLA_F_NESTED, &proto.concat()),
+/// ];
+/// let mut payload = vec![Family::Ipv4.af(), NFNETLINK_V0, 0, 0];
+/// payload.extend(attr(CTA_TUPLE_ORIG | NLA_F_NESTED, &tuple.concat()));
+/// payload.extend(attr(CTA_ID, &7u32.to_be_bytes()));
+/// payload.extend(attr(CTA_MARK, &6u32.to_be_bytes()));
+///
+/// let conn = decode_conn(&payload)?;
+/// assert_eq!((conn.id, conn.mark, conn.l4proto), (7, 6, IPPROTO_TCP));
+/// assert_eq!(conn.orig.src.to_string(), "192.0.2.1");
+/// assert_eq!((conn.orig.sport, conn.orig.dport), (40000, 443));
+/// assert_eq!(conn.counters, None); // no CTA_COUNTERS_*: accounting off
+///
+/// // Cut short, it is an error, never a panic.
+/// assert!(matches!(
+///     decode_conn(&payload[..40]),
+///     Err(DecodeError::BadAttribute { kind: CTA_TUPLE_ORIG, .. })
+/// ));
+/// # Ok::<(), DecodeError>(())
+/// ```
 pub fn decode_conn(payload: &[u8]) -> Result<Conn, DecodeError> {
     let family_byte = *payload
         .first()

@@ -7,18 +7,40 @@ use std::io;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum DecodeError {
+    /// An attribute's length is shorter than its own 4-byte header or runs past
+    /// the end of the enclosing buffer.
     #[error("attribute {kind} claims {len} bytes but {available} remain")]
     BadAttribute {
+        /// Attribute type, NLA_F_NESTED and NLA_F_NET_BYTEORDER masked off.
         kind: u16,
+        /// Length the attribute claims, its 4-byte header included.
         len: usize,
+        /// Bytes left in the enclosing buffer from the attribute's start.
         available: usize,
     },
+    /// An attribute payload is too short for its type (e.g. 2 bytes for a
+    /// 32-bit CTA_MARK), or an NLMSG_ERROR carries no valid errno.
     #[error("attribute {kind} has a {len}-byte payload, too short for its type")]
-    BadPayload { kind: u16, len: usize },
+    BadPayload {
+        /// Attribute type; 0 for the payload of an NLMSG_ERROR.
+        kind: u16,
+        /// Payload length in bytes.
+        len: usize,
+    },
+    /// A netlink message's `nlmsg_len` is below the 16-byte header or runs past
+    /// the end of the datagram.
     #[error("netlink message claims {len} bytes but {available} remain")]
-    BadMessage { len: usize, available: usize },
+    BadMessage {
+        /// Length the message claims, its 16-byte header included.
+        len: usize,
+        /// Bytes left in the datagram from the message's start.
+        available: usize,
+    },
+    /// A conntrack message lacks a part every entry has: its nfgenmsg header,
+    /// CTA_TUPLE_ORIG or CTA_ID (named in the field).
     #[error("conntrack message without {0}")]
     Missing(&'static str),
+    /// The message's `nfgen_family` (the field) is neither AF_INET nor AF_INET6.
     #[error("unsupported address family {0}")]
     Family(u8),
 }
@@ -38,12 +60,19 @@ pub enum Error {
     PermissionDenied,
     /// The kernel answered with another errno.
     #[error("the kernel refused {op}: {} (errno {errno})", errno_words(*errno))]
-    Kernel { op: &'static str, errno: i32 },
+    Kernel {
+        /// The request refused: `dump`, `dump dying`, `get`, `delete`, `update`, `create` or `stats`.
+        op: &'static str,
+        /// The errno, positive (e.g. 16 for EBUSY).
+        errno: i32,
+    },
     /// The event socket's receive buffer overflowed (ENOBUFS): events were lost.
     #[error("conntrack event buffer overflowed: events were lost")]
     Overflow,
+    /// Any other failure of the socket itself (creating, binding, sending, receiving).
     #[error("netlink socket: {0}")]
     Io(#[from] io::Error),
+    /// The kernel's answer could not be decoded.
     #[error("malformed netlink message: {0}")]
     Decode(#[from] DecodeError),
 }

@@ -15,15 +15,21 @@ use crate::frame::Frames;
 /// What happened to a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventKind {
+    /// A new entry entered the table (IPCTNL_MSG_CT_NEW with NLM_F_CREATE or NLM_F_EXCL).
     New,
+    /// An entry changed: protocol state, status, mark, labels... (IPCTNL_MSG_CT_NEW without those flags).
     Update,
+    /// An entry ended: it expired, was deleted, or was flushed (IPCTNL_MSG_CT_DELETE).
     Destroy,
 }
 
 /// One conntrack event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Event {
+    /// What happened.
     pub kind: EventKind,
+    /// The entry as the event message describes it; attributes the message
+    /// lacks are left 0 or `None`.
     pub conn: Conn,
 }
 

@@ -6,8 +6,12 @@ use crate::error::DecodeError;
 /// One netlink message inside a datagram.
 #[derive(Debug, Clone, Copy)]
 pub struct Frame<'a> {
+    /// `nlmsg_type`: NLMSG_ERROR, NLMSG_DONE..., or for nfnetlink the subsystem
+    /// in the high byte and the message in the low byte (see [`Frame::ct_msg`]).
     pub msg_type: u16,
+    /// `nlmsg_flags` (NLM_F_*).
     pub flags: u16,
+    /// `nlmsg_seq`: the sequence number of the request this message answers.
     pub seq: u32,
     /// Everything after the 16-byte netlink header.
     pub payload: &'a [u8],
@@ -42,6 +46,8 @@ pub struct Frames<'a> {
 }
 
 impl<'a> Frames<'a> {
+    /// Walks the messages of `buf`, one received datagram. Header fields are
+    /// read in host byte order, as netlink writes them.
     pub fn new(buf: &'a [u8]) -> Frames<'a> {
         Frames { buf }
     }

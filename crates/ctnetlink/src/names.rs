@@ -101,8 +101,11 @@ pub const STATUS_FLAGS: [&str; 16] = [
     "HW_OFFLOAD",
 ];
 
+/// IPS_SEEN_REPLY: packets were seen in both directions.
 pub const IPS_SEEN_REPLY: u32 = 1 << 1;
+/// IPS_ASSURED: the entry is not early-dropped when the table is full.
 pub const IPS_ASSURED: u32 = 1 << 2;
+/// IPS_CONFIRMED: the entry is in the table (its first packet passed the last conntrack hook).
 pub const IPS_CONFIRMED: u32 = 1 << 3;
 
 /// The names of the flags set in a status word, lowest bit first.

@@ -17,10 +17,15 @@ use crate::consts::*;
 /// zone) plus its id, so a newer entry that reused the tuple is never hit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ConnKey {
+    /// CTA_ID of the entry.
     pub id: u32,
+    /// Address family of the tuple.
     pub family: Family,
+    /// IPPROTO_* number of the tuple.
     pub l4proto: u8,
+    /// The original tuple (CTA_TUPLE_ORIG).
     pub orig: Tuple,
+    /// The conntrack zone (CTA_ZONE).
     pub zone: u16,
 }
 
@@ -37,10 +42,12 @@ impl Conn {
     }
 }
 
-/// A field change for [`update`].
+/// A field change for [`CtSocket::update`](crate::CtSocket::update).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Change {
+    /// Sets the connection mark (CTA_MARK) to this value.
     Mark(u32),
+    /// Sets the time left to this many seconds (CTA_TIMEOUT); 0 makes the entry expire at once.
     Timeout(u32),
 }
 

@@ -20,6 +20,7 @@ const RECV_BUF: usize = 256 * 1024;
 /// What a finished dump reports besides the entries.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct DumpSummary {
+    /// Entries decoded and handed to the callback.
     pub entries: usize,
     /// Messages that could not be decoded and were skipped.
     pub malformed: usize,

@@ -9,6 +9,24 @@
 //!   and gets sockets made inside it from [`Sandbox::sockets`].
 //!
 //! Sockets stay bound to the namespace they were made in, whatever the process does later.
+//!
+//! ```no_run
+//! use netns::Sandbox;
+//!
+//! let sandbox = Sandbox::create()?;
+//! sandbox.setup_loopback(&[("127.0.0.1".parse()?, 8), ("::1".parse()?, 128)])?;
+//! sandbox.enable_conntrack()?;
+//! sandbox.set_sysctl("net/netfilter/nf_conntrack_acct", "1")?;
+//! // A listener serving inside the namespace, and a socket for ctnetlink
+//! // (e.g. `ctnetlink::CtSocket::from_fd`) acting on its table.
+//! let listener = sandbox.socket(libc::AF_INET, libc::SOCK_STREAM, 0)?;
+//! let conntrack = sandbox.netfilter_socket()?;
+//! println!("joinable at {}", sandbox.netns_path().display());
+//! # drop((listener, conntrack));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+#![warn(missing_docs)]
 
 mod enter;
 mod error;

@@ -18,8 +18,9 @@ const IFA_FLAGS: u16 = 8;
 const IFA_F_NODAD: u32 = 0x02;
 
 /// Brings up `lo` and adds `addrs` (address, prefix length) to it, in the namespace that
-/// `route_sock` (a NETLINK_ROUTE socket) was created in, which must be the caller's own
-/// (the wait for routes uses sockets made here; see [`wait_routable`]).
+/// `route_sock` (a NETLINK_ROUTE socket) was created in, which must be the caller's own:
+/// it then waits, up to 5 seconds, until every address takes a TCP connection, testing
+/// with sockets it makes in the namespace it runs in.
 ///
 /// IPv6 addresses get IFA_F_NODAD so they skip duplicate detection. An address that is
 /// already there is replaced, so calling this twice is harmless. Every message is

@@ -41,6 +41,17 @@ pub fn set_sysctl(name: &str, value: &str) -> Result<(), Error> {
 }
 
 /// Reads a sysctl of the current namespace, trailing newline removed.
+///
+/// ```
+/// let forwarding = netns::sysctl("net.ipv4.ip_forward")?;
+/// assert!(forwarding == "0" || forwarding == "1");
+/// // A name that could leave /proc/sys is refused before any file is opened.
+/// assert!(matches!(
+///     netns::sysctl("net/../../etc/passwd"),
+///     Err(netns::Error::InvalidSysctlName(_))
+/// ));
+/// # Ok::<(), netns::Error>(())
+/// ```
 pub fn sysctl(name: &str) -> Result<String, Error> {
     let p = path(name)?;
     let s = std::fs::read_to_string(&p).map_err(|source| Error::Sysctl {

@@ -22,6 +22,8 @@
 //! assert!(reply.contains("<i8>5000000000</i8>"));
 //! ```
 
+#![warn(missing_docs)]
+
 mod decode;
 mod error;
 mod parse;
@@ -43,6 +45,7 @@ pub struct MethodCall {
     /// Checked: 1 to [`MAX_METHOD_NAME`] characters of `A-Za-z0-9_.:/` (the XML-RPC
     /// spec's set), so a dispatcher may quote it in a fault string.
     pub name: String,
+    /// The `<param>` values in order; empty when `<params>` is absent.
     pub params: Vec<Value>,
 }
 
@@ -51,6 +54,24 @@ pub const MAX_METHOD_NAME: usize = 128;
 
 /// Bounds a request must stay within; each is checked while parsing, before the
 /// work it would cost is done.
+///
+/// ```
+/// use xmlrpc_codec::{parse_call, CodecError, Limits};
+///
+/// // A call whose one parameter nests `depth` `<value>` elements.
+/// let call = |depth: usize| {
+///     let open = "<value><array><data>".repeat(depth - 1);
+///     let close = "</data></array></value>".repeat(depth - 1);
+///     format!("<methodCall><methodName>m</methodName><params><param>\
+///              {open}<value><int>1</int></value>{close}</param></params></methodCall>")
+/// };
+/// let limits = Limits { max_depth: 3, ..Limits::default() };
+/// assert!(parse_call(call(3).as_bytes(), &limits).is_ok());
+///
+/// let err = parse_call(call(10_000).as_bytes(), &limits).unwrap_err();
+/// assert!(matches!(&err, CodecError::NotACall(m) if m.contains("nested deeper than 3")));
+/// assert_eq!(err.fault_code(), -32600);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Largest body in bytes (HTTP limits it first; this is the codec's own guard).

@@ -35,8 +35,10 @@ pub enum WideInt {
 }
 
 impl WideInt {
+    /// The names [`WideInt::parse`] accepts, in the order of the variants.
     pub const NAMES: [&'static str; 3] = ["i8", "double", "string"];
 
+    /// The variant of a name in [`WideInt::NAMES`] (exact, lower case); `None` for any other.
     pub fn parse(name: &str) -> Option<WideInt> {
         match name {
             "i8" => Some(WideInt::I8),
@@ -57,6 +59,16 @@ pub fn render_response(value: &Value, wide: WideInt) -> String {
 
 /// A fault response, the `{faultCode, faultString}` struct Python's
 /// `xmlrpc.client` turns into `Fault(code, message)`.
+///
+/// ```
+/// use xmlrpc_codec::{parse_call, render_fault, Limits};
+///
+/// let err = parse_call(b"<methodCall><methodName>view", &Limits::default()).unwrap_err();
+/// assert_eq!(err.fault_code(), -32700);
+/// let body = render_fault(err.fault_code(), &err.to_string());
+/// assert!(body.starts_with("<?xml version=\"1.0\"?><methodResponse><fault>"));
+/// assert!(body.contains("<name>faultCode</name><value><int>-32700</int></value>"));
+/// ```
 pub fn render_fault(code: i32, message: &str) -> String {
     let mut out = format!("{HEAD}<methodResponse><fault>");
     write_value(&mut out, &fault_struct(code, message), WideInt::I8);
