@@ -17,7 +17,7 @@ use crate::notify::Notifier;
 use crate::privileges;
 use crate::reload::Reloaders;
 use crate::service::{Service, Settings};
-use crate::{accounting, demo, http, manual};
+use crate::{accounting, demo, manual, router};
 
 /// Runs what the command line `cli` asks for: a subcommand, or the daemon
 /// until SIGINT or SIGTERM. Exit codes: 0 done, 1 failed, 2 bad configuration.
@@ -224,20 +224,20 @@ fn serve(
     let allowed_hosts = AllowedHosts::new(&listen_addrs, &config.net.allowed_hosts);
     let mut limits = config.net.limits;
     limits.max_connections = net::effective_cap(limits.max_connections, nofile);
-    let app = http::app_with(
+    let app = router::app_with(
         service.clone(),
-        http::AppOptions {
+        router::AppOptions {
             wide_int: config.xmlrpc_wide_int,
             heavy_queue: config.net.heavy_queue,
             allowed_hosts: allowed_hosts.clone(),
-            max_streams: http::max_streams(limits.max_connections),
+            max_streams: router::max_streams(limits.max_connections),
         },
     );
     if let Some(socket) = metrics_socket {
         listeners.push(Listener {
             socket,
             tls: false,
-            app: Some(http::metrics_app(service.clone(), allowed_hosts)),
+            app: Some(router::metrics_app(service.clone(), allowed_hosts)),
         });
     }
 

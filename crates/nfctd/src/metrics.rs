@@ -19,6 +19,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::registry::Registry;
 
+use crate::edge::{self, Overloaded};
 use crate::gate::{Gates, Refused};
 use crate::service::{Credentials, Service};
 
@@ -83,14 +84,8 @@ pub fn router(service: Service, access: Access, gates: Gates) -> Router {
         })
 }
 
-fn overloaded() -> Response {
-    (
-        StatusCode::SERVICE_UNAVAILABLE,
-        [(header::RETRY_AFTER, crate::net::inbound::RETRY_AFTER)],
-        "overloaded; retry later\n",
-    )
-        .into_response()
-}
+/// What a scrape refused by a full queue gets.
+const OVERLOADED: Overloaded = Overloaded("overloaded; retry later\n");
 
 async fn scrape(
     State(Scrape {
@@ -104,14 +99,14 @@ async fn scrape(
         let checked = {
             let service = service.clone();
             let headers = parts.headers.clone();
-            let peer = crate::api::peer(&parts);
+            let peer = edge::peer(&parts);
             gates
                 .logins
                 .run(move || allowed(&service, &headers, peer))
                 .await
         };
         if checked == Err(Refused::Overloaded) {
-            return overloaded();
+            return OVERLOADED.into_response();
         }
         if !matches!(checked, Ok(true)) {
             return (
@@ -126,7 +121,7 @@ async fn scrape(
     let encoded = gates.heavy.run(move || encode(&service, access)).await;
     match encoded {
         Ok(Ok(text)) => ([(header::CONTENT_TYPE, CONTENT_TYPE)], text).into_response(),
-        Err(Refused::Overloaded) => overloaded(),
+        Err(Refused::Overloaded) => OVERLOADED.into_response(),
         Ok(Err(e)) | Err(Refused::Failed(e)) => {
             tracing::error!(error = %e, "metrics scrape failed");
             (StatusCode::INTERNAL_SERVER_ERROR, "metrics unavailable\n").into_response()
@@ -137,8 +132,8 @@ async fn scrape(
 /// A live session cookie, or Basic credentials the backend accepts (any role:
 /// metrics are read-only).
 fn allowed(service: &Service, headers: &HeaderMap, peer: Option<std::net::IpAddr>) -> bool {
-    if let Ok(sid) = crate::api::session_id(headers) {
-        if service.is_open(&sid) {
+    if let Some(sid) = edge::session_id(headers) {
+        if service.is_open(sid) {
             return true;
         }
     }

@@ -12,7 +12,7 @@ use super::query;
 use super::session::{session_for_change, session_id};
 use super::sessions::body;
 use super::JsonApi;
-use crate::service::{Killed, Setting, ViewPage, ViewRequest};
+use crate::service::{Killed, Setting, ViewPage};
 
 /// The query parameters of a connections list. Any connection key (see the
 /// `Connection` schema, and `addr`, `port`, `q`) is also a filter, in the
@@ -50,12 +50,7 @@ pub async fn list(
     RawQuery(raw): RawQuery,
 ) -> Result<Json<ViewPage>, JsonError> {
     let sid = session_id(&headers)?;
-    let q = query::parse(raw.as_deref(), api.service.max_page())?;
-    let request = ViewRequest {
-        filter: q.filter,
-        order: q.order,
-        page: q.page,
-    };
+    let request = query::parse(raw.as_deref(), api.service.max_page())?;
     let page = api
         .heavy(move |service| Ok(service.view(&sid, &request)?))
         .await?;

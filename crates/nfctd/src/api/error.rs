@@ -97,10 +97,7 @@ impl IntoResponse for JsonError {
                 | JsonError::TooManyStreams(_)
                 | JsonError::Service(ApiError::TooManyLogins | ApiError::Overloaded)
         ) {
-            response.headers_mut().insert(
-                "retry-after",
-                axum::http::HeaderValue::from_static(crate::net::inbound::RETRY_AFTER),
-            );
+            crate::edge::retry_later(response.headers_mut());
         }
         response
     }

@@ -18,11 +18,11 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::edge::{self, Front};
 use crate::gate::{Gate, Gates, Refused};
 use crate::service::Service;
 
 pub use error::{ErrorBody, JsonError};
-pub use session::{peer, session_id};
 
 /// What every JSON handler gets.
 #[derive(Debug, Clone)]
@@ -108,45 +108,15 @@ pub fn router(service: Service, gates: Gates, max_streams: usize) -> Router {
         gates,
         csrf: session::Csrf::new(),
     };
-    let usage = api.service.clone();
+    let usage = api.service.usage().clone();
     let (routes, doc) = routes(api);
     let doc = Arc::new(doc);
-    routes
-        .route_layer(axum::middleware::from_fn_with_state(usage, record_usage))
-        .route(
-            "/api/v1/openapi.json",
-            axum::routing::get(move || {
-                let doc = Arc::clone(&doc);
-                async move { axum::Json((*doc).clone()) }
-            }),
-        )
-}
-
-/// Counts each call by its route (as declared, `{id}` and all, so clients
-/// cannot invent new series) and its status.
-async fn record_usage(
-    axum::extract::State(service): axum::extract::State<Service>,
-    matched: axum::extract::MatchedPath,
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    let started = std::time::Instant::now();
-    let method = format!("{} {}", request.method(), matched.as_str());
-    let response = next.run(request).await;
-    let outcome = match response.status().as_u16() {
-        200..=299 => "ok",
-        400 => "bad_request",
-        401 => "unauthorized",
-        403 => "forbidden",
-        404 => "not_found",
-        409 => "conflict",
-        429 => "too_many_requests",
-        503 => "overloaded",
-        500..=599 => "error",
-        _ => "other",
-    };
-    service
-        .usage()
-        .record("json", &method, outcome, started.elapsed());
-    response
+    // Added after the count: fetching the document is no API call.
+    edge::count_routes(routes, usage, Front::Json).route(
+        "/api/v1/openapi.json",
+        axum::routing::get(move || {
+            let doc = Arc::clone(&doc);
+            async move { axum::Json((*doc).clone()) }
+        }),
+    )
 }

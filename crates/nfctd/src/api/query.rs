@@ -4,7 +4,7 @@
 //! any of which matches (`orig_dport=80,443`); a key given twice is ANDed,
 //! as in XML-RPC; `q` is free text and never split.
 
-use crate::service::PageRange;
+use crate::service::{PageRange, ViewRequest};
 use nfctd_table::query::{FilterSpec, FilterValue, Order};
 
 use super::error::JsonError;
@@ -12,17 +12,9 @@ use super::error::JsonError;
 /// Rows a page holds when the query does not say (or `--max-page`, if less).
 pub const DEFAULT_LENGTH: usize = 100;
 
-/// The parts of a connections query.
-#[derive(Debug, Clone)]
-pub struct ViewQuery {
-    pub filter: FilterSpec,
-    pub order: Order,
-    pub page: PageRange,
-}
-
 /// Parses the query string of `GET /api/v1/connections` (and the filter of
 /// `POST /api/v1/connections/kill`).
-pub fn parse(query: Option<&str>, max_page: usize) -> Result<ViewQuery, JsonError> {
+pub fn parse(query: Option<&str>, max_page: usize) -> Result<ViewRequest, JsonError> {
     let mut terms = Vec::new();
     let (mut order_by, mut order_dir) = (String::new(), String::new());
     let default_length = i64::try_from(DEFAULT_LENGTH.min(max_page)).unwrap_or(i64::MAX);
@@ -37,7 +29,7 @@ pub fn parse(query: Option<&str>, max_page: usize) -> Result<ViewQuery, JsonErro
             _ => terms.push((key.into_owned(), filter_value(&value))),
         }
     }
-    Ok(ViewQuery {
+    Ok(ViewRequest {
         filter: FilterSpec { terms },
         order: Order::parse(&order_by, &order_dir).map_err(crate::service::ApiError::from)?,
         page: PageRange::new(start, length)?,

@@ -1,8 +1,8 @@
-//! The JSON front's sessions: an HttpOnly, SameSite=Strict cookie carries the
+//! The JSON front's sessions: the session cookie (the edge's) carries the
 //! session id; every state-changing request also carries a CSRF token, an
 //! HMAC of the session id under a key only this process knows.
 
-use axum::http::{header, HeaderMap, HeaderValue};
+use axum::http::HeaderMap;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
@@ -10,8 +10,6 @@ use subtle::ConstantTimeEq;
 use super::error::JsonError;
 use crate::service::ApiError;
 
-/// The cookie's name.
-pub const COOKIE: &str = "nfctd_session";
 /// The header a state-changing request carries its token in.
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
@@ -60,14 +58,8 @@ impl Default for Csrf {
 
 /// The session id from the request's cookie; no cookie is "no session".
 pub fn session_id(headers: &HeaderMap) -> Result<String, JsonError> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE)
-        .map(|(_, value)| value.to_string())
+    crate::edge::session_id(headers)
+        .map(str::to_string)
         .ok_or(JsonError::Service(ApiError::BadSession))
 }
 
@@ -83,30 +75,6 @@ pub fn session_for_change(headers: &HeaderMap, csrf: &Csrf) -> Result<String, Js
     } else {
         Err(JsonError::Csrf)
     }
-}
-
-/// The client's address, when the server recorded it (in-process tests do not).
-pub fn peer(parts: &axum::http::request::Parts) -> Option<std::net::IpAddr> {
-    parts
-        .extensions
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|info| info.0.ip())
-}
-
-/// `Set-Cookie` for a new session: not readable by scripts, never sent by
-/// another site's requests, and over HTTPS never sent over plain HTTP
-/// (cookies ignore ports and schemes, so a plain listener on the same host
-/// would otherwise receive it).
-pub fn set_cookie(sid: &str, secure: bool) -> HeaderValue {
-    let secure = if secure { "; Secure" } else { "" };
-    let cookie = format!("{COOKIE}={sid}; Path=/; HttpOnly; SameSite=Strict{secure}");
-    // A session id is 32 hex digits: always a valid header value.
-    HeaderValue::from_str(&cookie).unwrap_or_else(|_| HeaderValue::from_static(""))
-}
-
-/// `Set-Cookie` that removes the session cookie.
-pub fn clear_cookie() -> HeaderValue {
-    HeaderValue::from_static("nfctd_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0")
 }
 
 #[cfg(test)]
@@ -125,23 +93,16 @@ mod tests {
     }
 
     #[test]
-    fn the_cookie_is_secure_over_tls_only() {
-        let over_tls = set_cookie("ab", true);
-        assert!(over_tls
-            .to_str()
-            .unwrap()
-            .ends_with("HttpOnly; SameSite=Strict; Secure"));
-        assert!(!set_cookie("ab", false).to_str().unwrap().contains("Secure"));
-    }
-
-    #[test]
-    fn the_cookie_is_found_among_others() {
+    fn no_cookie_is_no_session() {
         let mut h = HeaderMap::new();
         h.insert(
-            header::COOKIE,
-            HeaderValue::from_static("a=1; nfctd_session=abc; b=2"),
+            axum::http::header::COOKIE,
+            axum::http::HeaderValue::from_static("a=1; nfctd_session=abc"),
         );
         assert_eq!(session_id(&h).unwrap(), "abc");
-        assert!(session_id(&HeaderMap::new()).is_err());
+        assert!(matches!(
+            session_id(&HeaderMap::new()),
+            Err(JsonError::Service(ApiError::BadSession))
+        ));
     }
 }

@@ -10,8 +10,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::error::{ErrorBody, JsonError};
-use super::session::{clear_cookie, peer, session_for_change, session_id, set_cookie};
+use super::session::{session_for_change, session_id};
 use super::JsonApi;
+use crate::edge::{clear_cookie, over_tls, peer, set_cookie};
 use crate::service::{Credentials, SessionInfo};
 
 /// Login arguments; both may be left out with `--auth none`.
@@ -70,7 +71,7 @@ pub async fn login(
         password: login.password,
     };
     let peer = peer(&parts);
-    let secure = parts.extensions.get::<crate::net::OverTls>().is_some();
+    let secure = over_tls(&parts);
     let (sid, info) = api
         .login(move |service| {
             let sid = service.login(&credentials, peer)?;

@@ -131,6 +131,6 @@ pub(super) fn net_config(o: &Options) -> Result<NetConfig, ConfigError> {
             idle_timeout: secs(o.idle_timeout, "--idle-timeout", defaults.idle_timeout)?,
             max_connections,
         },
-        heavy_queue: o.heavy_queue.unwrap_or(crate::http::HEAVY_QUEUE),
+        heavy_queue: o.heavy_queue.unwrap_or(crate::router::HEAVY_QUEUE),
     })
 }

@@ -30,9 +30,6 @@ pub const SHARED_BODIES: usize = 64 * 1024 * 1024;
 /// before its head is complete. Browsers send a few KiB, more with the
 /// cookies of other services on the same host name.
 pub const MAX_HEAD: usize = 32 * 1024;
-/// What `Retry-After` says to a call refused for overload, in seconds,
-/// whichever layer refuses it.
-pub const RETRY_AFTER: &str = "1";
 /// A body must be whole this long after its head at the latest.
 pub const BODY_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -138,10 +135,7 @@ impl IntoResponse for Refusal {
             header::HeaderValue::from_static("close"),
         );
         if self == Refusal::Busy {
-            headers.insert(
-                header::RETRY_AFTER,
-                header::HeaderValue::from_static(RETRY_AFTER),
-            );
+            crate::edge::retry_later(headers);
         }
         response
     }

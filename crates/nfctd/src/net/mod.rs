@@ -16,7 +16,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::ConnectInfo;
 use axum::response::IntoResponse as _;
 use axum::Router;
 use hyper::body::Incoming;
@@ -265,10 +264,6 @@ async fn connection(stream: TcpStream, peer: SocketAddr, conn: &Arc<Conn>, ctx: 
     }
 }
 
-/// Marks a request that came over TLS (the session cookie is then `Secure`).
-#[derive(Debug, Clone, Copy)]
-pub struct OverTls;
-
 async fn http1<IO>(io: IO, peer: SocketAddr, tls: bool, conn: &Arc<Conn>, ctx: &Ctx)
 where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -283,10 +278,7 @@ where
         total: inbound::BODY_TIMEOUT,
     };
     let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
-        req.extensions_mut().insert(ConnectInfo(peer));
-        if tls {
-            req.extensions_mut().insert(OverTls);
-        }
+        crate::edge::mark(req.extensions_mut(), peer, tls);
         let mut app = app.clone();
         let tracker = Arc::clone(&tracker);
         let bodies = Arc::clone(&bodies);

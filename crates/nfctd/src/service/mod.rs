@@ -27,7 +27,7 @@ pub use error::ApiError;
 pub use reply::{Killed, MirrorStats, SessionId, SessionInfo, Stats, TableCounts, ViewPage};
 pub use request::{Credentials, PageRange, Setting, ViewRequest};
 pub use session::{Role, Session, Sessions, MAX_FROZEN};
-pub use usage::Usage;
+pub use usage::{CallLabels, MethodLabels, Usage};
 pub use users::SystemUsers;
 
 use sockets::Sockets;
@@ -117,7 +117,7 @@ impl Service {
         &self.inner.mirror
     }
 
-    /// The API's usage counters, which the fronts record into.
+    /// The API's usage counters, which the HTTP edge records into.
     pub fn usage(&self) -> &Usage {
         &self.inner.usage
     }

@@ -6,7 +6,7 @@ use std::sync::{Mutex, MutexGuard};
 use ctnetlink::CtSocket;
 
 /// More idle sockets than this are closed: heavy calls run at most
-/// `http::HEAVY_CALLS` at a time, so more would never be used at once.
+/// `router::HEAVY_CALLS` at a time, so more would never be used at once.
 const MAX_IDLE: usize = 8;
 
 /// Idle sockets, opened in the served namespace on first use.

@@ -1,9 +1,7 @@
 //! How the API is used: calls by front, method and outcome, their durations,
-//! and failed logins. Fronts record their calls here; the metrics front
+//! and failed logins. The HTTP edge records calls here; the metrics front
 //! exposes them. Kept as prometheus-client metrics, which are plain shared
 //! counters until a scrape encodes them.
-
-use std::time::Duration;
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -47,26 +45,5 @@ impl Default for Usage {
             }),
             failed_logins: Counter::default(),
         }
-    }
-}
-
-impl Usage {
-    /// Records one call.
-    /// `method` must come from a fixed set (declared methods, matched
-    /// routes), never from raw client input.
-    pub fn record(&self, front: &'static str, method: &str, outcome: &'static str, took: Duration) {
-        self.calls
-            .get_or_create(&CallLabels {
-                front,
-                method: method.to_string(),
-                outcome,
-            })
-            .inc();
-        self.durations
-            .get_or_create(&MethodLabels {
-                front,
-                method: method.to_string(),
-            })
-            .observe(took.as_secs_f64());
     }
 }

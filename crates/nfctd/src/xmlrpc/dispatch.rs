@@ -3,6 +3,7 @@
 
 use std::net::IpAddr;
 
+use crate::edge::{Call, Front};
 use crate::service::Service;
 use crate::xmlrpc::Value;
 
@@ -38,7 +39,7 @@ pub fn dispatch(
         methods: ALL,
         run: &run,
     };
-    let started = std::time::Instant::now();
+    let counted = Call::start(Front::XmlRpc);
     let found = find(&call.name);
     // Only declared names become labels: a client cannot invent new series.
     let name = found.as_ref().map_or("unknown", |m| m.name);
@@ -48,9 +49,7 @@ pub fn dispatch(
         (method.handler)(&ctx, &params)
     });
     let outcome = result.as_ref().map_or_else(|f| f.code.name(), |_| "ok");
-    service
-        .usage()
-        .record("xmlrpc", name, outcome, started.elapsed());
+    counted.record(service.usage(), name, outcome);
     result
 }
 
