@@ -22,6 +22,10 @@ mod notify;
 mod privileges;
 mod reload;
 mod service;
+#[cfg(test)]
+mod testing;
+#[cfg(test)]
+mod tests;
 mod web;
 mod xmlrpc;
 
