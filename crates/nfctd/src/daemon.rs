@@ -16,7 +16,7 @@ use crate::net::{self, Listener, Tls};
 use crate::notify::Notifier;
 use crate::privileges;
 use crate::reload::Reloaders;
-use crate::service::{Service, Settings};
+use crate::service::{Service, Settings, Sockets};
 use crate::{accounting, demo, manual, router};
 
 /// Runs what the command line `cli` asks for: a subcommand, or the daemon
@@ -210,34 +210,19 @@ fn serve(
     }
 
     let service = Service::new(
-        mirror,
-        Settings {
-            session_timeout: config.session_timeout,
-            uid_mask: config.uid_mask,
-            max_page: config.max_page,
-            export: export_stats,
-        },
+        Arc::new(mirror.clone()),
+        Arc::new(Sockets::default()),
+        settings(&config, export_stats),
         auth,
     );
-    let mut listen_addrs = config.listen.clone();
-    listen_addrs.extend(config.metrics_listen);
-    let allowed_hosts = AllowedHosts::new(&listen_addrs, &config.net.allowed_hosts);
     let mut limits = config.net.limits;
     limits.max_connections = net::effective_cap(limits.max_connections, nofile);
-    let app = router::app_with(
-        service.clone(),
-        router::AppOptions {
-            wide_int: config.xmlrpc_wide_int,
-            heavy_queue: config.net.heavy_queue,
-            allowed_hosts: allowed_hosts.clone(),
-            max_streams: router::max_streams(limits.max_connections),
-        },
-    );
+    let apps = apps(&service, &config, limits.max_connections);
     if let Some(socket) = metrics_socket {
         listeners.push(Listener {
             socket,
             tls: false,
-            app: Some(router::metrics_app(service.clone(), allowed_hosts)),
+            app: Some(apps.metrics),
         });
     }
 
@@ -245,7 +230,7 @@ fn serve(
     let mut reloaders = Reloaders::default();
     reloaders.add(
         "configuration",
-        crate::reload::configuration(config.clone(), service.mirror().clone(), levels),
+        crate::reload::configuration(config.clone(), mirror, levels),
     );
     // The password file is also re-read by itself when it changes.
     if matches!(config.auth.method, crate::auth::Method::Password(_)) {
@@ -280,9 +265,51 @@ fn serve(
         signals(Arc::new(reloaders)).await;
         notifier.stopping();
     };
-    runtime.block_on(net::serve(app, listeners, tls, limits, shutdown))?;
+    runtime.block_on(net::serve(apps.main, listeners, tls, limits, shutdown))?;
     tracing::info!("shut down");
     Ok(())
+}
+
+/// What the service takes from `config`, with flow export's counters when
+/// `--export` is on.
+pub fn settings(config: &Config, export: Option<Arc<crate::export::ExportStats>>) -> Settings {
+    Settings {
+        session_timeout: config.session_timeout,
+        uid_mask: config.uid_mask,
+        max_page: config.max_page,
+        export,
+    }
+}
+
+/// What the daemon serves over a service.
+#[derive(Debug)]
+pub struct Apps {
+    /// Every front, on each `--listen` address.
+    pub main: axum::Router,
+    /// `/metrics` alone, open to scrapers: the `--metrics-listen` listener's.
+    pub metrics: axum::Router,
+}
+
+/// The routers over `service` as `config` sets them up, with at most
+/// `max_connections` connections (the cap in force). The in-process tests
+/// build theirs here too, so they drive what the daemon serves.
+pub fn apps(service: &Service, config: &Config, max_connections: usize) -> Apps {
+    let mut listen_addrs = config.listen.clone();
+    listen_addrs.extend(config.metrics_listen);
+    let allowed_hosts = AllowedHosts::new(&listen_addrs, &config.net.allowed_hosts);
+    let main = router::app_with(
+        service.clone(),
+        router::AppOptions {
+            wide_int: config.xmlrpc_wide_int,
+            heavy_queue: config.net.heavy_queue,
+            allowed_hosts: allowed_hosts.clone(),
+            max_streams: router::max_streams(max_connections),
+        },
+    );
+    Apps {
+        main,
+        metrics: router::metrics_app(service.clone(), allowed_hosts),
+    }
 }
 
 /// Resolves on SIGINT or SIGTERM; runs the reload hooks on every SIGHUP meanwhile.

@@ -23,6 +23,10 @@ mod privileges;
 mod reload;
 mod router;
 mod service;
+#[cfg(test)]
+mod testing;
+#[cfg(test)]
+mod tests;
 mod web;
 mod xmlrpc;
 

@@ -4,9 +4,9 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use ctnetlink::{Change, ConnKey, CtSocket};
+use ctnetlink::{Change, ConnKey};
 
-use super::{ApiError, Killed, Service, Session, Setting};
+use super::{ApiError, Delete, Killed, Service, Session, Setting};
 use nfctd_table::query::{Filter, FilterSpec};
 use nfctd_table::{Row, Snapshot};
 
@@ -42,21 +42,20 @@ impl Service {
         let wanted: HashSet<u32> = ids.iter().copied().collect();
         let found = self.rows_for(&session, &wanted)?;
         let mut done = Deletes::default();
-        self.inner.sockets.with(|socket| {
+        self.inner.kernel.deletes(&mut |in_kernel| {
             let mut seen = HashSet::new();
             for &id in ids {
                 if !seen.insert(id) {
                     continue; // the same id twice is one connection
                 }
                 match found.get(&id) {
-                    Some(row) => self.delete(socket, &session, row, &mut done),
+                    Some(row) => self.delete(in_kernel, &session, row, &mut done),
                     None => {
                         tracing::info!(target: "audit", session = %session.tag, user = ?session.user, id, result = "not in the table", "kill");
                         done.missing.push(id);
                     }
                 }
             }
-            Ok(())
         })?;
         self.settle(sid, &done);
         done.check()?;
@@ -81,11 +80,10 @@ impl Service {
         let snapshot = self.inner.mirror.snapshot();
         let ctx = self.context(&snapshot, true);
         let mut done = Deletes::default();
-        self.inner.sockets.with(|socket| {
+        self.inner.kernel.deletes(&mut |in_kernel| {
             for row in snapshot.rows.iter().filter(|row| filter.matches(row, &ctx)) {
-                self.delete(socket, &session, row, &mut done);
+                self.delete(in_kernel, &session, row, &mut done);
             }
-            Ok(())
         })?;
         self.settle(sid, &done);
         done.check()?;
@@ -93,9 +91,9 @@ impl Service {
     }
 
     /// Deletes one connection in the kernel and records the outcome.
-    fn delete(&self, socket: &mut CtSocket, session: &Session, row: &Row, done: &mut Deletes) {
+    fn delete(&self, in_kernel: &mut Delete<'_>, session: &Session, row: &Row, done: &mut Deletes) {
         let conn = &row.conn;
-        let result = socket.delete(&conn.key());
+        let result = in_kernel(&conn.key());
         let outcome = match &result {
             Ok(()) => "killed".to_string(),
             Err(e) => e.to_string(),
@@ -190,10 +188,7 @@ impl Service {
             .remove(&id)
             .ok_or_else(|| ApiError::NoSuchConnection(format!("id {id}")))?;
         let key = row.conn.key();
-        let result = self
-            .inner
-            .sockets
-            .with(|socket| socket.update(&key, change));
+        let result = self.inner.kernel.update(&key, change);
         let outcome = match &result {
             Ok(Some(_)) => "changed".to_string(),
             Ok(None) => "changed; the entry expired at once".to_string(),

@@ -2,15 +2,18 @@
 //! replies: sessions (login/logout) here; the views (view, refresh,
 //! set_autorefresh) in `view`; what changes the kernel (kill, kill_matching,
 //! change) in `act`; `stats` in `stats`. Argument checks and roles live with
-//! each method.
+//! each method. The table and the kernel come in through two traits
+//! (`table`, `kernel`), so the in-process tests can run it without either.
 
 mod act;
 mod error;
+mod kernel;
 mod reply;
 mod request;
 mod session;
 mod sockets;
 mod stats;
+mod table;
 mod usage;
 mod users;
 mod view;
@@ -21,16 +24,17 @@ use std::time::Duration;
 use crate::auth::{Auth, Refused, Roles};
 use nfctd_table::clip::clip;
 use nfctd_table::query::{Context, Field, Pages};
-use nfctd_table::{Mirror, Snapshot};
+use nfctd_table::Snapshot;
 
 pub use error::ApiError;
+pub use kernel::{Delete, Kernel};
 pub use reply::{Killed, MirrorStats, SessionId, SessionInfo, Stats, TableCounts, ViewPage};
 pub use request::{Credentials, PageRange, Setting, ViewRequest};
 pub use session::{Role, Session, Sessions, MAX_FROZEN};
+pub use sockets::Sockets;
+pub use table::Table;
 pub use usage::{CallLabels, MethodLabels, Usage};
 pub use users::SystemUsers;
-
-use sockets::Sockets;
 
 /// What the service needs to know from the configuration.
 #[derive(Debug, Clone)]
@@ -50,11 +54,13 @@ pub struct Service {
 
 #[derive(Debug)]
 struct Inner {
-    mirror: Mirror,
+    /// The table: the live mirror in the daemon.
+    mirror: Arc<dyn Table>,
+    /// Deletes, changes and statistics: ctnetlink sockets in the daemon.
+    kernel: Arc<dyn Kernel>,
     auth: Auth,
     sessions: Sessions,
     users: SystemUsers,
-    sockets: Sockets,
     usage: Usage,
     settings: Settings,
     /// Pages of the live snapshot already computed, shared between sessions.
@@ -65,23 +71,29 @@ struct Inner {
 const LIVE_TICK: u64 = 100;
 
 impl Service {
-    /// The service over `mirror`, logging users in through `auth`. With a
-    /// password file, a thread also checks it for changes once a second, so
-    /// a removed user's sessions end even if nobody logs in.
     /// Flow export's counters, when `--export` is on.
     pub fn export_stats(&self) -> Option<&crate::export::ExportStats> {
         self.inner.settings.export.as_deref()
     }
 
-    pub fn new(mirror: Mirror, settings: Settings, auth: Auth) -> Service {
+    /// The service over `table`, asking `kernel` for deletes, changes and
+    /// statistics, logging users in through `auth`. With a password file, a
+    /// thread also checks it for changes once a second, so a removed user's
+    /// sessions end even if nobody logs in.
+    pub fn new(
+        table: Arc<dyn Table>,
+        kernel: Arc<dyn Kernel>,
+        settings: Settings,
+        auth: Auth,
+    ) -> Service {
         let sessions = Sessions::new(settings.session_timeout);
         let service = Service {
             inner: Arc::new(Inner {
-                mirror,
+                mirror: table,
+                kernel,
                 auth,
                 sessions,
                 users: SystemUsers::default(),
-                sockets: Sockets::default(),
                 usage: Usage::default(),
                 settings,
                 pages: Pages::default(),
@@ -113,8 +125,9 @@ impl Service {
         self.inner.sessions.retain(|user| roles.get(user).copied());
     }
 
-    pub fn mirror(&self) -> &Mirror {
-        &self.inner.mirror
+    /// The table the service serves: the live mirror in the daemon.
+    pub fn mirror(&self) -> &dyn Table {
+        &*self.inner.mirror
     }
 
     /// The API's usage counters, which the HTTP edge records into.

@@ -1,9 +1,12 @@
 //! A small pool of ctnetlink request sockets, so `kill`, `change` and `stats`
-//! do not open (and permission-check) a new socket on every call.
+//! do not open (and permission-check) a new socket on every call: the
+//! daemon's [`Kernel`].
 
 use std::sync::{Mutex, MutexGuard};
 
-use ctnetlink::CtSocket;
+use ctnetlink::{Change, Conn, ConnKey, CtSocket, Stats};
+
+use super::{Delete, Kernel};
 
 /// More idle sockets than this are closed: heavy calls run at most
 /// `router::HEAVY_CALLS` at a time, so more would never be used at once.
@@ -24,7 +27,7 @@ impl Sockets {
     /// Runs `work` on an idle socket (or a new one), then keeps the socket
     /// unless the work failed in a way that may leave it out of step with the
     /// kernel (an I/O or decoding error); refusals by the kernel leave it fine.
-    pub fn with<T>(
+    fn with<T>(
         &self,
         work: impl FnOnce(&mut CtSocket) -> Result<T, ctnetlink::Error>,
     ) -> Result<T, ctnetlink::Error> {
@@ -48,5 +51,22 @@ impl Sockets {
             }
         }
         result
+    }
+}
+
+impl Kernel for Sockets {
+    fn deletes(&self, work: &mut dyn FnMut(&mut Delete<'_>)) -> Result<(), ctnetlink::Error> {
+        self.with(|socket| {
+            work(&mut |key| socket.delete(key));
+            Ok(())
+        })
+    }
+
+    fn update(&self, key: &ConnKey, change: Change) -> Result<Option<Conn>, ctnetlink::Error> {
+        self.with(|socket| socket.update(key, change))
+    }
+
+    fn stats(&self) -> Result<Stats, ctnetlink::Error> {
+        self.with(CtSocket::stats)
     }
 }

@@ -17,7 +17,7 @@ impl Service {
     /// What `stats` returns, without a session: for the metrics front,
     /// whose access is decided where it is served (docs/metrics.md).
     pub fn observe(&self) -> Result<Stats, ApiError> {
-        let kernel = self.inner.sockets.with(|socket| socket.stats())?;
+        let kernel = self.inner.kernel.stats()?;
         let counts = counts(&self.inner.mirror.snapshot());
         let mirror = self.inner.mirror.counters();
         let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
