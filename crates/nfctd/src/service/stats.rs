@@ -28,7 +28,7 @@ impl Service {
             table_limit: u64::from(kernel.max_entries),
             by_proto: counts.by_proto,
             by_state: counts.by_state,
-            kernel: (&kernel).into(),
+            kernel,
             // The served namespace's: every thread of the daemon lives in
             // it, and /proc/sys/net follows the reader's. Unreadable is off.
             accounting: accounting::is_on(accounting::ACCT).unwrap_or(false),
