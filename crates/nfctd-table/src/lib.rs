@@ -11,6 +11,7 @@
 pub mod cidr;
 pub mod clip;
 mod ended_lately;
+mod error;
 mod events;
 mod flows;
 mod frozen;
@@ -24,10 +25,11 @@ mod watch;
 mod worker;
 pub mod wrapped_u32;
 
+pub use error::MirrorError;
 pub use events::{drain_events, Drained, BATCH_DATAGRAMS};
 pub use flows::{EndReason, FlowObserver, Observer};
 pub use frozen::Frozen;
-pub use mirror::{Mirror, MirrorError};
+pub use mirror::Mirror;
 pub use row::{unix_millis, Clock, Millis, Row, Snapshot};
 pub use rowset::{Hidden, RowSet};
 pub use shared::{MirrorCounters, ResyncReport};

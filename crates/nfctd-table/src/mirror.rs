@@ -8,9 +8,10 @@ use std::sync::Arc;
 
 use ctnetlink::{Conn, ConnKey};
 
+use super::error::MirrorError;
 use super::row::{Millis, Snapshot};
 use super::rowset::Hidden;
-use super::shared::{lock, Command, MirrorCounters, ResyncReport, Shared};
+use super::shared::{lock, Command, MirrorCounters, ResyncReport, Resynced, Shared};
 use super::worker::{MirrorConfig, Worker};
 
 /// A cheap handle to the mirror; clone it freely.
@@ -25,15 +26,6 @@ impl std::fmt::Debug for Mirror {
             .field("live", &self.is_live())
             .finish_non_exhaustive()
     }
-}
-
-/// Why the mirror could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum MirrorError {
-    #[error(transparent)]
-    Kernel(#[from] ctnetlink::Error),
-    #[error("cannot start the mirror thread: {0}")]
-    Thread(#[from] std::io::Error),
 }
 
 impl Mirror {
@@ -69,20 +61,18 @@ impl Mirror {
     }
 
     /// Forces a full reconciliation with the kernel and waits for it. Blocking.
-    pub fn resync(&self) -> Result<ResyncReport, String> {
+    pub fn resync(&self) -> Result<ResyncReport, MirrorError> {
         let (tx, rx) = mpsc::channel();
         self.shared.send(Command::Resync(tx))?;
-        rx.recv()
-            .map_err(|_| "the mirror thread stopped".to_string())?
+        answer(&rx)
     }
 
     /// Hides what `hidden` says from now on (a new `--ignore` list) and
     /// reconciles with the kernel so the served rows follow it. Blocking.
-    pub fn set_hidden(&self, hidden: Hidden) -> Result<ResyncReport, String> {
+    pub fn set_hidden(&self, hidden: Hidden) -> Result<ResyncReport, MirrorError> {
         let (tx, rx) = mpsc::channel();
         self.shared.send(Command::Hide(hidden, tx))?;
-        rx.recv()
-            .map_err(|_| "the mirror thread stopped".to_string())?
+        answer(&rx)
     }
 
     /// Drops entries at once (after they were deleted in the kernel) and
@@ -121,5 +111,80 @@ impl Mirror {
         if self.shared.send(Command::Observe(conns, tx)).is_ok() {
             let _ = rx.recv();
         }
+    }
+}
+
+/// The thread's answer to a reconciliation; no answer means it stopped.
+fn answer(reply: &mpsc::Receiver<Resynced>) -> Result<ResyncReport, MirrorError> {
+    match reply.recv() {
+        Ok(resynced) => resynced.map_err(MirrorError::Kernel),
+        Err(mpsc::RecvError) => Err(MirrorError::Stopped),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// A handle, and the thread's end of its queue for the test to play the thread.
+    fn handle() -> (Mirror, crate::shared::Inbox) {
+        let (shared, inbox) = Shared::new().unwrap();
+        let shared = Arc::new(shared);
+        (Mirror { shared }, inbox)
+    }
+
+    #[test]
+    fn a_thread_that_is_gone_is_stopped() {
+        // Gone before the command: the queue refuses it.
+        let (mirror, inbox) = handle();
+        drop(inbox);
+        assert!(matches!(mirror.resync(), Err(MirrorError::Stopped)));
+        let hidden: Hidden = Arc::new(|_: &Conn| false);
+        assert!(matches!(
+            mirror.set_hidden(hidden),
+            Err(MirrorError::Stopped)
+        ));
+        assert_eq!(
+            MirrorError::Stopped.to_string(),
+            "the mirror thread stopped"
+        );
+    }
+
+    #[test]
+    fn the_kernels_refusal_reaches_every_caller_typed() {
+        let (mirror, inbox) = handle();
+        let thread = std::thread::spawn(move || {
+            // Two queued requests share one failed reconciliation.
+            let mut replies = Vec::new();
+            while replies.len() < 2 {
+                match inbox.next() {
+                    Some(Command::Resync(reply)) => replies.push(reply),
+                    _ => std::thread::yield_now(),
+                }
+            }
+            let failed: Resynced = Err(Arc::new(ctnetlink::Error::PermissionDenied));
+            for reply in replies {
+                reply.send(failed.clone()).unwrap();
+            }
+            // Then the thread ends with a request unanswered.
+            while inbox.next().is_none() {
+                std::thread::yield_now();
+            }
+        });
+        let other = mirror.clone();
+        let first = std::thread::spawn(move || other.resync());
+        let second = mirror.resync();
+        for result in [first.join().unwrap(), second] {
+            assert!(
+                matches!(
+                    result.as_ref().map_err(MirrorError::kernel),
+                    Err(Some(ctnetlink::Error::PermissionDenied))
+                ),
+                "{result:?}"
+            );
+        }
+        assert!(matches!(mirror.resync(), Err(MirrorError::Stopped)));
+        thread.join().unwrap();
     }
 }

@@ -8,10 +8,11 @@ use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
 use std::sync::mpsc::{self, Receiver, Sender};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use ctnetlink::{Conn, ConnKey};
 
+use super::error::MirrorError;
 use super::row::{Clock, Snapshot};
 use super::rowset::Hidden;
 
@@ -49,12 +50,16 @@ pub struct ResyncReport {
     pub removed: usize,
 }
 
+/// What a reconciliation did, as the thread answers it: one dump serves
+/// every request queued meanwhile, so its error is shared.
+pub(super) type Resynced = Result<ResyncReport, Arc<ctnetlink::Error>>;
+
 /// What the handle asks of the mirror's thread.
 pub(super) enum Command {
-    Resync(Sender<Result<ResyncReport, String>>),
+    Resync(Sender<Resynced>),
     /// Hide these connections from now on (a new `--ignore` list), then
     /// resync so the rows follow the new rule.
-    Hide(Hidden, Sender<Result<ResyncReport, String>>),
+    Hide(Hidden, Sender<Resynced>),
     /// Drop these rows (deleted in the kernel); reply once published.
     Forget(Vec<ConnKey>, Sender<()>),
     /// Record these kernel views (after a change); reply once published.
@@ -110,10 +115,10 @@ impl Shared {
     }
 
     /// Queues a command and wakes the thread; fails once the thread is gone.
-    pub(super) fn send(&self, command: Command) -> Result<(), String> {
+    pub(super) fn send(&self, command: Command) -> Result<(), MirrorError> {
         lock(&self.commands)
             .send(command)
-            .map_err(|_| "the mirror thread stopped".to_string())?;
+            .map_err(|_| MirrorError::Stopped)?;
         // A full waker buffer already means a wake-up is pending.
         let _ = (&self.waker).write(&[1]);
         Ok(())

@@ -299,7 +299,7 @@ impl Worker {
             }
         }
         if !resyncs.is_empty() {
-            let result = self.resync().map_err(|e| e.to_string());
+            let result = self.resync().map_err(Arc::new);
             for reply in resyncs {
                 let _ = reply.send(result.clone());
             }

@@ -29,6 +29,8 @@
 #[allow(unused_imports)] // the bed re-exports fixtures this bench does not use
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "shared/percentile.rs"]
+mod percentile;
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
@@ -37,6 +39,7 @@ use std::time::{Duration, Instant};
 use common::collector::{have, Layouts, Message, Nfacctd};
 use common::{wait_until, Bed, Daemon};
 use ctnetlink::Conn;
+use percentile::percentile;
 
 const CHUNK: usize = 500;
 const IPV4_UDP_HEADERS: usize = 28;
@@ -83,11 +86,6 @@ struct Arrival {
     /// Each conntrack id's first arrival, for latency.
     first: HashMap<u32, Instant>,
     record_length: usize,
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let at = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[at]
 }
 
 fn main() {

@@ -10,6 +10,8 @@
 
 #[path = "table/gateway.rs"]
 mod gateway;
+#[path = "shared/percentile.rs"]
+mod percentile;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -17,6 +19,7 @@ use std::time::{Duration, Instant, SystemTime};
 use ctnetlink::Counters;
 use nfctd_table::query::{render, run, Context, Filter, FilterSpec, Order};
 use nfctd_table::{Row, Snapshot};
+use percentile::percentile;
 
 /// The gateway table as mirrored rows, with counters, rates, ages and ids
 /// the kernel would have given them.
@@ -53,11 +56,6 @@ fn table(n: usize) -> Snapshot {
         at: NOW,
         taken: SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
     }
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i]
 }
 
 const NOW: u64 = 10_000_000;

@@ -39,6 +39,8 @@ mod common;
 mod gateway;
 #[path = "table/load.rs"]
 mod load;
+#[path = "shared/percentile.rs"]
+mod percentile;
 #[path = "table/python.rs"]
 mod python;
 
@@ -54,6 +56,7 @@ use common::Daemon;
 use ctnetlink::{ConnKey, CtSocket, EventSocket};
 use nfctd_table::query::FilterValue;
 use nfctd_table::{drain_events, Clock, Mirror, MirrorConfig, RowSet};
+use percentile::percentile;
 use serde_json::Value as Json;
 
 #[global_allocator]
@@ -112,12 +115,6 @@ fn args() -> Args {
     a
 }
 
-/// The `p` quantile of sorted times (nearest rank).
-pub fn percentile(sorted: &[f64], p: f64) -> f64 {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
-
 /// Resident memory of a process, KiB (VmRSS).
 pub fn rss_kib(pid: i32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
@@ -132,8 +129,8 @@ pub fn rss_kib(pid: i32) -> u64 {
 /// raise it, so the bench tries before it enters its own namespace. Without
 /// root the table stops at the limit and the bench says so.
 fn raise_conntrack_max(entries: usize) {
-    let path = "/proc/sys/net/netfilter/nf_conntrack_max";
-    let current: usize = std::fs::read_to_string(path)
+    let name = "net/netfilter/nf_conntrack_max";
+    let current: usize = netns::sysctl(name)
         .ok()
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(0);
@@ -141,11 +138,16 @@ fn raise_conntrack_max(entries: usize) {
     if current >= wanted {
         return;
     }
-    match std::fs::write(path, wanted.to_string()) {
+    match netns::set_sysctl(name, &wanted.to_string()) {
         Ok(()) => println!("nf_conntrack_max raised from {current} to {wanted}"),
-        Err(e) => println!(
-            "nf_conntrack_max is {current} and cannot be raised here ({e}): run as root, or `sysctl -w net.netfilter.nf_conntrack_max={wanted}` first"
-        ),
+        Err(e) => {
+            // The line names the sysctl already: the cause alone.
+            let e =
+                std::error::Error::source(&e).map_or_else(|| e.to_string(), ToString::to_string);
+            println!(
+                "nf_conntrack_max is {current} and cannot be raised here ({e}): run as root, or `sysctl -w net.netfilter.nf_conntrack_max={wanted}` first"
+            )
+        }
     }
 }
 
@@ -379,7 +381,7 @@ fn main() {
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(0);
-    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let kernel = netns::sysctl("kernel/osrelease").unwrap_or_default();
     let peer_version = Command::new("conntrack")
         .arg("--version")
         .output()

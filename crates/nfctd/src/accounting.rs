@@ -10,11 +10,17 @@
 //! whether they are on. Nothing is switched back off at exit: other tools
 //! may rely on the counters by then.
 
-/// The sysctls, under `/proc/sys`, of the calling thread's network namespace.
-pub const SYSCTLS: [&str; 2] = [
-    "net/netfilter/nf_conntrack_acct",
-    "net/netfilter/nf_conntrack_timestamp",
-];
+/// Byte and packet counters, under `/proc/sys` of the calling thread's network namespace.
+pub const ACCT: &str = "net/netfilter/nf_conntrack_acct";
+/// Start times, likewise.
+pub const TIMESTAMP: &str = "net/netfilter/nf_conntrack_timestamp";
+/// Both, as `--enable-accounting` switches them on.
+pub const SYSCTLS: [&str; 2] = [ACCT, TIMESTAMP];
+
+/// Whether one of [`SYSCTLS`] is on in the current namespace.
+pub fn is_on(name: &str) -> Result<bool, netns::Error> {
+    netns::sysctl(name).map(|value| value.trim() == "1")
+}
 
 /// What became of one sysctl.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,9 +73,9 @@ pub fn enable(last_try: bool) -> bool {
 pub fn missing() -> Option<Vec<String>> {
     let mut off = Vec::new();
     for name in SYSCTLS {
-        match netns::sysctl(name) {
-            Ok(value) if value.trim() == "1" => {}
-            Ok(_) => off.push(name.replace('/', ".")),
+        match is_on(name) {
+            Ok(true) => {}
+            Ok(false) => off.push(name.replace('/', ".")),
             Err(netns::Error::Sysctl { source, .. })
                 if source.kind() == std::io::ErrorKind::NotFound =>
             {
@@ -83,9 +89,9 @@ pub fn missing() -> Option<Vec<String>> {
 
 fn enable_one(name: &str) -> Outcome {
     let missing = |e: &netns::Error| matches!(e, netns::Error::Sysctl { source, .. } if source.kind() == std::io::ErrorKind::NotFound);
-    match netns::sysctl(name) {
-        Ok(value) if value.trim() == "1" => return Outcome::AlreadyOn,
-        Ok(_) => {}
+    match is_on(name) {
+        Ok(true) => return Outcome::AlreadyOn,
+        Ok(false) => {}
         Err(e) if missing(&e) => return Outcome::Missing,
         // Unreadable but perhaps writable: the write says what is wrong.
         Err(e) => tracing::debug!(error = %e, "accounting: cannot read {name}"),

@@ -91,8 +91,9 @@ fn print(write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>) -> 
 fn advice(e: &anyhow::Error, in_demo: bool) -> Option<&'static str> {
     // downcast_ref sees through the context layers added in `serve`.
     let denied = matches!(
-        e.downcast_ref::<MirrorError>(),
-        Some(MirrorError::Kernel(ctnetlink::Error::PermissionDenied))
+        e.downcast_ref::<MirrorError>()
+            .and_then(MirrorError::kernel),
+        Some(ctnetlink::Error::PermissionDenied)
     ) || matches!(
         e.downcast_ref::<ctnetlink::Error>(),
         Some(ctnetlink::Error::PermissionDenied)
@@ -343,7 +344,7 @@ mod tests {
     use super::*;
 
     fn denied() -> anyhow::Error {
-        anyhow::Error::new(MirrorError::Kernel(ctnetlink::Error::PermissionDenied))
+        anyhow::Error::new(MirrorError::from(ctnetlink::Error::PermissionDenied))
             .context("cannot read the connection-tracking table")
     }
 

@@ -15,16 +15,25 @@ pub struct LevelHandle {
     handle: Option<reload::Handle<EnvFilter, Registry>>,
 }
 
+/// Why the running level could not change.
+#[derive(Debug, thiserror::Error)]
+pub enum LevelError {
+    #[error(transparent)]
+    Filter(#[from] tracing_subscriber::filter::ParseError),
+    #[error(transparent)]
+    Reload(#[from] reload::Error),
+}
+
 impl LevelHandle {
     /// Switches to `level` (checked by the config already). A level set by
     /// `NFCTD_LOG` stays: the variable wins.
-    pub fn set(&self, level: &str) -> Result<(), String> {
+    pub fn set(&self, level: &str) -> Result<(), LevelError> {
         let Some(handle) = &self.handle else {
             tracing::warn!("NFCTD_LOG is set and wins over --log-level: the level stays");
             return Ok(());
         };
-        let filter = EnvFilter::try_new(level).map_err(|e| e.to_string())?;
-        handle.reload(filter).map_err(|e| e.to_string())
+        let filter = EnvFilter::try_new(level)?;
+        Ok(handle.reload(filter)?)
     }
 }
 

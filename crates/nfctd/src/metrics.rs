@@ -21,7 +21,7 @@ use prometheus_client::registry::Registry;
 
 use crate::edge::{self, Overloaded};
 use crate::gate::{Gates, Refused};
-use crate::service::{Credentials, Service};
+use crate::service::{ApiError, Credentials, Service};
 
 const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
@@ -122,11 +122,15 @@ async fn scrape(
     match encoded {
         Ok(Ok(text)) => ([(header::CONTENT_TYPE, CONTENT_TYPE)], text).into_response(),
         Err(Refused::Overloaded) => OVERLOADED.into_response(),
-        Ok(Err(e)) | Err(Refused::Failed(e)) => {
-            tracing::error!(error = %e, "metrics scrape failed");
-            (StatusCode::INTERNAL_SERVER_ERROR, "metrics unavailable\n").into_response()
-        }
+        Ok(Err(e)) => unavailable(&e),
+        Err(Refused::Failed(e)) => unavailable(&e),
     }
+}
+
+/// A scrape that failed: logged, and answered 500.
+fn unavailable(e: &dyn std::fmt::Display) -> Response {
+    tracing::error!(error = %e, "metrics scrape failed");
+    (StatusCode::INTERNAL_SERVER_ERROR, "metrics unavailable\n").into_response()
 }
 
 /// A live session cookie, or Basic credentials the backend accepts (any role:
@@ -163,9 +167,18 @@ fn gauge(value: u64) -> ConstGauge {
     ConstGauge::new(i64::try_from(value).unwrap_or(i64::MAX))
 }
 
+/// Why a scrape could not be answered.
+#[derive(Debug, thiserror::Error)]
+pub enum ScrapeError {
+    #[error(transparent)]
+    Stats(#[from] ApiError),
+    #[error(transparent)]
+    Encode(#[from] std::fmt::Error),
+}
+
 /// The whole exposition, as `access` may see it.
-pub fn encode(service: &Service, access: Access) -> Result<String, String> {
-    let stats = service.observe().map_err(|e| e.to_string())?;
+pub fn encode(service: &Service, access: Access) -> Result<String, ScrapeError> {
+    let stats = service.observe()?;
     let mut r = Registry::with_prefix("nfctd");
 
     r.register(
@@ -340,7 +353,7 @@ pub fn encode(service: &Service, access: Access) -> Result<String, String> {
     );
 
     let mut out = String::new();
-    prometheus_client::encoding::text::encode(&mut out, &r).map_err(|e| e.to_string())?;
+    prometheus_client::encoding::text::encode(&mut out, &r)?;
     Ok(out)
 }
 

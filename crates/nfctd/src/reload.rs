@@ -48,6 +48,19 @@ impl Reloaders {
     }
 }
 
+/// Why the configuration hook refused a new configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigReloadError {
+    #[error(transparent)]
+    CommandLine(#[from] clap::Error),
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    Ignore(#[from] nfctd_table::MirrorError),
+    #[error(transparent)]
+    LogLevel(#[from] crate::logging::LevelError),
+}
+
 /// The configuration hook: reads the command line and `--config` file again
 /// as at start, and applies what can change while running (the `--ignore`
 /// list, the log level). A new configuration that does not validate is
@@ -56,13 +69,12 @@ pub fn configuration(
     running: crate::config::Config,
     mirror: nfctd_table::Mirror,
     levels: crate::logging::LevelHandle,
-) -> impl Fn() -> Result<(), String> + Send + Sync + 'static {
+) -> impl Fn() -> Result<(), ConfigReloadError> + Send + Sync + 'static {
     use clap::Parser;
     let running = std::sync::Mutex::new(running);
     move || {
-        let cli =
-            crate::config::Cli::try_parse_from(std::env::args_os()).map_err(|e| e.to_string())?;
-        let new = crate::config::Config::from_cli(cli).map_err(|e| e.to_string())?;
+        let cli = crate::config::Cli::try_parse_from(std::env::args_os())?;
+        let new = crate::config::Config::from_cli(cli)?;
         // Only this hook touches it, one SIGHUP at a time; a poisoned one is still whole.
         let mut old = running.lock().unwrap_or_else(|p| p.into_inner());
         if new.ignore != old.ignore {

@@ -62,11 +62,19 @@ impl JsonError {
                 ApiError::Denied(_) => (StatusCode::FORBIDDEN, "denied"),
                 ApiError::Invalid(_) => (StatusCode::BAD_REQUEST, "invalid_argument"),
                 ApiError::NoSuchConnection(_) => (StatusCode::NOT_FOUND, "no_such_connection"),
-                // The request was fine; the kernel said no (EBUSY, ENOMEM...).
-                ApiError::Kernel(_) => (StatusCode::CONFLICT, "kernel_refused"),
+                ApiError::Kernel(cause) => match **cause {
+                    // ENOENT: the connection is gone.
+                    ctnetlink::Error::NotFound => (StatusCode::NOT_FOUND, "no_such_connection"),
+                    // The request was fine; the kernel said no (EBUSY, ENOMEM,
+                    // EPERM: the message says the daemon lacks CAP_NET_ADMIN).
+                    _ => (StatusCode::CONFLICT, "kernel_refused"),
+                },
+                ApiError::PartlyKilled { .. } => (StatusCode::CONFLICT, "kernel_refused"),
                 ApiError::TooManyLogins => (StatusCode::TOO_MANY_REQUESTS, "too_many_logins"),
                 ApiError::Overloaded => (StatusCode::SERVICE_UNAVAILABLE, "overloaded"),
-                ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+                ApiError::MirrorStopped | ApiError::Internal(_) => {
+                    (StatusCode::INTERNAL_SERVER_ERROR, "internal")
+                }
             },
         }
     }
@@ -126,5 +134,71 @@ mod tests {
         }
         let response = JsonError::Service(ApiError::AuthFailed).into_response();
         assert!(response.headers().get("retry-after").is_none());
+    }
+
+    /// The status, code word and message a service error is answered with.
+    fn answer(e: ApiError) -> (u16, String, String) {
+        let error = JsonError::Service(e);
+        let (status, code) = error.status_and_code();
+        let response = error.into_response();
+        assert_eq!(response.status(), status);
+        let body = futures_util::FutureExt::now_or_never(axum::body::to_bytes(
+            response.into_body(),
+            usize::MAX,
+        ))
+        .unwrap()
+        .unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["error"]["code"], code);
+        let message = body["error"]["message"].as_str().unwrap().to_string();
+        (status.as_u16(), code.to_string(), message)
+    }
+
+    #[test]
+    fn kernel_refusals_keep_their_cause() {
+        let gone = answer(ctnetlink::Error::NotFound.into());
+        assert_eq!(
+            gone,
+            (
+                404,
+                "no_such_connection".into(),
+                "no such connection: it is gone from the kernel table".into()
+            )
+        );
+        let denied = answer(ctnetlink::Error::PermissionDenied.into());
+        assert_eq!(
+            denied,
+            (
+                409,
+                "kernel_refused".into(),
+                "the kernel refused the operation: permission denied by the kernel: \
+                 ctnetlink needs CAP_NET_ADMIN over the network namespace"
+                    .into()
+            )
+        );
+        let busy = answer(ctnetlink::Error::from_errno("delete", libc::EBUSY).into());
+        assert_eq!((busy.0, busy.1.as_str()), (409, "kernel_refused"));
+        let partly = answer(ApiError::PartlyKilled {
+            killed: 0,
+            refused: 1,
+            first: std::sync::Arc::new(ctnetlink::Error::PermissionDenied),
+        });
+        assert_eq!((partly.0, partly.1.as_str()), (409, "kernel_refused"));
+    }
+
+    #[test]
+    fn a_stopped_mirror_is_an_internal_error_that_says_so() {
+        let stopped = answer(nfctd_table::MirrorError::Stopped.into());
+        assert_eq!(
+            stopped,
+            (
+                500,
+                "internal".into(),
+                "internal error: the mirror thread stopped".into()
+            )
+        );
+        // Other internal errors keep their details for the log.
+        let other = answer(ApiError::Internal("a panic".into()));
+        assert_eq!(other.2, "internal error");
     }
 }

@@ -33,22 +33,46 @@ pub enum PasswdError {
     Syntax {
         path: PathBuf,
         line: usize,
-        why: String,
+        why: LineError,
     },
+}
+
+/// What is wrong with a line of the file. Names the user, never the hash.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LineError {
+    #[error("expected name:hash:role, found {0} field(s)")]
+    Fields(usize),
+    #[error(transparent)]
+    Name(#[from] NameError),
+    #[error("user {user:?}: {source}")]
+    Hash { user: String, source: HashError },
+    #[error("user {0:?}: role must be admin or viewer")]
+    Role(String),
+    #[error("user {0:?} appears twice")]
+    Twice(String),
 }
 
 /// Longest user name, in characters.
 pub const MAX_NAME: usize = 64;
 
+/// Why a name cannot be a user name of the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum NameError {
+    #[error("a user name has 1 to {MAX_NAME} characters")]
+    Length,
+    #[error("a user name may not contain ':' or control characters")]
+    Characters,
+}
+
 /// A user name the file can hold: 1 to 64 characters, no `:`, no control
 /// characters (which covers newlines).
-pub fn check_name(name: &str) -> Result<(), String> {
+pub fn check_name(name: &str) -> Result<(), NameError> {
     let count = name.chars().count();
     if count == 0 || count > MAX_NAME {
-        return Err(format!("a user name has 1 to {MAX_NAME} characters"));
+        return Err(NameError::Length);
     }
     if name.chars().any(|c| c == ':' || c.is_control()) {
-        return Err("a user name may not contain ':' or control characters".into());
+        return Err(NameError::Characters);
     }
     Ok(())
 }
@@ -79,7 +103,7 @@ impl PasswdFile {
         let mut lines = Vec::new();
         let mut seen = std::collections::HashSet::new();
         for (i, raw) in text.lines().enumerate() {
-            let syntax = |why: String| PasswdError::Syntax {
+            let syntax = |why: LineError| PasswdError::Syntax {
                 path: path.to_path_buf(),
                 line: i + 1,
                 why,
@@ -91,18 +115,19 @@ impl PasswdFile {
             }
             let fields: Vec<&str> = raw.split(':').collect();
             let [name, hash, role] = fields[..] else {
-                return Err(syntax(format!(
-                    "expected name:hash:role, found {} field(s)",
-                    fields.len()
-                )));
+                return Err(syntax(LineError::Fields(fields.len())));
             };
-            check_name(name).map_err(syntax)?;
-            let hash =
-                Hash::parse(hash).map_err(|e: HashError| syntax(format!("user {name:?}: {e}")))?;
+            check_name(name).map_err(|e| syntax(e.into()))?;
+            let hash = Hash::parse(hash).map_err(|source| {
+                syntax(LineError::Hash {
+                    user: name.to_string(),
+                    source,
+                })
+            })?;
             let role = Role::parse(role.trim())
-                .ok_or_else(|| syntax(format!("user {name:?}: role must be admin or viewer")))?;
+                .ok_or_else(|| syntax(LineError::Role(name.to_string())))?;
             if !seen.insert(name.to_string()) {
-                return Err(syntax(format!("user {name:?} appears twice")));
+                return Err(syntax(LineError::Twice(name.to_string())));
             }
             lines.push(Line::User(Entry {
                 name: name.to_string(),
@@ -356,9 +381,16 @@ mod tests {
     fn names_are_checked() {
         assert!(check_name("alice").is_ok());
         assert!(check_name(&"x".repeat(64)).is_ok());
-        for bad in ["", "a:b", "a\nb", "a\u{7f}", &"x".repeat(65)] {
-            assert!(check_name(bad).is_err(), "{bad:?}");
+        for bad in ["", &"x".repeat(65)] {
+            assert_eq!(check_name(bad), Err(NameError::Length), "{bad:?}");
         }
+        for bad in ["a:b", "a\nb", "a\u{7f}"] {
+            assert_eq!(check_name(bad), Err(NameError::Characters), "{bad:?}");
+        }
+        assert_eq!(
+            NameError::Length.to_string(),
+            "a user name has 1 to 64 characters"
+        );
     }
 
     #[test]

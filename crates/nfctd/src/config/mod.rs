@@ -183,13 +183,34 @@ pub struct Options {
     pub heavy_queue: Option<usize>,
 }
 
-/// A bad option: the message names it. Exit code 2.
+/// A bad option: the message names it, or the file. Exit code 2.
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct ConfigError(pub String);
+pub enum ConfigError {
+    /// A value the option does not take, or one that does not go with the others.
+    #[error("invalid {option}: {why}")]
+    Invalid { option: &'static str, why: String },
+    /// The `--config` file could not be read.
+    #[error("invalid --config: {}: {source}", path.display())]
+    File {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The `--config` file is not TOML, or names an option that does not exist.
+    #[error("invalid --config: {}: {}", path.display(), source.message())]
+    Toml {
+        path: PathBuf,
+        source: toml::de::Error,
+    },
+    /// A subcommand that is not the daemon.
+    #[error("`nfctd passwd`, `man` and `completions` do not start the daemon")]
+    NotTheDaemon,
+}
 
-pub(super) fn bad(option: &str, why: impl std::fmt::Display) -> ConfigError {
-    ConfigError(format!("invalid {option}: {why}"))
+pub(super) fn bad(option: &'static str, why: impl std::fmt::Display) -> ConfigError {
+    ConfigError::Invalid {
+        option,
+        why: why.to_string(),
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -243,9 +264,7 @@ impl Config {
             Some(Command::Demo { options }) => (true, merge_cli(cli.options, *options)),
             None => (false, cli.options),
             Some(Command::Passwd(_) | Command::Man | Command::Completions { .. }) => {
-                return Err(ConfigError(
-                    "`nfctd passwd`, `man` and `completions` do not start the daemon".into(),
-                ))
+                return Err(ConfigError::NotTheDaemon)
             }
         };
         let file = match &cli_options.config {
@@ -427,10 +446,14 @@ fn merge(high: Options, low: Options) -> Options {
 }
 
 fn read_file(path: &Path) -> Result<Options, ConfigError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| bad("--config", format!("{}: {e}", path.display())))?;
-    toml::from_str(&text)
-        .map_err(|e| bad("--config", format!("{}: {}", path.display(), e.message())))
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::File {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    toml::from_str(&text).map_err(|source| ConfigError::Toml {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 fn parse_mask(text: &str) -> Result<u32, ConfigError> {

@@ -108,7 +108,7 @@ pub(super) fn net_config(o: &Options) -> Result<NetConfig, ConfigError> {
         }
     }
     let defaults = ConnLimits::default();
-    let secs = |value: Option<u64>, option: &str, default: Duration| match value {
+    let secs = |value: Option<u64>, option: &'static str, default: Duration| match value {
         Some(0) => Err(bad(option, "must be at least 1 second")),
         Some(s) => Ok(Duration::from_secs(s)),
         None => Ok(default),

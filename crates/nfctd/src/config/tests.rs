@@ -3,10 +3,16 @@
 use super::*;
 use crate::auth::{Limit, Method};
 
-fn parse(args: &[&str]) -> Result<Config, ConfigError> {
-    let cli = Cli::try_parse_from(std::iter::once("nfctd").chain(args.iter().copied()))
-        .map_err(|e| ConfigError(e.to_string()))?;
-    Config::from_cli(cli)
+/// Parses as the daemon does: clap's refusals and the configuration's alike.
+fn parse(args: &[&str]) -> Result<Config, Box<dyn std::error::Error>> {
+    let cli = Cli::try_parse_from(std::iter::once("nfctd").chain(args.iter().copied()))?;
+    Ok(Config::from_cli(cli)?)
+}
+
+/// The configuration's refusal of a command line clap accepts.
+fn refusal(args: &[&str]) -> ConfigError {
+    let cli = Cli::try_parse_from(std::iter::once("nfctd").chain(args.iter().copied())).unwrap();
+    Config::from_cli(cli).unwrap_err()
 }
 
 #[test]
@@ -47,6 +53,46 @@ fn errors_name_the_option() {
         let err = parse(args).unwrap_err().to_string();
         assert!(err.contains(option), "{args:?}: {err}");
     }
+}
+
+#[test]
+fn errors_are_typed_and_read_as_before() {
+    let e = refusal(&["--max-page", "0"]);
+    assert!(
+        matches!(&e, ConfigError::Invalid { option: "--max-page", why } if why == "must be at least 1"),
+        "{e:?}"
+    );
+    assert_eq!(e.to_string(), "invalid --max-page: must be at least 1");
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nfctd.toml");
+    let file = path.to_str().unwrap();
+    let e = refusal(&["--config", file]);
+    assert!(
+        matches!(&e, ConfigError::File { path: p, source } if *p == path && source.kind() == std::io::ErrorKind::NotFound),
+        "{e:?}"
+    );
+    assert_eq!(
+        e.to_string(),
+        format!("invalid --config: {file}: No such file or directory (os error 2)")
+    );
+    std::fs::write(&path, "max-page = \"many\"\n").unwrap();
+    let e = refusal(&["--config", file]);
+    assert!(
+        matches!(&e, ConfigError::Toml { path: p, .. } if *p == path),
+        "{e:?}"
+    );
+    assert_eq!(
+        e.to_string(),
+        format!("invalid --config: {file}: invalid type: string \"many\", expected usize")
+    );
+
+    let e = refusal(&["man"]);
+    assert!(matches!(e, ConfigError::NotTheDaemon), "{e:?}");
+    assert_eq!(
+        e.to_string(),
+        "`nfctd passwd`, `man` and `completions` do not start the daemon"
+    );
 }
 
 #[test]

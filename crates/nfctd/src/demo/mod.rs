@@ -53,8 +53,9 @@ pub fn enter() -> Result<(), netns::Error> {
         errno,
     })?;
     netns::enable_conntrack(&nfnl)?;
-    netns::set_sysctl("net/netfilter/nf_conntrack_acct", "1")?;
-    netns::set_sysctl("net/netfilter/nf_conntrack_timestamp", "1")?;
+    for name in crate::accounting::SYSCTLS {
+        netns::set_sysctl(name, "1")?;
+    }
     Ok(())
 }
 

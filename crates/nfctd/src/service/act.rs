@@ -17,20 +17,21 @@ struct Deletes {
     gone: Vec<ConnKey>,
     killed: usize,
     missing: Vec<u32>,
-    /// Refusals other than "gone", with the first one's words.
+    /// Refusals other than "gone", and the first one.
     refused: usize,
-    first_refusal: Option<String>,
+    first_refusal: Option<Arc<ctnetlink::Error>>,
 }
 
 impl Deletes {
-    /// Fault 6 when the kernel refused any delete, saying what was done anyway.
+    /// An error when the kernel refused any delete, saying what was done anyway.
     fn check(&self) -> Result<(), ApiError> {
         match &self.first_refusal {
             None => Ok(()),
-            Some(first) => Err(ApiError::Kernel(format!(
-                "killed {}, refused {}: {first}",
-                self.killed, self.refused
-            ))),
+            Some(first) => Err(ApiError::PartlyKilled {
+                killed: self.killed,
+                refused: self.refused,
+                first: Arc::clone(first),
+            }),
         }
     }
 }
@@ -113,7 +114,7 @@ impl Service {
             }
             Err(e) => {
                 done.refused += 1;
-                done.first_refusal.get_or_insert(e.to_string());
+                done.first_refusal.get_or_insert(Arc::new(e));
             }
         }
     }

@@ -56,7 +56,9 @@ pub struct Stats {
     pub table_limit: u64,
     pub by_proto: BTreeMap<String, u64>,
     pub by_state: BTreeMap<String, u64>,
-    pub kernel: KernelCounters,
+    #[serde(with = "KernelCounters")]
+    #[schema(value_type = KernelCounters)]
+    pub kernel: ctnetlink::Stats,
     /// `nf_conntrack_acct`: byte and packet counters (and rates) need it.
     pub accounting: bool,
     /// `nf_conntrack_timestamp`: kernel start times for `age`.
@@ -66,29 +68,19 @@ pub struct Stats {
 
 /// The kernel's per-CPU statistics, summed (node_exporter's
 /// `node_nf_conntrack_stat_*`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
-pub struct KernelCounters {
-    pub found: u64,
-    pub invalid: u64,
-    pub insert_failed: u64,
-    pub drop: u64,
-    pub early_drop: u64,
-    pub error: u64,
-    pub search_restart: u64,
-}
-
-impl From<&ctnetlink::Stats> for KernelCounters {
-    fn from(k: &ctnetlink::Stats) -> KernelCounters {
-        KernelCounters {
-            found: k.found,
-            invalid: k.invalid,
-            insert_failed: k.insert_failed,
-            drop: k.drop,
-            early_drop: k.early_drop,
-            error: k.error,
-            search_restart: k.search_restart,
-        }
-    }
+// Never built: it describes how `ctnetlink::Stats` is written (its counters;
+// the entry count and limit are `Stats`' own fields), so that crate needs
+// neither serde nor utoipa.
+#[derive(Serialize, ToSchema)]
+#[serde(remote = "ctnetlink::Stats")]
+struct KernelCounters {
+    found: u64,
+    invalid: u64,
+    insert_failed: u64,
+    drop: u64,
+    early_drop: u64,
+    error: u64,
+    search_restart: u64,
 }
 
 /// The mirror's own health and counters.

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::{ApiError, MirrorStats, Service, Stats, TableCounts};
+use crate::accounting;
 use nfctd_table::Snapshot;
 
 impl Service {
@@ -27,9 +28,11 @@ impl Service {
             table_limit: u64::from(kernel.max_entries),
             by_proto: counts.by_proto,
             by_state: counts.by_state,
-            kernel: (&kernel).into(),
-            accounting: sysctl_on("nf_conntrack_acct"),
-            timestamps: sysctl_on("nf_conntrack_timestamp"),
+            kernel,
+            // The served namespace's: every thread of the daemon lives in
+            // it, and /proc/sys/net follows the reader's. Unreadable is off.
+            accounting: accounting::is_on(accounting::ACCT).unwrap_or(false),
+            timestamps: accounting::is_on(accounting::TIMESTAMP).unwrap_or(false),
             mirror: MirrorStats {
                 live: self.inner.mirror.is_live(),
                 events: mirror.events(),
@@ -68,12 +71,4 @@ fn counts(snapshot: &Snapshot) -> TableCounts {
         by_proto,
         by_state,
     }
-}
-
-/// Whether a netfilter sysctl of the served namespace is on. Every thread of
-/// the daemon lives in that namespace, and /proc/sys/net follows the reader's.
-fn sysctl_on(name: &str) -> bool {
-    std::fs::read_to_string(format!("/proc/sys/net/netfilter/{name}"))
-        .map(|v| v.trim() == "1")
-        .unwrap_or(false)
 }

@@ -4,7 +4,7 @@
 use std::fmt::Debug;
 
 use ctnetlink::{Conn, ConnKey};
-use nfctd_table::{Millis, Mirror, MirrorCounters, ResyncReport, Snapshot};
+use nfctd_table::{Millis, Mirror, MirrorCounters, MirrorError, ResyncReport, Snapshot};
 
 /// What the service and the fronts ask of the table, with the mirror's
 /// meaning: `forget` and `observe` return once a snapshot showing them is
@@ -18,7 +18,7 @@ pub trait Table: Send + Sync + Debug {
     fn is_live(&self) -> bool;
     fn counters(&self) -> &MirrorCounters;
     /// A full reconciliation with the kernel, waited for.
-    fn resync(&self) -> Result<ResyncReport, String>;
+    fn resync(&self) -> Result<ResyncReport, MirrorError>;
     /// Drops entries deleted in the kernel.
     fn forget(&self, keys: Vec<ConnKey>);
     /// Keeps the counters of rows a view served fresh for a while.
@@ -44,7 +44,7 @@ impl Table for Mirror {
         Mirror::counters(self)
     }
 
-    fn resync(&self) -> Result<ResyncReport, String> {
+    fn resync(&self) -> Result<ResyncReport, MirrorError> {
         Mirror::resync(self)
     }
 

@@ -64,7 +64,7 @@ impl Service {
     /// off, the session then pages through a new snapshot.
     pub fn refresh(&self, sid: &str) -> Result<(), ApiError> {
         let session = self.session(sid)?;
-        self.inner.mirror.resync().map_err(ApiError::Kernel)?;
+        self.inner.mirror.resync()?;
         if session.frozen.is_some() {
             self.inner
                 .sessions

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
 use ctnetlink::{Conn, ConnKey};
-use nfctd_table::{Clock, Millis, MirrorCounters, ResyncReport, Row, Snapshot};
+use nfctd_table::{Clock, Millis, MirrorCounters, MirrorError, ResyncReport, Row, Snapshot};
 
 use crate::service::Table;
 
@@ -84,9 +84,9 @@ impl Table for Rows {
         &self.counters
     }
 
-    fn resync(&self) -> Result<ResyncReport, String> {
+    fn resync(&self) -> Result<ResyncReport, MirrorError> {
         if !self.is_live() {
-            return Err("the mirror thread stopped".into());
+            return Err(MirrorError::Stopped);
         }
         let rows = self.snapshot().rows.to_vec();
         let entries = rows.len();

@@ -28,11 +28,20 @@ async fn refresh_is_refused_and_health_fails_once_the_mirror_stopped() {
         StatusCode::SERVICE_UNAVAILABLE
     );
     let fault = daemon.fault("refresh", &[Value::str(&sid)]).await;
-    assert_eq!(fault.code, 6, "{}", fault.message);
+    // Nothing the kernel refused: the daemon itself is broken.
+    assert_eq!(fault.code, -32603, "{}", fault.message);
+    assert!(
+        fault.message.contains("mirror thread stopped"),
+        "{}",
+        fault.message
+    );
     let reply = daemon
         .json("POST", "/api/v1/refresh", Some(&session), None)
         .await;
-    assert_eq!(refusal(&reply), (StatusCode::CONFLICT, "kernel_refused"));
+    assert_eq!(
+        refusal(&reply),
+        (StatusCode::INTERNAL_SERVER_ERROR, "internal")
+    );
     let stats = daemon.call("stats", &[Value::str(&sid)]).await.unwrap();
     let live = stats.member("mirror").and_then(|m| m.member("live"));
     assert_eq!(live, Some(&Value::Bool(false)));

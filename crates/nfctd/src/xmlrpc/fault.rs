@@ -118,10 +118,16 @@ impl From<ApiError> for Fault {
             ApiError::Denied(_) => FaultCode::Denied,
             ApiError::Invalid(_) => FaultCode::InvalidArgument,
             ApiError::NoSuchConnection(_) => FaultCode::NoSuchConnection,
-            ApiError::Kernel(_) => FaultCode::KernelRefused,
+            ApiError::Kernel(cause) => match **cause {
+                // ENOENT: the connection is gone, which is what 5 says.
+                ctnetlink::Error::NotFound => FaultCode::NoSuchConnection,
+                // EPERM included: the string says the daemon lacks CAP_NET_ADMIN.
+                _ => FaultCode::KernelRefused,
+            },
+            ApiError::PartlyKilled { .. } => FaultCode::KernelRefused,
             ApiError::TooManyLogins => FaultCode::TooManyLogins,
             ApiError::Overloaded => FaultCode::Overloaded,
-            ApiError::Internal(_) => FaultCode::Internal,
+            ApiError::MirrorStopped | ApiError::Internal(_) => FaultCode::Internal,
         };
         Fault::new(code, e.to_string())
     }
@@ -149,7 +155,10 @@ mod tests {
             (ApiError::Denied("x".into()), 3),
             (ApiError::invalid("start", "x"), 4),
             (ApiError::NoSuchConnection("x".into()), 5),
-            (ApiError::Kernel("x".into()), 6),
+            (
+                ctnetlink::Error::from_errno("update", libc::EBUSY).into(),
+                6,
+            ),
             (ApiError::TooManyLogins, 7),
             (ApiError::Overloaded, -32400),
             (ApiError::Internal("x".into()), -32603),
@@ -157,5 +166,43 @@ mod tests {
         for (e, n) in cases {
             assert_eq!(Fault::from(e).code.number(), n);
         }
+    }
+
+    #[test]
+    fn kernel_refusals_keep_their_cause() {
+        let fault = |e: ctnetlink::Error| Fault::from(ApiError::from(e));
+        let gone = fault(ctnetlink::Error::NotFound);
+        assert_eq!(gone.code, FaultCode::NoSuchConnection);
+        assert_eq!(
+            gone.message,
+            "no such connection: it is gone from the kernel table"
+        );
+        let denied = fault(ctnetlink::Error::PermissionDenied);
+        assert_eq!(denied.code, FaultCode::KernelRefused);
+        assert_eq!(
+            denied.message,
+            "the kernel refused the operation: permission denied by the kernel: \
+             ctnetlink needs CAP_NET_ADMIN over the network namespace"
+        );
+        let partly = Fault::from(ApiError::PartlyKilled {
+            killed: 2,
+            refused: 1,
+            first: std::sync::Arc::new(ctnetlink::Error::PermissionDenied),
+        });
+        assert_eq!(partly.code.number(), 6);
+        assert!(
+            partly
+                .message
+                .starts_with("the kernel refused the operation: killed 2, refused 1: permission denied by the kernel"),
+            "{}",
+            partly.message
+        );
+    }
+
+    #[test]
+    fn a_stopped_mirror_is_an_internal_error() {
+        let fault = Fault::from(ApiError::from(nfctd_table::MirrorError::Stopped));
+        assert_eq!(fault.code.number(), -32603);
+        assert_eq!(fault.message, "internal error: the mirror thread stopped");
     }
 }
