@@ -17,10 +17,15 @@ pub struct Cidr {
 /// Why a text is not a [`Cidr`]; reads after the quoted text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum CidrError {
+    /// Neither an address nor `address/length`.
     #[error("is not an address or CIDR prefix")]
     Syntax,
+    /// A length beyond the family's bits.
     #[error("has a prefix length out of range (0..={max})")]
-    PrefixLength { max: u8 },
+    PrefixLength {
+        /// 32 for IPv4, 128 for IPv6.
+        max: u8,
+    },
 }
 
 impl Cidr {

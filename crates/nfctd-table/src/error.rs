@@ -11,6 +11,7 @@ pub enum MirrorError {
     /// waiting on it, failure included.
     #[error(transparent)]
     Kernel(Arc<ctnetlink::Error>),
+    /// The mirror thread could not be spawned.
     #[error("cannot start the mirror thread: {0}")]
     Thread(#[from] std::io::Error),
     /// The thread is gone (see `worker::LiveGuard`): nothing follows the kernel any more.

@@ -14,9 +14,13 @@ pub const BATCH_DATAGRAMS: usize = 64;
 /// What one batch did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Drained {
+    /// Netlink datagrams read.
     pub datagrams: usize,
+    /// NEW events applied.
     pub new: usize,
+    /// UPDATE events applied.
     pub updated: usize,
+    /// DESTROY events applied.
     pub destroyed: usize,
     /// Messages that did not decode (counted, skipped).
     pub malformed: usize,

@@ -13,12 +13,14 @@ use super::row::{Row, Snapshot};
 /// autorefresh off each hold one) instead of copying it per holder.
 #[derive(Debug, Clone)]
 pub struct Frozen {
+    /// The rows as they were when the session froze.
     pub snapshot: Snapshot,
     gone: HashSet<ConnKey>,
     changed: HashMap<ConnKey, Arc<Row>>,
 }
 
 impl Frozen {
+    /// `snapshot` with an empty overlay.
     pub fn new(snapshot: Snapshot) -> Frozen {
         Frozen {
             snapshot,

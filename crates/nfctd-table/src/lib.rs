@@ -7,6 +7,45 @@
 //! `worker` (its thread), which drains `events` into a `rowset`; the handle
 //! and the thread meet only in `shared`. Rows a view served are `watch`ed:
 //! the thread looks them up every second so their rates stay live.
+//!
+//! A view over a table made from rows (the mirror publishes the same
+//! [`Snapshot`]s): the TCP connections to port 443, biggest mark first.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use std::time::SystemTime;
+//!
+//! use ctnetlink::Conn;
+//! use nfctd_table::query::{run, Context, Filter, FilterSpec, FilterValue, Order};
+//! use nfctd_table::{Row, Snapshot};
+//!
+//! let conn = |dport: u16, mark: u32| {
+//!     let mut c = Conn::flow(6, "192.0.2.1".parse().unwrap(), "198.51.100.7".parse().unwrap(), 40000, dport);
+//!     c.mark = mark;
+//!     Arc::new(Row::fixture(c, 1_700_000_000))
+//! };
+//! let snapshot = Snapshot {
+//!     rows: Arc::new(vec![conn(443, 1), conn(22, 9), conn(443, 7)]),
+//!     at: 0,
+//!     taken: SystemTime::now(),
+//! };
+//! let spec: FilterSpec = [
+//!     ("proto", FilterValue::text("tcp")),
+//!     ("orig_dport", FilterValue::Int(443)),
+//! ]
+//! .into_iter()
+//! .collect();
+//! let filter = Filter::compile(&spec).unwrap();
+//! let order = Order::parse("mark", "desc").unwrap();
+//! let page = run(&snapshot, &filter, &order, 0, 10, &Context::at(&snapshot));
+//! assert_eq!(page.total, 2);
+//! let marks: Vec<u32> = page.rows.iter().map(|row| row.conn.mark).collect();
+//! assert_eq!(marks, [7, 1]);
+//!
+//! // A filter that does not parse is refused with the key it names.
+//! let bad: FilterSpec = [("orig_src", FilterValue::text("10.0.0.0/40"))].into_iter().collect();
+//! assert!(Filter::compile(&bad).unwrap_err().to_string().contains("orig_src"));
+//! ```
 
 pub mod cidr;
 pub mod clip;

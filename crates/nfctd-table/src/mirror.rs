@@ -56,6 +56,7 @@ impl Mirror {
         self.shared.live.load(Ordering::Acquire)
     }
 
+    /// The mirror's own counters (events, reconciliations, overflows).
     pub fn counters(&self) -> &MirrorCounters {
         &self.shared.counters
     }

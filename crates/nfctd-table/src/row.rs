@@ -15,12 +15,14 @@ pub struct Clock {
 }
 
 impl Clock {
+    /// A clock reading 0 now.
     pub fn new() -> Clock {
         Clock {
             epoch: Instant::now(),
         }
     }
 
+    /// Milliseconds since the clock was made.
     pub fn now(&self) -> Millis {
         u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
@@ -52,6 +54,7 @@ pub fn unix_millis() -> u64 {
 /// derived over time (expiry deadline, first sight, byte rate).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Row {
+    /// The entry as the kernel last reported it.
     pub conn: Conn,
     /// When the kernel's timeout runs out, on the mirror clock.
     pub deadline: Millis,
@@ -62,6 +65,7 @@ pub struct Row {
     pub rate: f64,
     /// Total bytes and mirror time of the last counter observation, for the next rate.
     pub sampled_bytes: u64,
+    /// See `sampled_bytes`.
     pub sampled_at: Millis,
 }
 
@@ -94,6 +98,7 @@ impl Row {
 /// and to keep: frozen sessions hold one while the mirror moves on.
 #[derive(Debug, Clone)]
 pub struct Snapshot {
+    /// Every row, in no particular order.
     pub rows: Arc<Vec<Arc<Row>>>,
     /// Mirror time the view was taken at (timeouts are computed against it).
     pub at: Millis,
@@ -102,6 +107,7 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
+    /// A table with no rows, taken now.
     pub fn empty() -> Snapshot {
         Snapshot {
             rows: Arc::new(Vec::new()),
@@ -110,10 +116,12 @@ impl Snapshot {
         }
     }
 
+    /// How many rows.
     pub fn len(&self) -> usize {
         self.rows.len()
     }
 
+    /// Whether there are no rows.
     pub fn is_empty(&self) -> bool {
         self.rows.is_empty()
     }

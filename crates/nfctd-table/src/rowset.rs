@@ -90,6 +90,7 @@ fn insert(
 }
 
 impl RowSet {
+    /// An empty set that keeps out what `hidden` selects.
     pub fn new(hidden: Hidden) -> RowSet {
         RowSet {
             by_id: HashMap::new(),
@@ -112,10 +113,12 @@ impl RowSet {
         self.hidden = hidden;
     }
 
+    /// How many rows.
     pub fn len(&self) -> usize {
         self.by_id.len() + self.shared_ids.values().map(Vec::len).sum::<usize>()
     }
 
+    /// Whether there are no rows.
     pub fn is_empty(&self) -> bool {
         self.by_id.is_empty()
     }

@@ -19,16 +19,22 @@ use super::rowset::Hidden;
 /// Counters about the mirror's own work, for `stats` and metrics.
 #[derive(Debug, Default)]
 pub struct MirrorCounters {
-    /// Events applied, by kind.
+    /// NEW events applied.
     pub events_new: AtomicU64,
+    /// UPDATE events applied.
     pub events_update: AtomicU64,
+    /// DESTROY events applied.
     pub events_destroy: AtomicU64,
-    /// Full reconciliations done, and the time they took in all.
+    /// Full reconciliations done.
     pub resyncs: AtomicU64,
+    /// Microseconds all reconciliations took together.
     pub resync_micros: AtomicU64,
     /// Unix milliseconds when the last full reconciliation ended (0: none yet).
     pub last_resync_unix_ms: AtomicU64,
+    /// Times the event socket overflowed (ENOBUFS: events were lost, so a
+    /// reconciliation followed).
     pub overflows: AtomicU64,
+    /// Kernel messages that did not decode (counted and skipped).
     pub malformed: AtomicU64,
 }
 
@@ -45,8 +51,11 @@ impl MirrorCounters {
 /// What a reconciliation found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ResyncReport {
+    /// Rows in the table after it.
     pub entries: usize,
+    /// Rows the dump had that the mirror did not.
     pub added: usize,
+    /// Rows the mirror had that the dump did not (ended unseen).
     pub removed: usize,
 }
 

@@ -36,6 +36,7 @@ const EVENT_BATCHES: usize = 16;
 pub struct MirrorConfig {
     /// Full reconciliation period; `None` disables it.
     pub resync_interval: Option<Duration>,
+    /// Connections kept out of the table (`--ignore`).
     pub hidden: Hidden,
     /// Event socket receive buffer, bytes.
     pub event_buffer: usize,
