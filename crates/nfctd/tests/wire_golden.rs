@@ -32,9 +32,10 @@ use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use common::json::{Reply, Session};
 use common::raw::{self, array, boolean, int, s, strukt};
 use common::users::append;
-use common::{http_exchange, wait_until, Bed, Daemon};
+use common::{http_answer, wait_until, Bed, Daemon};
 use ctnetlink::consts::{IPPROTO_TCP, IPPROTO_UDP};
 use ctnetlink::names::{IPS_ASSURED, IPS_CONFIRMED, IPS_SEEN_REPLY};
 use ctnetlink::Conn;
@@ -190,34 +191,16 @@ impl Setup {
 // ---------------------------------------------------------------------------
 // Raw HTTP.
 
-/// One answer, as it came (a chunked body put back together).
-#[derive(Debug)]
-struct Reply {
-    status: u16,
-    /// Names as sent (lower case from hyper), in order.
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl Reply {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// The status line and every header but those that differ by run only
-    /// through the body's length or the clock.
-    fn head(&self) -> String {
-        let mut out = format!("status: {}\n", self.status);
-        for (k, v) in &self.headers {
-            if !k.eq_ignore_ascii_case("date") && !k.eq_ignore_ascii_case("content-length") {
-                out.push_str(&format!("{k}: {v}\n"));
-            }
+/// The status line and every header of a reply but those that differ by
+/// run only through the body's length or the clock.
+fn compared_head(reply: &Reply) -> String {
+    let mut out = format!("status: {}\n", reply.status);
+    for (k, v) in &reply.headers {
+        if !k.eq_ignore_ascii_case("date") && !k.eq_ignore_ascii_case("content-length") {
+            out.push_str(&format!("{k}: {v}\n"));
         }
-        out
     }
+    out
 }
 
 /// A request built by hand: exactly these headers (plus Host, and
@@ -236,42 +219,10 @@ fn request(method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> St
     out
 }
 
+/// One answer, as it came (a chunked body put back together; header names
+/// as sent, lower case from hyper, in order).
 fn send(addr: SocketAddr, request: &str) -> Reply {
-    let (status, head, body) = http_exchange(addr, request.as_bytes());
-    let headers: Vec<(String, String)> = head
-        .lines()
-        .skip(1)
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-        .collect();
-    let chunked = headers
-        .iter()
-        .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
-    let body = if chunked { dechunk(&body).0 } else { body };
-    Reply {
-        status,
-        headers,
-        body,
-    }
-}
-
-/// A chunked body's payload, and whether its last chunk came.
-fn dechunk(mut raw: &str) -> (String, bool) {
-    let mut out = String::new();
-    while let Some((size, rest)) = raw.split_once("\r\n") {
-        let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
-            break;
-        };
-        if n == 0 {
-            return (out, true);
-        }
-        if rest.len() < n + 2 {
-            break;
-        }
-        out.push_str(&rest[..n]);
-        raw = &rest[n + 2..];
-    }
-    (out, false)
+    Reply::parse(&http_answer(addr, request.as_bytes()))
 }
 
 /// POSTs a whole XML-RPC call body to /RPC2.
@@ -294,17 +245,11 @@ fn xml_string(reply: &Reply) -> String {
     }
 }
 
-/// A JSON client's credentials, as raw header values.
-struct JsonSession {
-    cookie: String,
-    csrf: String,
-}
-
 fn json_call(
     addr: SocketAddr,
     method: &str,
     path: &str,
-    session: Option<&JsonSession>,
+    session: Option<&Session>,
     csrf: bool,
     body: &str,
 ) -> Reply {
@@ -322,26 +267,19 @@ fn json_call(
 }
 
 /// Logs in over JSON, registering the session id and CSRF token as volatile.
-fn json_login(addr: SocketAddr, user: &str, norm: &mut Normalizer) -> (Reply, JsonSession) {
+fn json_login(addr: SocketAddr, user: &str, norm: &mut Normalizer) -> (Reply, Session) {
     let body = format!(r#"{{"user":"{user}","password":"{PASSWORD}"}}"#);
     let reply = json_call(addr, "POST", "/api/v1/session", None, false, &body);
-    assert_eq!(reply.status, 200, "{reply:?}");
-    let cookie = reply
-        .header("set-cookie")
-        .and_then(|c| c.split(';').next())
-        .expect("a session cookie")
-        .to_string();
-    let sid = cookie.split_once('=').unwrap().1.to_string();
-    let parsed: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
-    let csrf = parsed["csrf_token"].as_str().unwrap().to_string();
-    norm.secret(&sid, 32, &format!("{{sid:{user}}}"));
-    norm.secret(&csrf, 64, &format!("{{csrf:{user}}}"));
-    (reply, JsonSession { cookie, csrf })
+    let session = Session::from_login(addr, &reply);
+    let sid = session.cookie.split_once('=').unwrap().1;
+    norm.secret(sid, 32, &format!("{{sid:{user}}}"));
+    norm.secret(&session.csrf, 64, &format!("{{csrf:{user}}}"));
+    (reply, session)
 }
 
 /// Opens the event stream and reads its head and its first event that
 /// carries data; the stream is then dropped.
-fn first_event(addr: SocketAddr, session: &JsonSession) -> Reply {
+fn first_event(addr: SocketAddr, session: &Session) -> Reply {
     let mut stream = TcpStream::connect(addr).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
@@ -362,13 +300,13 @@ fn first_event(addr: SocketAddr, session: &JsonSession) -> Reply {
     let mut buf = [0u8; 4096];
     loop {
         let text = String::from_utf8_lossy(&raw).to_string();
-        if let Some((head, rest)) = text.split_once("\r\n\r\n") {
-            let (payload, _) = dechunk(rest);
+        if text.contains("\r\n\r\n") {
+            let mut reply = Reply::parse(&text);
             // Events end with a blank line: keep up to the first one with data.
             let mut end = 0;
             let mut found = false;
-            while let Some(at) = payload[end..].find("\n\n") {
-                let block = &payload[end..end + at];
+            while let Some(at) = reply.body[end..].find("\n\n") {
+                let block = &reply.body[end..end + at];
                 end += at + 2;
                 if block.lines().any(|l| l.starts_with("data:")) {
                     found = true;
@@ -376,8 +314,7 @@ fn first_event(addr: SocketAddr, session: &JsonSession) -> Reply {
                 }
             }
             if found {
-                let mut reply = head_only(head);
-                reply.body = payload[..end].to_string();
+                reply.body.truncate(end);
                 return reply;
             }
         }
@@ -385,24 +322,6 @@ fn first_event(addr: SocketAddr, session: &JsonSession) -> Reply {
         let n = stream.read(&mut buf).expect("the event stream");
         assert!(n > 0, "the event stream ended: {text:?}");
         raw.extend_from_slice(&buf[..n]);
-    }
-}
-
-/// A reply with only its head parsed.
-fn head_only(head: &str) -> Reply {
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .and_then(|l| l.split(' ').nth(1))
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    Reply {
-        status,
-        headers: lines
-            .filter_map(|l| l.split_once(':'))
-            .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-            .collect(),
-        body: String::new(),
     }
 }
 
@@ -507,51 +426,47 @@ fn rfc3339_utc(t: &str) -> bool {
     fits(whole, "DDDD-DD-DDTDD:DD:DD") && is_digits(fraction)
 }
 
-fn xml_field(text: &str, name: &str, shape: Shape) -> String {
-    let key = format!("<name>{name}</name><value><");
+/// Copies `text`; after each `key`, where `value` accepts what follows as
+/// `Some((n, by))`, its first `n` bytes become `by`.
+fn after_each(text: &str, key: &str, value: impl Fn(&str) -> Option<(usize, String)>) -> String {
     let mut out = String::new();
     let mut rest = text;
-    while let Some(at) = rest.find(&key) {
+    while let Some(at) = rest.find(key) {
         let after = at + key.len();
         out.push_str(&rest[..after]);
         rest = &rest[after..];
-        let Some(tag_end) = rest.find('>') else {
-            continue;
-        };
-        let tag = &rest[..tag_end];
-        let value_start = tag_end + 1;
-        let Some(len) = rest[value_start..].find("</") else {
-            continue;
-        };
-        let value = &rest[value_start..value_start + len];
-        let ok = match shape {
-            Shape::Integer => matches!(tag, "int" | "i4" | "i8") && is_digits(value),
-            Shape::Time => tag == "dateTime.iso8601" && fits(value, "DDDDDDDDTDD:DD:DD"),
-            Shape::Version => false,
-        };
-        if ok {
-            out.push_str(&rest[..value_start]);
-            out.push_str(&format!("{{{name}}}"));
-            rest = &rest[value_start + len..];
+        if let Some((n, by)) = value(rest) {
+            out.push_str(&by);
+            rest = &rest[n..];
         }
     }
     out.push_str(rest);
     out
 }
 
+fn xml_field(text: &str, name: &str, shape: Shape) -> String {
+    let key = format!("<name>{name}</name><value><");
+    after_each(text, &key, |rest| {
+        let tag_end = rest.find('>')?;
+        let tag = &rest[..tag_end];
+        let value_start = tag_end + 1;
+        let len = rest[value_start..].find("</")?;
+        let value = &rest[value_start..value_start + len];
+        let ok = match shape {
+            Shape::Integer => matches!(tag, "int" | "i4" | "i8") && is_digits(value),
+            Shape::Time => tag == "dateTime.iso8601" && fits(value, "DDDDDDDDTDD:DD:DD"),
+            Shape::Version => false,
+        };
+        let kept = &rest[..value_start];
+        ok.then(|| (value_start + len, format!("{kept}{{{name}}}")))
+    })
+}
+
 fn json_field(text: &str, name: &str, shape: Shape) -> String {
     let key = format!("\"{name}\":");
-    let mut out = String::new();
-    let mut rest = text;
-    while let Some(at) = rest.find(&key) {
-        let after = at + key.len();
-        out.push_str(&rest[..after]);
-        rest = &rest[after..];
-        if rest.starts_with('"') {
-            let Some(len) = rest[1..].find('"') else {
-                continue;
-            };
-            let value = &rest[1..1 + len];
+    after_each(text, &key, |rest| {
+        if let Some(quoted) = rest.strip_prefix('"') {
+            let value = &quoted[..quoted.find('"')?];
             let ok = match shape {
                 Shape::Time => rfc3339_utc(value),
                 Shape::Version => {
@@ -559,20 +474,13 @@ fn json_field(text: &str, name: &str, shape: Shape) -> String {
                 }
                 Shape::Integer => false,
             };
-            if ok {
-                out.push_str(&format!("\"{{{name}}}\""));
-                rest = &rest[len + 2..];
-            }
+            ok.then(|| (value.len() + 2, format!("\"{{{name}}}\"")))
         } else {
             let len = rest.bytes().take_while(u8::is_ascii_digit).count();
-            if matches!(shape, Shape::Integer) && len > 0 {
-                out.push_str(&format!("{{{name}}}"));
-                rest = &rest[len..];
-            }
+            let ok = matches!(shape, Shape::Integer) && len > 0;
+            ok.then(|| (len, format!("{{{name}}}")))
         }
-    }
-    out.push_str(rest);
-    out
+    })
 }
 
 /// Replaces `word` where it stands alone: not next to a letter or digit.
@@ -644,7 +552,7 @@ impl Golden {
 
     /// An XML-RPC reply: HTTP 200 with the shared head, and its body.
     fn xml(&mut self, name: &str, reply: &Reply, norm: &Normalizer, head: &mut Option<String>) {
-        let this = reply.head();
+        let this = compared_head(reply);
         match head {
             None => *head = Some(this),
             Some(first) if *first != this => self.failures.push(format!(
@@ -657,7 +565,7 @@ impl Golden {
 
     /// A JSON reply: status, headers and body.
     fn json(&mut self, name: &str, reply: &Reply, norm: &Normalizer) {
-        let text = format!("{}\n{}", reply.head(), reply.body);
+        let text = format!("{}\n{}", compared_head(reply), reply.body);
         self.check(name, &norm.apply(&text));
     }
 
@@ -755,165 +663,182 @@ fn xmlrpc_replies_match_the_golden_files() {
     let mut golden = Golden::new("xmlrpc-");
     let mut head = None;
     let id = |label: &str| s(&setup.id(label).to_string());
-    let login = |user: &str, password: &str| call(addr, "login", &[s(user), s(password)]);
+    let login = |user: &str, password: &str| raw::call("login", &[s(user), s(password)]);
 
     // Sessions.
-    let reply = login("admin", PASSWORD);
+    let reply = xml(addr, &login("admin", PASSWORD));
     let sid = xml_string(&reply);
     norm.secret(&sid, 32, "{sid:admin}");
     golden.xml("xmlrpc-login.xml", &reply, &norm, &mut head);
-    let viewer = xml_string(&login("viewer", PASSWORD));
+    let viewer = xml_string(&xml(addr, &login("viewer", PASSWORD)));
     norm.secret(&viewer, 32, "{sid:viewer}");
-    let reply = login("admin", "wrong");
-    golden.xml("xmlrpc-fault-auth-failed.xml", &reply, &norm, &mut head);
 
-    // Reads, before anything changes the table.
-    let reply = call(
-        addr,
-        "view",
-        &[
-            s(&sid),
-            strukt(&[
-                ("proto", array(&[s("tcp"), s("udp")])),
-                ("orig_sport", s("40000-40003")),
-            ]),
-            s("mark"),
-            s("DESC"),
-            int(0),
-            int(10),
-        ],
-    );
-    golden.xml("xmlrpc-view.xml", &reply, &norm, &mut head);
-    let reply = call(addr, "stats", &[s(&sid)]);
-    golden.xml("xmlrpc-stats.xml", &reply, &norm, &mut head);
-
-    // Introspection.
-    let reply = call(addr, "system.listMethods", &[]);
-    golden.xml("xmlrpc-system-listMethods.xml", &reply, &norm, &mut head);
-    let reply = call(addr, "system.methodHelp", &[s("view")]);
-    golden.xml("xmlrpc-system-methodHelp.xml", &reply, &norm, &mut head);
-    let reply = call(addr, "system.methodSignature", &[s("change")]);
-    golden.xml(
-        "xmlrpc-system-methodSignature.xml",
-        &reply,
-        &norm,
-        &mut head,
-    );
-    let reply = call(addr, "system.getCapabilities", &[]);
-    golden.xml(
-        "xmlrpc-system-getCapabilities.xml",
-        &reply,
-        &norm,
-        &mut head,
-    );
+    // Each call body is POSTed in turn and its reply compared with its golden
+    // file. The order matters: the later calls read what the earlier changed.
+    let walk = |golden: &mut Golden, head: &mut Option<String>, calls: &[(&str, String)]| {
+        for (name, body) in calls {
+            golden.xml(name, &xml(addr, body), &norm, head);
+        }
+    };
     let member = |method: &str, params: &[String]| {
         strukt(&[("methodName", s(method)), ("params", array(params))])
     };
-    let reply = call(
-        addr,
-        "system.multicall",
-        &[array(&[
-            member(
-                "view",
-                &[
-                    s(&sid),
-                    strukt(&[("orig_dport", int(53))]),
-                    s(""),
-                    s(""),
-                    int(0),
-                    int(1),
-                ],
-            ),
-            member("stats", &[s("0123456789abcdef0123456789abcdef")]),
-            member("no.such.method", &[]),
-            member("system.methodSignature", &[s("kill")]),
-        ])],
-    );
-    golden.xml("xmlrpc-system-multicall.xml", &reply, &norm, &mut head);
-
-    // Frozen view, refresh.
-    let reply = call(addr, "set_autorefresh", &[s(&sid), int(0)]);
-    golden.xml("xmlrpc-set_autorefresh.xml", &reply, &norm, &mut head);
-    let reply = call(addr, "refresh", &[s(&sid)]);
-    golden.xml("xmlrpc-refresh.xml", &reply, &norm, &mut head);
-    let reply = call(addr, "set_autorefresh", &[s(&sid), boolean(true)]);
-    assert!(reply.body.contains("<boolean>1</boolean>"), "{reply:?}");
-
-    // Changes.
-    let reply = call(addr, "change", &[s(&sid), s("mark"), id("tcp4"), int(4242)]);
-    golden.xml("xmlrpc-change-mark.xml", &reply, &norm, &mut head);
-    let reply = call(
-        addr,
-        "change",
-        &[s(&sid), s("timeout"), id("udp4"), int(5000)],
-    );
-    golden.xml("xmlrpc-change-timeout.xml", &reply, &norm, &mut head);
-    let reply = call(
-        addr,
-        "kill_matching",
-        &[s(&sid), strukt(&[("orig_dport", int(123))])],
-    );
-    golden.xml("xmlrpc-kill_matching.xml", &reply, &norm, &mut head);
-    // One there, one already gone (killed just above).
-    let reply = call(addr, "kill", &[s(&sid), array(&[id("udp4"), id("ntp4")])]);
-    golden.xml("xmlrpc-kill.xml", &reply, &norm, &mut head);
-
-    // Faults.
-    let reply = call(addr, "no_such_method", &[]);
-    golden.xml("xmlrpc-fault-unknown-method.xml", &reply, &norm, &mut head);
-    let reply = call(addr, "view", &[s(&sid)]);
-    golden.xml("xmlrpc-fault-bad-params.xml", &reply, &norm, &mut head);
-    let reply = call(
-        addr,
-        "view",
-        &[s(&sid), s("not a struct"), s(""), s(""), int(0), int(10)],
-    );
-    golden.xml("xmlrpc-fault-param-type.xml", &reply, &norm, &mut head);
-    let reply = call(
-        addr,
-        "view",
+    let view = |filter: String, order_by: &str, order_dir: &str| {
+        let (from, to) = (int(0), int(10));
+        raw::call(
+            "view",
+            &[s(&sid), filter, s(order_by), s(order_dir), from, to],
+        )
+    };
+    walk(
+        &mut golden,
+        &mut head,
         &[
-            s(&sid),
-            strukt(&[("orig_src", s("10.0.0.0/40"))]),
-            s(""),
-            s(""),
-            int(0),
-            int(10),
+            ("xmlrpc-fault-auth-failed.xml", login("admin", "wrong")),
+            // Reads, before anything changes the table.
+            (
+                "xmlrpc-view.xml",
+                view(
+                    strukt(&[
+                        ("proto", array(&[s("tcp"), s("udp")])),
+                        ("orig_sport", s("40000-40003")),
+                    ]),
+                    "mark",
+                    "DESC",
+                ),
+            ),
+            ("xmlrpc-stats.xml", raw::call("stats", &[s(&sid)])),
+            // Introspection.
+            (
+                "xmlrpc-system-listMethods.xml",
+                raw::call("system.listMethods", &[]),
+            ),
+            (
+                "xmlrpc-system-methodHelp.xml",
+                raw::call("system.methodHelp", &[s("view")]),
+            ),
+            (
+                "xmlrpc-system-methodSignature.xml",
+                raw::call("system.methodSignature", &[s("change")]),
+            ),
+            (
+                "xmlrpc-system-getCapabilities.xml",
+                raw::call("system.getCapabilities", &[]),
+            ),
+            (
+                "xmlrpc-system-multicall.xml",
+                raw::call(
+                    "system.multicall",
+                    &[array(&[
+                        member(
+                            "view",
+                            &[
+                                s(&sid),
+                                strukt(&[("orig_dport", int(53))]),
+                                s(""),
+                                s(""),
+                                int(0),
+                                int(1),
+                            ],
+                        ),
+                        member("stats", &[s("0123456789abcdef0123456789abcdef")]),
+                        member("no.such.method", &[]),
+                        member("system.methodSignature", &[s("kill")]),
+                    ])],
+                ),
+            ),
+            // Frozen view, refresh.
+            (
+                "xmlrpc-set_autorefresh.xml",
+                raw::call("set_autorefresh", &[s(&sid), int(0)]),
+            ),
+            ("xmlrpc-refresh.xml", raw::call("refresh", &[s(&sid)])),
         ],
     );
-    golden.xml("xmlrpc-fault-bad-filter.xml", &reply, &norm, &mut head);
-    let reply = call(
-        addr,
-        "view",
-        &[s(&sid), strukt(&[]), s("colour"), s(""), int(0), int(10)],
-    );
-    golden.xml("xmlrpc-fault-bad-order_by.xml", &reply, &norm, &mut head);
-    let reply = call(addr, "kill", &[s(&viewer), array(&[id("tcp4")])]);
-    golden.xml("xmlrpc-fault-denied.xml", &reply, &norm, &mut head);
-    let reply = call(addr, "change", &[s(&sid), s("mark"), id("ntp4"), int(1)]);
-    golden.xml(
-        "xmlrpc-fault-no-such-connection.xml",
-        &reply,
-        &norm,
+    let reply = call(addr, "set_autorefresh", &[s(&sid), boolean(true)]);
+    assert!(reply.body.contains("<boolean>1</boolean>"), "{reply:?}");
+    let change = |sid: &str, field: &str, label: &str, value: i64| {
+        raw::call("change", &[s(sid), s(field), id(label), int(value)])
+    };
+    walk(
+        &mut golden,
         &mut head,
+        &[
+            // Changes.
+            ("xmlrpc-change-mark.xml", change(&sid, "mark", "tcp4", 4242)),
+            (
+                "xmlrpc-change-timeout.xml",
+                change(&sid, "timeout", "udp4", 5000),
+            ),
+            (
+                "xmlrpc-kill_matching.xml",
+                raw::call(
+                    "kill_matching",
+                    &[s(&sid), strukt(&[("orig_dport", int(123))])],
+                ),
+            ),
+            // One there, one already gone (killed just above).
+            (
+                "xmlrpc-kill.xml",
+                raw::call("kill", &[s(&sid), array(&[id("udp4"), id("ntp4")])]),
+            ),
+            // Faults.
+            (
+                "xmlrpc-fault-unknown-method.xml",
+                raw::call("no_such_method", &[]),
+            ),
+            ("xmlrpc-fault-bad-params.xml", raw::call("view", &[s(&sid)])),
+            (
+                "xmlrpc-fault-param-type.xml",
+                view(s("not a struct"), "", ""),
+            ),
+            (
+                "xmlrpc-fault-bad-filter.xml",
+                view(strukt(&[("orig_src", s("10.0.0.0/40"))]), "", ""),
+            ),
+            (
+                "xmlrpc-fault-bad-order_by.xml",
+                view(strukt(&[]), "colour", ""),
+            ),
+            (
+                "xmlrpc-fault-denied.xml",
+                raw::call("kill", &[s(&viewer), array(&[id("tcp4")])]),
+            ),
+            (
+                "xmlrpc-fault-no-such-connection.xml",
+                change(&sid, "mark", "ntp4", 1),
+            ),
+            (
+                "xmlrpc-fault-not-well-formed.xml",
+                "<methodCall><methodName>view</methodName".to_string(),
+            ),
+            (
+                "xmlrpc-fault-not-a-call.xml",
+                "<?xml version=\"1.0\"?><methodResponse><params/></methodResponse>".to_string(),
+            ),
+            // The end of a session; after it, the session is unknown.
+            ("xmlrpc-logout.xml", raw::call("logout", &[s(&sid)])),
+            (
+                "xmlrpc-fault-not-logged-in.xml",
+                raw::call("stats", &[s(&sid)]),
+            ),
+        ],
     );
-    let reply = xml(addr, "<methodCall><methodName>view</methodName");
-    golden.xml("xmlrpc-fault-not-well-formed.xml", &reply, &norm, &mut head);
-    let reply = xml(
-        addr,
-        "<?xml version=\"1.0\"?><methodResponse><params/></methodResponse>",
-    );
-    golden.xml("xmlrpc-fault-not-a-call.xml", &reply, &norm, &mut head);
-
-    // The end of a session; after it, the session is unknown.
-    let reply = call(addr, "logout", &[s(&sid)]);
-    golden.xml("xmlrpc-logout.xml", &reply, &norm, &mut head);
-    let reply = call(addr, "stats", &[s(&sid)]);
-    golden.xml("xmlrpc-fault-not-logged-in.xml", &reply, &norm, &mut head);
 
     golden.check("xmlrpc-head.txt", head.as_deref().unwrap().trim_end());
     golden.finish();
 }
+
+/// One JSON call and the golden file of its reply: (file, method, path,
+/// session, whether with the CSRF token, body).
+type JsonCase<'a> = (
+    &'a str,
+    &'a str,
+    &'a str,
+    Option<&'a Session>,
+    bool,
+    &'a str,
+);
 
 #[test]
 fn json_replies_match_the_golden_files() {
@@ -923,146 +848,74 @@ fn json_replies_match_the_golden_files() {
     let addr = setup.daemon.addr;
     let mut norm = setup.normalizer();
     let mut golden = Golden::new("json-");
-    let id = |label: &str| setup.id(label);
 
     // Sessions.
     let (reply, admin) = json_login(addr, "admin", &mut norm);
     golden.json("json-login.http", &reply, &norm);
     let (_, viewer) = json_login(addr, "viewer", &mut norm);
-    let reply = json_call(
-        addr,
-        "POST",
-        "/api/v1/session",
-        None,
-        false,
-        r#"{"user":"admin","password":"wrong"}"#,
-    );
-    golden.json("json-error-auth-failed.http", &reply, &norm);
-    let reply = json_call(addr, "GET", "/api/v1/session", Some(&admin), false, "");
-    golden.json("json-session.http", &reply, &norm);
+    let (admin, viewer) = (Some(&admin), Some(&viewer));
 
-    // Reads, before anything changes the table.
-    let reply = json_call(
-        addr,
-        "GET",
-        "/api/v1/connections?proto=tcp,udp&orig_sport=40000-40003&order_by=mark&order_dir=asc&start=1&length=2",
-        Some(&admin),
-        false,
-        "",
-    );
-    golden.json("json-connections.http", &reply, &norm);
-    let reply = json_call(
-        addr,
-        "GET",
-        &format!("/api/v1/connections?id={}", id("tcp6")),
-        Some(&admin),
-        false,
-        "",
-    );
-    golden.json("json-connection-one.http", &reply, &norm);
-    let reply = json_call(addr, "GET", "/api/v1/stats", Some(&admin), false, "");
-    golden.json("json-stats.http", &reply, &norm);
-    let reply = first_event(addr, &admin);
+    // Each call is made in turn and its reply compared with its golden file.
+    // The order matters: the later calls read what the earlier changed.
+    let walk = |golden: &mut Golden, cases: &[JsonCase]| {
+        for &(name, method, path, session, csrf, body) in cases {
+            let reply = json_call(addr, method, path, session, csrf, body);
+            golden.json(name, &reply, &norm);
+        }
+    };
+    let conn = |label: &str| format!("/api/v1/connections/{}", setup.id(label));
+    let (tcp4, udp4, ntp4, tcp6) = (conn("tcp4"), conn("udp4"), conn("ntp4"), conn("tcp6"));
+    let tcp6_only = format!("/api/v1/connections?id={}", setup.id("tcp6"));
+    let wrong = r#"{"user":"admin","password":"wrong"}"#;
+    let page = "/api/v1/connections?proto=tcp,udp&orig_sport=40000-40003\
+                &order_by=mark&order_dir=asc&start=1&length=2";
+
+    #[rustfmt::skip]
+    let first: &[JsonCase] = &[
+        ("json-error-auth-failed.http", "POST", "/api/v1/session", None, false, wrong),
+        ("json-session.http", "GET", "/api/v1/session", admin, false, ""),
+        // Reads, before anything changes the table.
+        ("json-connections.http", "GET", page, admin, false, ""),
+        ("json-connection-one.http", "GET", &tcp6_only, admin, false, ""),
+        ("json-stats.http", "GET", "/api/v1/stats", admin, false, ""),
+    ];
+    walk(&mut golden, first);
+    let reply = first_event(addr, admin.unwrap());
     golden.json("json-events.http", &reply, &norm);
-    let reply = json_call(addr, "GET", "/api/v1/openapi.json", None, false, "");
-    golden.json("json-openapi.http", &reply, &norm);
-
-    // Frozen view, refresh.
-    let reply = json_call(
-        addr,
-        "PUT",
-        "/api/v1/autorefresh",
-        Some(&admin),
-        true,
-        r#"{"on":false}"#,
-    );
-    golden.json("json-autorefresh.http", &reply, &norm);
-    let reply = json_call(addr, "POST", "/api/v1/refresh", Some(&admin), true, "");
-    golden.json("json-refresh.http", &reply, &norm);
-    let reply = json_call(
-        addr,
-        "PUT",
-        "/api/v1/autorefresh",
-        Some(&admin),
-        true,
-        r#"{"on":true}"#,
-    );
+    #[rustfmt::skip]
+    let frozen: &[JsonCase] = &[
+        ("json-openapi.http", "GET", "/api/v1/openapi.json", None, false, ""),
+        // Frozen view, refresh.
+        ("json-autorefresh.http", "PUT", "/api/v1/autorefresh", admin, true, r#"{"on":false}"#),
+        ("json-refresh.http", "POST", "/api/v1/refresh", admin, true, ""),
+    ];
+    walk(&mut golden, frozen);
+    let on = r#"{"on":true}"#;
+    let reply = json_call(addr, "PUT", "/api/v1/autorefresh", admin, true, on);
     assert_eq!(reply.status, 200, "{reply:?}");
-
-    // Changes.
-    let reply = json_call(
-        addr,
-        "PATCH",
-        &format!("/api/v1/connections/{}", id("tcp4")),
-        Some(&admin),
-        true,
-        r#"{"mark":4242,"timeout":5000}"#,
-    );
-    golden.json("json-change.http", &reply, &norm);
-    let reply = json_call(
-        addr,
-        "POST",
-        "/api/v1/connections/kill?orig_dport=123",
-        Some(&admin),
-        true,
-        "",
-    );
-    golden.json("json-kill-matching.http", &reply, &norm);
-    let udp4 = format!("/api/v1/connections/{}", id("udp4"));
-    let reply = json_call(addr, "DELETE", &udp4, Some(&admin), true, "");
-    golden.json("json-kill.http", &reply, &norm);
-    let reply = json_call(addr, "DELETE", &udp4, Some(&admin), true, "");
-    golden.json("json-kill-missing.http", &reply, &norm);
-
-    // Errors.
-    let reply = json_call(
-        addr,
-        "GET",
-        "/api/v1/connections?orig_src=10.0.0.0/40",
-        Some(&admin),
-        false,
-        "",
-    );
-    golden.json("json-error-bad-filter.http", &reply, &norm);
-    let reply = json_call(
-        addr,
-        "GET",
-        "/api/v1/connections?length=ten",
-        Some(&admin),
-        false,
-        "",
-    );
-    golden.json("json-error-bad-length.http", &reply, &norm);
-    let reply = json_call(addr, "GET", "/api/v1/connections", None, false, "");
-    golden.json("json-error-no-session.http", &reply, &norm);
-    let reply = json_call(
-        addr,
-        "PATCH",
-        &format!("/api/v1/connections/{}", id("ntp4")),
-        Some(&admin),
-        true,
-        r#"{"mark":1}"#,
-    );
-    golden.json("json-error-no-such-connection.http", &reply, &norm);
-    let tcp6 = format!("/api/v1/connections/{}", id("tcp6"));
-    let reply = json_call(addr, "PATCH", &tcp6, Some(&admin), true, "{not json");
-    golden.json("json-error-bad-body.http", &reply, &norm);
-    let reply = json_call(addr, "PATCH", &tcp6, Some(&admin), true, "{}");
-    golden.json("json-error-empty-change.http", &reply, &norm);
-    let reply = json_call(addr, "DELETE", &tcp6, Some(&admin), false, "");
-    golden.json("json-error-csrf.http", &reply, &norm);
-    let reply = json_call(addr, "DELETE", &tcp6, Some(&viewer), true, "");
-    golden.json("json-error-denied.http", &reply, &norm);
-    let reply = json_call(addr, "GET", "/api/v1/nothing", Some(&admin), false, "");
-    golden.json("json-error-not-found.http", &reply, &norm);
-    let reply = json_call(addr, "PUT", "/api/v1/stats", Some(&admin), true, "");
-    golden.json("json-error-method-not-allowed.http", &reply, &norm);
-
-    // The end of a session; after it, the cookie is no session.
-    let reply = json_call(addr, "DELETE", "/api/v1/session", Some(&admin), true, "");
-    golden.json("json-logout.http", &reply, &norm);
-    let reply = json_call(addr, "GET", "/api/v1/session", Some(&admin), false, "");
-    golden.json("json-error-logged-out.http", &reply, &norm);
+    #[rustfmt::skip]
+    let rest: &[JsonCase] = &[
+        // Changes.
+        ("json-change.http", "PATCH", &tcp4, admin, true, r#"{"mark":4242,"timeout":5000}"#),
+        ("json-kill-matching.http", "POST", "/api/v1/connections/kill?orig_dport=123", admin, true, ""),
+        ("json-kill.http", "DELETE", &udp4, admin, true, ""),
+        ("json-kill-missing.http", "DELETE", &udp4, admin, true, ""),
+        // Errors.
+        ("json-error-bad-filter.http", "GET", "/api/v1/connections?orig_src=10.0.0.0/40", admin, false, ""),
+        ("json-error-bad-length.http", "GET", "/api/v1/connections?length=ten", admin, false, ""),
+        ("json-error-no-session.http", "GET", "/api/v1/connections", None, false, ""),
+        ("json-error-no-such-connection.http", "PATCH", &ntp4, admin, true, r#"{"mark":1}"#),
+        ("json-error-bad-body.http", "PATCH", &tcp6, admin, true, "{not json"),
+        ("json-error-empty-change.http", "PATCH", &tcp6, admin, true, "{}"),
+        ("json-error-csrf.http", "DELETE", &tcp6, admin, false, ""),
+        ("json-error-denied.http", "DELETE", &tcp6, viewer, true, ""),
+        ("json-error-not-found.http", "GET", "/api/v1/nothing", admin, false, ""),
+        ("json-error-method-not-allowed.http", "PUT", "/api/v1/stats", admin, true, ""),
+        // The end of a session; after it, the cookie is no session.
+        ("json-logout.http", "DELETE", "/api/v1/session", admin, true, ""),
+        ("json-error-logged-out.http", "GET", "/api/v1/session", admin, false, ""),
+    ];
+    walk(&mut golden, rest);
 
     golden.finish();
 }

@@ -2,9 +2,7 @@
 //! session cookie and a CSRF token kept between calls, every answer's status
 //! and body returned as they came.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::time::Duration;
+use std::net::SocketAddr;
 
 use serde_json::Value as Json;
 
@@ -17,6 +15,36 @@ pub struct Reply {
 }
 
 impl Reply {
+    /// An HTTP answer as it came: its status (0 when the first line carries
+    /// none), its headers as sent and in order, and its body, a chunked one
+    /// put back together (as far as its chunks came).
+    pub fn parse(raw: &str) -> Reply {
+        let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((raw, ""));
+        let mut lines = head.lines();
+        let status = lines
+            .next()
+            .and_then(|l| l.split(' ').nth(1))
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let headers: Vec<(String, String)> = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+            .collect();
+        let chunked = headers
+            .iter()
+            .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
+        let body = if chunked {
+            dechunk(body)
+        } else {
+            body.to_string()
+        };
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
     pub fn json(&self) -> Json {
         serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
     }
@@ -45,50 +73,19 @@ pub fn request(
     headers: &[(&str, &str)],
     body: &str,
 ) -> Reply {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(60)))
-        .unwrap();
-    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    let mut raw = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
     for (k, v) in headers {
-        head.push_str(&format!("{k}: {v}\r\n"));
+        raw.push_str(&format!("{k}: {v}\r\n"));
     }
     if !body.is_empty() || matches!(method, "POST" | "PUT" | "PATCH") {
-        head.push_str(&format!(
+        raw.push_str(&format!(
             "Content-Type: application/json\r\nContent-Length: {}\r\n",
             body.len()
         ));
     }
-    head.push_str("\r\n");
-    stream.write_all(head.as_bytes()).unwrap();
-    stream.write_all(body.as_bytes()).unwrap();
-    let mut raw = Vec::new();
-    let _ = stream.read_to_end(&mut raw);
-    let text = String::from_utf8_lossy(&raw).to_string();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .and_then(|l| l.split(' ').nth(1))
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-        .collect();
-    let chunked = headers
-        .iter()
-        .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
-    let body = if chunked {
-        dechunk(body)
-    } else {
-        body.to_string()
-    };
-    Reply {
-        status,
-        headers,
-        body,
-    }
+    raw.push_str("\r\n");
+    raw.push_str(body);
+    Reply::parse(&super::http_answer(addr, raw.as_bytes()))
 }
 
 fn dechunk(mut body: &str) -> String {
@@ -118,7 +115,11 @@ pub struct Session {
 impl Session {
     /// Logs in with `body` (a JSON object); panics unless 200.
     pub fn login(addr: SocketAddr, body: &str) -> Session {
-        let reply = request(addr, "POST", "/api/v1/session", &[], body);
+        Session::from_login(addr, &request(addr, "POST", "/api/v1/session", &[], body))
+    }
+
+    /// The session a login's answer opened; panics unless 200.
+    pub fn from_login(addr: SocketAddr, reply: &Reply) -> Session {
         assert_eq!(reply.status, 200, "{reply:?}");
         let cookie = reply
             .header("set-cookie")

@@ -303,8 +303,8 @@ impl Drop for Daemon {
 }
 
 /// Sends `request` as-is on a new connection and reads until the server
-/// closes: (status, head, body). Status 0 when the answer is not HTTP.
-pub fn http_exchange(addr: SocketAddr, request: &[u8]) -> (u16, String, String) {
+/// closes: the whole answer, as text.
+pub fn http_answer(addr: SocketAddr, request: &[u8]) -> String {
     let mut stream = TcpStream::connect(addr).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(60)))
@@ -312,7 +312,13 @@ pub fn http_exchange(addr: SocketAddr, request: &[u8]) -> (u16, String, String) 
     stream.write_all(request).unwrap();
     let mut answer = Vec::new();
     let _ = stream.read_to_end(&mut answer);
-    let text = String::from_utf8_lossy(&answer).to_string();
+    String::from_utf8_lossy(&answer).to_string()
+}
+
+/// Sends `request` as-is on a new connection and reads until the server
+/// closes: (status, head, body). Status 0 when the answer is not HTTP.
+pub fn http_exchange(addr: SocketAddr, request: &[u8]) -> (u16, String, String) {
+    let text = http_answer(addr, request);
     let status = if text.starts_with("HTTP/1.") {
         text.split(' ')
             .nth(1)
