@@ -5,52 +5,24 @@
 //! an order and a page from the bytes (see `table::check_query`). A refusal
 //! must name the problem briefly, without control characters.
 
+use std::sync::OnceLock;
+
 use arbitrary::{Result, Unstructured};
 use nfctd_table::query::{Field, Filter, FilterSpec, FilterValue, Order};
 
 use crate::table::{check_query, context};
 
-/// Filter keys: every field name, pyctd's aliases, the keys that are no
-/// field, and near misses.
-const KEYS: &[&str] = &[
-    "id",
-    "family",
-    "proto",
-    "l4proto",
-    "orig_src",
-    "orig_dst",
-    "repl_src",
-    "repl_dst",
-    "orig_sport",
-    "orig_dport",
-    "repl_sport",
-    "repl_dport",
-    "state",
-    "status",
-    "mark",
-    "timeout",
-    "zone",
-    "orig_bytes",
-    "orig_packets",
-    "repl_bytes",
-    "repl_packets",
-    "rate",
-    "age",
-    "uid",
-    "user",
-    "orig_ipv4_src",
-    "orig_ipv4_dst",
-    "orig_port_src",
-    "orig_port_dst",
-    "orig_l4proto",
-    "addr",
-    "port",
-    "q",
-    "ID",
-    "",
-    " port",
-    "src",
-];
+/// Filter keys: every key nfctd-table declares, pyctd's aliases, then the
+/// filter keys that are no connection key, and near misses.
+fn keys() -> &'static [&'static str] {
+    static KEYS: OnceLock<Vec<&'static str>> = OnceLock::new();
+    KEYS.get_or_init(|| {
+        let declared = Field::ALL.iter().map(|f| f.name());
+        let aliases = Field::ALIASES.iter().map(|(alias, _)| *alias);
+        let others = ["addr", "port", "q", "ID", "", " port", "src"];
+        declared.chain(aliases).chain(others).collect()
+    })
+}
 
 /// Pieces of filter values.
 const WORDS: &[&str] = &[
@@ -183,7 +155,7 @@ fn input(u: &mut Unstructured<'_>) -> Result<Input> {
         let key = if u.ratio(1, 8)? {
             u.arbitrary::<String>()?
         } else {
-            (*u.choose(KEYS)?).to_string()
+            (*u.choose(keys())?).to_string()
         };
         spec.terms.push((key, value(u, 0)?));
     }

@@ -9,7 +9,7 @@ use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
 use common::raw::{self, i8, nil, s};
-use common::{ids, synthetic, Answer, Bed, Daemon};
+use common::{ids, int_keys, synthetic, Answer, Bed, Daemon};
 use serde_json::json;
 
 /// Text planted in hostile bodies; no answer may repeat it.
@@ -319,22 +319,10 @@ fn ints_come_back_as_ints_and_big_ones_as_i8() {
     }
     let truth = bed.kernel();
     let mut big_marks = 0;
+    let int_keys = int_keys();
+    assert!(int_keys.contains(&"mark"), "{int_keys:?}");
     for row in view["connections"].as_array().unwrap() {
-        for key in [
-            "l4proto",
-            "orig_sport",
-            "orig_dport",
-            "repl_sport",
-            "repl_dport",
-            "mark",
-            "timeout",
-            "zone",
-            "orig_bytes",
-            "orig_packets",
-            "repl_bytes",
-            "repl_packets",
-            "age",
-        ] {
+        for key in &int_keys {
             assert!(row[key].is_i64(), "{key} is not an int: {}", row[key]);
         }
         let id = row["id"].as_str().unwrap();

@@ -1,15 +1,13 @@
-//! Reading one field of a row: the typed datum that sorting compares and
-//! rendering turns into an API value, and the integer view that filters test.
+//! A key's value as read from a row: the typed `Datum` that filters test
+//! and sorting compares, and what each kind of value a key reads (field.rs)
+//! is as a `Datum`.
 
 use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use ctnetlink::names::{proto_name, state_name};
-
-use super::{Context, Field};
-use crate::Row;
+use super::Context;
 
 /// One field's value, typed for comparison.
 #[derive(Debug, Clone, PartialEq)]
@@ -65,65 +63,75 @@ impl Datum {
     }
 }
 
-/// The value of `field` in `row`.
-pub(super) fn datum(field: Field, row: &Row, ctx: &Context) -> Datum {
-    let conn = &row.conn;
-    match field {
-        Field::Family => Datum::Text(Cow::Borrowed(conn.family.name())),
-        Field::Proto => Datum::Text(proto_name(conn.l4proto)),
-        Field::State => Datum::Text(Cow::Borrowed(state_name(conn.l4proto, conn.proto_state))),
-        Field::Status => Datum::Status(conn.status),
-        Field::Rate => Datum::Float(row.rate),
-        Field::User => match ctx.uid(row) {
-            None => Datum::Absent,
-            Some(uid) => match ctx.users.name(uid) {
-                Some(name) => Datum::Name(name),
-                None => Datum::Text(Cow::Owned(uid.to_string())),
-            },
-        },
-        _ => match addr(field, row) {
-            Some(a) => Datum::Addr(a),
-            None => int(field, row, ctx).map_or(Datum::Absent, Datum::Int),
-        },
+/// The status bits of a row: compared as a number, rendered as flag names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct StatusBits(pub u32);
+
+/// The user of a uid: the resolver's name, or none (the uid then stands for it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct ResolvedUser {
+    pub uid: u32,
+    pub name: Option<Arc<str>>,
+}
+
+impl ResolvedUser {
+    pub(super) fn of(uid: u32, ctx: &Context) -> ResolvedUser {
+        ResolvedUser {
+            uid,
+            name: ctx.users.name(uid),
+        }
     }
 }
 
-/// The address of an address field.
-pub(super) fn addr(field: Field, row: &Row) -> Option<IpAddr> {
-    let conn = &row.conn;
-    match field {
-        Field::OrigSrc => Some(conn.orig.src),
-        Field::OrigDst => Some(conn.orig.dst),
-        Field::ReplSrc => Some(conn.reply.src),
-        Field::ReplDst => Some(conn.reply.dst),
-        _ => None,
+// Unsigned integers of every width read as `Int`.
+macro_rules! int_datum {
+    ($($t:ty),*) => {$(
+        impl From<$t> for Datum {
+            fn from(n: $t) -> Datum {
+                Datum::Int(u64::from(n))
+            }
+        }
+    )*};
+}
+int_datum!(u8, u16, u32, u64);
+
+impl From<IpAddr> for Datum {
+    fn from(a: IpAddr) -> Datum {
+        Datum::Addr(a)
     }
 }
 
-/// The number of an integer field (`None` for other fields, and for `uid`
-/// without a uid mask).
-pub(super) fn int(field: Field, row: &Row, ctx: &Context) -> Option<u64> {
-    let conn = &row.conn;
-    let counters = conn.counters.unwrap_or_default();
-    let n = match field {
-        Field::Id => u64::from(conn.id),
-        Field::L4proto => u64::from(conn.l4proto),
-        Field::OrigSport => u64::from(conn.orig.sport),
-        Field::OrigDport => u64::from(conn.orig.dport),
-        Field::ReplSport => u64::from(conn.reply.sport),
-        Field::ReplDport => u64::from(conn.reply.dport),
-        Field::Mark => u64::from(conn.mark),
-        Field::Timeout => u64::from(row.timeout_at(ctx.now)),
-        Field::Zone => u64::from(conn.zone),
-        Field::OrigBytes => counters.orig_bytes,
-        Field::OrigPackets => counters.orig_packets,
-        Field::ReplBytes => counters.repl_bytes,
-        Field::ReplPackets => counters.repl_packets,
-        Field::Age => row.age_at(ctx.now_unix),
-        Field::Uid => u64::from(ctx.uid(row)?),
-        _ => return None,
-    };
-    Some(n)
+impl From<f64> for Datum {
+    fn from(x: f64) -> Datum {
+        Datum::Float(x)
+    }
+}
+
+impl From<&'static str> for Datum {
+    fn from(t: &'static str) -> Datum {
+        Datum::Text(Cow::Borrowed(t))
+    }
+}
+
+impl From<Cow<'static, str>> for Datum {
+    fn from(t: Cow<'static, str>) -> Datum {
+        Datum::Text(t)
+    }
+}
+
+impl From<StatusBits> for Datum {
+    fn from(bits: StatusBits) -> Datum {
+        Datum::Status(bits.0)
+    }
+}
+
+impl From<ResolvedUser> for Datum {
+    fn from(user: ResolvedUser) -> Datum {
+        match user.name {
+            Some(name) => Datum::Name(name),
+            None => Datum::Text(Cow::Owned(user.uid.to_string())),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -6,9 +6,9 @@ use std::net::IpAddr;
 use ctnetlink::names::{proto_number, state_name, state_number, status_bit};
 use ctnetlink::Family;
 
-use super::extract::{addr, int};
-use super::pattern::{addrs, ids, ints, names, rates, IntKind, IntSet, Name};
+use super::pattern::{addrs, ids, ints, names, rates, IntKind, IntSet, Name, U16};
 use super::q::Needle;
+use super::reader::{AsAddr, AsInt, AsNumber, Reader};
 use super::{Cidr, Context, Field, FilterSpec, FilterValue, QueryError};
 use crate::clip::quoted;
 use crate::Row;
@@ -16,13 +16,36 @@ use crate::Row;
 /// Protocols with a state machine, whose state names a filter may use.
 const STATEFUL: [u8; 3] = [6, 132, 33];
 
-const U16: u64 = u16::MAX as u64;
-const U32: u64 = u32::MAX as u64;
-
 /// A compiled filter: every test must pass (the default filter matches every row).
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
     tests: Vec<Test>,
+}
+
+/// How a key's filter values are read and tested (docs/filters.md); each
+/// key declares its kind in field.rs. The kinds of values (ids, addresses,
+/// integers, numbers) test the key's own reading; the kinds of names test
+/// what their one key names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum FilterKind {
+    /// Connection ids: ints (wrapped negatives read as u32) or strings.
+    Ids,
+    /// Addresses and prefixes.
+    Addrs,
+    /// Integers within the kind's range.
+    Ints(IntKind),
+    /// Numbers and ranges of numbers.
+    Numbers,
+    /// `ipv4`, `ipv6`: the address family.
+    Families,
+    /// Protocol names or numbers.
+    Protocols,
+    /// State names of the protocols that have states.
+    States,
+    /// Status flag names: any of them set.
+    StatusFlags,
+    /// User names, or the uid of a user without one.
+    Users,
 }
 
 /// One key's test.
@@ -30,24 +53,32 @@ pub struct Filter {
 enum Test {
     /// Any of the listed address fields lies in any of the prefixes.
     Addr {
-        fields: &'static [Field],
+        fields: Vec<Reader<AsAddr>>,
         nets: Vec<Cidr>,
     },
     /// The integer field is in the set (`uid` without a uid mask: never).
     Int {
-        field: Field,
+        field: Reader<AsInt>,
         set: IntSet,
     },
     /// Any of the four ports is in the set.
     Port(IntSet),
-    Id(Vec<u32>),
+    /// The integer field is one of the ids.
+    Id {
+        field: Reader<AsInt>,
+        ids: Vec<u32>,
+    },
     Family(Vec<Family>),
     Proto(Vec<u8>),
     State(Vec<&'static str>),
     /// Any of these status bits is set.
     Status(u32),
     User(Vec<UserName>),
-    Rate(Vec<(f64, f64)>),
+    /// The number field is in any of the ranges.
+    Number {
+        field: Reader<AsNumber>,
+        ranges: Vec<(f64, f64)>,
+    },
     Q(Needle),
 }
 
@@ -92,10 +123,10 @@ impl Filter {
 fn compile(key: &str, value: &FilterValue) -> Result<Option<Test>, QueryError> {
     match key {
         "addr" => Ok(addrs(key, value)?.map(|nets| Test::Addr {
-            fields: &ADDR_FIELDS,
+            fields: ADDR_FIELDS.into_iter().map(Reader::new).collect(),
             nets,
         })),
-        "port" => Ok(ints(key, value, IntKind::upto(U16))?.map(Test::Port)),
+        "port" => Ok(ints(key, value, U16)?.map(Test::Port)),
         "q" => match value {
             FilterValue::Absent => Ok(None),
             FilterValue::Text(s) if s.trim().is_empty() => Ok(None),
@@ -113,35 +144,24 @@ fn compile(key: &str, value: &FilterValue) -> Result<Option<Test>, QueryError> {
 }
 
 fn compile_field(key: &str, field: Field, value: &FilterValue) -> Result<Option<Test>, QueryError> {
-    let int_test = |kind: IntKind| -> Result<Option<Test>, QueryError> {
-        Ok(ints(key, value, kind)?.map(|set| Test::Int { field, set }))
-    };
-    match field {
-        Field::Id => Ok(ids(key, value)?.map(Test::Id)),
-        Field::OrigSrc | Field::OrigDst | Field::ReplSrc | Field::ReplDst => {
-            let fields = ADDR_FIELDS
-                .iter()
-                .position(|f| *f == field)
-                .map_or(&ADDR_FIELDS[..0], |i| &ADDR_FIELDS[i..=i]);
-            Ok(addrs(key, value)?.map(|nets| Test::Addr { fields, nets }))
-        }
-        Field::L4proto => int_test(IntKind::upto(u64::from(u8::MAX))),
-        Field::OrigSport | Field::OrigDport | Field::ReplSport | Field::ReplDport | Field::Zone => {
-            int_test(IntKind::upto(U16))
-        }
-        Field::Mark => int_test(IntKind {
-            max: U32,
-            masks: true,
-            wraps: true,
-        }),
-        Field::Timeout | Field::Uid => int_test(IntKind::upto(U32)),
-        Field::OrigBytes
-        | Field::OrigPackets
-        | Field::ReplBytes
-        | Field::ReplPackets
-        | Field::Age => int_test(IntKind::upto(u64::MAX)),
-        Field::Rate => Ok(rates(key, value)?.map(Test::Rate)),
-        Field::Family => each_name(
+    match field.filter_kind() {
+        FilterKind::Ids => Ok(ids(key, value)?.map(|ids| Test::Id {
+            field: Reader::new(field),
+            ids,
+        })),
+        FilterKind::Addrs => Ok(addrs(key, value)?.map(|nets| Test::Addr {
+            fields: vec![Reader::new(field)],
+            nets,
+        })),
+        FilterKind::Ints(kind) => Ok(ints(key, value, kind)?.map(|set| Test::Int {
+            field: Reader::new(field),
+            set,
+        })),
+        FilterKind::Numbers => Ok(rates(key, value)?.map(|ranges| Test::Number {
+            field: Reader::new(field),
+            ranges,
+        })),
+        FilterKind::Families => each_name(
             key,
             value,
             false,
@@ -153,7 +173,7 @@ fn compile_field(key: &str, field: Field, value: &FilterValue) -> Result<Option<
             "family",
         )
         .map(|v| v.map(Test::Family)),
-        Field::Proto => each_name(
+        FilterKind::Protocols => each_name(
             key,
             value,
             true,
@@ -164,7 +184,7 @@ fn compile_field(key: &str, field: Field, value: &FilterValue) -> Result<Option<
             "protocol",
         )
         .map(|v| v.map(Test::Proto)),
-        Field::State => each_name(
+        FilterKind::States => each_name(
             key,
             value,
             false,
@@ -177,7 +197,7 @@ fn compile_field(key: &str, field: Field, value: &FilterValue) -> Result<Option<
             "state",
         )
         .map(|v| v.map(Test::State)),
-        Field::Status => each_name(
+        FilterKind::StatusFlags => each_name(
             key,
             value,
             false,
@@ -188,7 +208,7 @@ fn compile_field(key: &str, field: Field, value: &FilterValue) -> Result<Option<
             "status flag",
         )
         .map(|v| v.map(|bits| Test::Status(bits.iter().fold(0, |a, b| a | b)))),
-        Field::User => Ok(names(key, value, false)?.map(|list| {
+        FilterKind::Users => Ok(names(key, value, false)?.map(|list| {
             let users = list.into_iter().filter_map(|n| match n {
                 Name::Text(t) => Some(UserName {
                     name: t.into(),
@@ -230,10 +250,11 @@ impl Test {
     fn matches(&self, row: &Row, ctx: &Context) -> bool {
         let conn = &row.conn;
         match self {
-            Test::Addr { fields, nets } => fields.iter().any(|&f| {
-                addr(f, row).is_some_and(|a: IpAddr| nets.iter().any(|n| n.contains(&a)))
+            Test::Addr { fields, nets } => fields.iter().any(|f| {
+                f.read(row, ctx)
+                    .is_some_and(|a: IpAddr| nets.iter().any(|n| n.contains(&a)))
             }),
-            Test::Int { field, set } => int(*field, row, ctx).is_some_and(|n| set.contains(n)),
+            Test::Int { field, set } => field.read(row, ctx).is_some_and(|n| set.contains(n)),
             Test::Port(set) => [
                 conn.orig.sport,
                 conn.orig.dport,
@@ -242,7 +263,9 @@ impl Test {
             ]
             .iter()
             .any(|p| set.contains(u64::from(*p))),
-            Test::Id(ids) => ids.contains(&conn.id),
+            Test::Id { field, ids } => field
+                .read(row, ctx)
+                .is_some_and(|n| ids.iter().any(|&id| u64::from(id) == n)),
             Test::Family(families) => families.contains(&conn.family),
             Test::Proto(protos) => protos.contains(&conn.l4proto),
             Test::State(states) => {
@@ -254,9 +277,9 @@ impl Test {
                 Some(name) => users.iter().any(|u| u.name.eq_ignore_ascii_case(&name)),
                 None => users.iter().any(|u| u.uid == Some(uid)),
             }),
-            Test::Rate(ranges) => ranges
-                .iter()
-                .any(|&(lo, hi)| lo <= row.rate && row.rate <= hi),
+            Test::Number { field, ranges } => field
+                .read(row, ctx)
+                .is_some_and(|x| ranges.iter().any(|&(lo, hi)| lo <= x && x <= hi)),
             Test::Q(needle) => needle.matches(row, ctx),
         }
     }

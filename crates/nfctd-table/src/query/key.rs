@@ -4,9 +4,11 @@
 
 use std::cmp::Ordering;
 use std::net::IpAddr;
+use std::sync::Arc;
 
-use super::extract::{addr, datum, int, Datum};
-use super::{Context, Field};
+use super::extract::Datum;
+use super::reader::{Reader, Use};
+use super::{Context, Order};
 use crate::Row;
 
 /// Bytes of a text kept in its key; longer texts compare in full on a tie.
@@ -27,21 +29,24 @@ pub(super) struct Keyed {
     pub index: usize,
 }
 
-/// The key of `field` in `row`, ascending.
-fn ascending(field: Field, row: &Row, ctx: &Context) -> (u8, u128, bool) {
-    match field {
-        Field::Rate => (0, u128::from(float_bits(row.rate)), false),
-        Field::Status => (0, u128::from(row.conn.status), false),
-        Field::Family | Field::Proto | Field::State | Field::User => {
-            text_key(&datum(field, row, ctx))
+/// A key's sort key, ascending: by the kind of value the key reads, so a
+/// key sorts as its `Datum` compares.
+pub(super) struct Ascending;
+
+impl Use for Ascending {
+    type Out = (u8, u128, bool);
+
+    #[inline(always)]
+    fn of(value: Datum) -> (u8, u128, bool) {
+        match value {
+            Datum::Int(n) => (0, u128::from(n), false),
+            Datum::Float(x) => (0, u128::from(float_bits(x)), false),
+            Datum::Status(bits) => (0, u128::from(bits), false),
+            Datum::Addr(IpAddr::V4(a)) => (0, u128::from(u32::from(a)), false),
+            Datum::Addr(IpAddr::V6(a)) => (1, u128::from(a), false),
+            text @ (Datum::Text(_) | Datum::Name(_)) => text_key(&text),
+            Datum::Absent => (0, 0, false),
         }
-        Field::OrigSrc | Field::OrigDst | Field::ReplSrc | Field::ReplDst => match addr(field, row)
-        {
-            Some(IpAddr::V4(a)) => (0, u128::from(u32::from(a)), false),
-            Some(IpAddr::V6(a)) => (1, u128::from(a), false),
-            None => (0, 0, false),
-        },
-        _ => (0, int(field, row, ctx).map_or(0, u128::from), false),
     }
 }
 
@@ -71,15 +76,27 @@ fn text_key(d: &Datum) -> (u8, u128, bool) {
 /// Keys rows for one order and compares them; ties go to the lower id.
 #[derive(Clone, Copy)]
 pub(super) struct Sorter<'a> {
-    pub field: Field,
-    pub descending: bool,
-    pub rows: &'a [std::sync::Arc<Row>],
+    ascending: Reader<Ascending>,
+    descending: bool,
+    rows: &'a [Arc<Row>],
     pub ctx: &'a Context<'a>,
 }
 
-impl Sorter<'_> {
+impl<'a> Sorter<'a> {
+    pub(super) fn new(order: &Order, rows: &'a [Arc<Row>], ctx: &'a Context<'a>) -> Sorter<'a> {
+        Sorter {
+            ascending: Reader::new(order.field),
+            descending: order.descending,
+            rows,
+            ctx,
+        }
+    }
+
     pub(super) fn key(&self, index: usize, row: &Row) -> Keyed {
-        let (class, value, long) = ascending(self.field, row, self.ctx);
+        // The id first: its load then overlaps the key's (both usually miss
+        // the cache) instead of waiting for it.
+        let id = row.conn.id;
+        let (class, value, long) = self.ascending.read(row, self.ctx);
         let (class, value) = if self.descending {
             (!class, !value)
         } else {
@@ -89,7 +106,7 @@ impl Sorter<'_> {
             value,
             class,
             long,
-            id: row.conn.id,
+            id,
             index,
         }
     }
@@ -112,7 +129,10 @@ impl Sorter<'_> {
         let (Some(ra), Some(rb)) = (self.rows.get(a.index), self.rows.get(b.index)) else {
             return Ordering::Equal;
         };
-        let by = datum(self.field, ra, self.ctx).compare(&datum(self.field, rb, self.ctx));
+        let field = self.ascending.field;
+        let by = field
+            .datum(ra, self.ctx)
+            .compare(&field.datum(rb, self.ctx));
         if self.descending {
             by.reverse()
         } else {

@@ -8,10 +8,14 @@
 
 mod cache;
 mod context;
+mod declare;
 mod dotted;
 mod error;
 mod extract;
 mod field;
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod field_tests;
 mod filter;
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
@@ -19,6 +23,7 @@ mod filter_tests;
 mod key;
 mod pattern;
 mod q;
+mod reader;
 mod render;
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
@@ -37,8 +42,9 @@ use crate::cidr::Cidr;
 pub use cache::Pages;
 pub use context::{Context, UserNames};
 pub use error::QueryError;
+pub use field::{render, Connection, Owner};
 pub use filter::Filter;
-pub use render::{render, Connection, Owner};
+pub use render::Shown;
 pub use sort::{run, Order, Page};
 pub use spec::{FilterSpec, FilterValue};
 

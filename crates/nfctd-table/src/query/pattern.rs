@@ -102,6 +102,19 @@ pub(super) struct IntKind {
     pub(super) wraps: bool,
 }
 
+/// The integers of each unsigned width.
+pub(super) const U8: IntKind = IntKind::upto(u8::MAX as u64);
+pub(super) const U16: IntKind = IntKind::upto(u16::MAX as u64);
+pub(super) const U32: IntKind = IntKind::upto(u32::MAX as u64);
+pub(super) const U64: IntKind = IntKind::upto(u64::MAX);
+
+/// Marks: u32s that 32-bit clients may send wrapped, also as `"VALUE/MASK"`.
+pub(super) const MARK: IntKind = IntKind {
+    max: u32::MAX as u64,
+    masks: true,
+    wraps: true,
+};
+
 impl IntKind {
     pub(super) const fn upto(max: u64) -> IntKind {
         IntKind {
@@ -352,12 +365,6 @@ fn signed_decimal(text: &str) -> Option<i64> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-
-    const MARK: IntKind = IntKind {
-        max: u32::MAX as u64,
-        masks: true,
-        wraps: true,
-    };
 
     fn s(t: &str) -> FilterValue {
         FilterValue::text(t)

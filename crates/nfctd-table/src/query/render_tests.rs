@@ -3,9 +3,9 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use super::render::{render, Connection, Owner};
 use super::testutil::{counted, icmp, tcp, v6_udp, NOW, NOW_UNIX};
 use super::Context;
+use super::{render, Connection, Owner};
 
 fn ip(s: &str) -> std::net::IpAddr {
     s.parse().unwrap()

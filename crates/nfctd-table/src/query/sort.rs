@@ -84,12 +84,7 @@ pub(super) fn run_on(
     threads: usize,
 ) -> Page {
     let rows = snapshot.rows.as_slice();
-    let sorter = Sorter {
-        field: order.field,
-        descending: order.descending,
-        rows,
-        ctx,
-    };
+    let sorter = Sorter::new(order, rows, ctx);
     // The page ends at `end` in the sorted list: each part keeps only its
     // `end` first rows, never every match.
     let keep = if length == 0 {

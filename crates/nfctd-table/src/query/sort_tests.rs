@@ -252,8 +252,8 @@ proptest! {
         // The full list is sorted: key order, then id.
         for w in full.rows.windows(2) {
             let (a, b) = (&w[0], &w[1]);
-            let ka = super::extract::datum(o.field, a, &c);
-            let kb = super::extract::datum(o.field, b, &c);
+            let ka = o.field.datum(a, &c);
+            let kb = o.field.datum(b, &c);
             let by = if o.descending { kb.compare(&ka) } else { ka.compare(&kb) };
             prop_assert!(by.then(a.conn.id.cmp(&b.conn.id)).is_lt());
         }
@@ -345,8 +345,8 @@ proptest! {
             snap.rows.iter().filter(|r| filter.matches(r, &c)).collect();
         let total = want.len();
         want.sort_by(|a, b| {
-            let ka = super::extract::datum(o.field, a, &c);
-            let kb = super::extract::datum(o.field, b, &c);
+            let ka = o.field.datum(a, &c);
+            let kb = o.field.datum(b, &c);
             let by = if o.descending { kb.compare(&ka) } else { ka.compare(&kb) };
             by.then(a.conn.id.cmp(&b.conn.id))
         });
@@ -363,7 +363,7 @@ proptest! {
         let key = |v: &[(u32, f64, u64)]| v.iter().map(|t| t.0).collect::<Vec<_>>();
         prop_assert_eq!(key(&got), key(&expected));
         for (g, w) in page.rows.iter().zip(&want[start.min(want.len())..]) {
-            let (kg, kw) = (super::extract::datum(o.field, g, &c), super::extract::datum(o.field, w, &c));
+            let (kg, kw) = (o.field.datum(g, &c), o.field.datum(w, &c));
             prop_assert_eq!(kg.compare(&kw), std::cmp::Ordering::Equal);
         }
     }

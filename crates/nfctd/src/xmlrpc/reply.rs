@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 
 use crate::service::{Killed, Stats, ViewPage};
 use crate::xmlrpc::Value;
-use nfctd_table::query::Connection;
+use nfctd_table::query::{Connection, Shown};
 
 fn int<T: TryInto<i64>>(n: T) -> Value {
     // Only u64 counters can exceed i64, and none will in practice: saturate.
@@ -37,43 +37,26 @@ pub fn view_page(page: &ViewPage) -> Value {
     ])
 }
 
-/// One connection, keys in the order docs/xmlrpc-api.md lists them ("Methods").
+/// One connection: each key nfctd-table declares, in its order
+/// (docs/xmlrpc-api.md, "Methods"), written by the kind of its value.
 pub fn connection(c: &Connection) -> Value {
-    let text = |t: &str| Value::str(t);
-    let addr = |a: &std::net::IpAddr| Value::Str(a.to_string());
-    let mut pairs = vec![
-        ("id", Value::Str(c.id.to_string())),
-        ("family", text(c.family)),
-        ("proto", text(&c.proto)),
-        ("l4proto", int(c.l4proto)),
-        ("orig_src", addr(&c.orig_src)),
-        ("orig_dst", addr(&c.orig_dst)),
-        ("repl_src", addr(&c.repl_src)),
-        ("repl_dst", addr(&c.repl_dst)),
-        ("orig_sport", int(c.orig_sport)),
-        ("orig_dport", int(c.orig_dport)),
-        ("repl_sport", int(c.repl_sport)),
-        ("repl_dport", int(c.repl_dport)),
-        ("state", text(c.state)),
-        (
-            "status",
-            Value::Array(c.status.iter().map(|s| text(s)).collect()),
-        ),
-        ("mark", int(c.mark)),
-        ("timeout", int(c.timeout)),
-        ("zone", int(c.zone)),
-        ("orig_bytes", int(c.orig_bytes)),
-        ("orig_packets", int(c.orig_packets)),
-        ("repl_bytes", int(c.repl_bytes)),
-        ("repl_packets", int(c.repl_packets)),
-        ("rate", Value::Double(c.rate)),
-        ("age", int(c.age)),
-    ];
-    if let Some(owner) = &c.owner {
-        pairs.push(("uid", int(owner.uid)));
-        pairs.push(("user", text(&owner.user)));
+    Value::Struct(
+        c.shown()
+            .map(|(field, shown)| (field.name().to_owned(), value(shown)))
+            .collect(),
+    )
+}
+
+/// One key's value: ids and addresses as strings, flag names as an array.
+fn value(shown: Shown<'_>) -> Value {
+    match shown {
+        Shown::Id(id) => Value::Str(id.to_string()),
+        Shown::Int(n) => int(n),
+        Shown::Number(x) => Value::Double(x),
+        Shown::Text(t) => Value::str(t),
+        Shown::Addr(a) => Value::Str(a.to_string()),
+        Shown::Texts(names) => Value::Array(names.iter().map(|t| Value::str(*t)).collect()),
     }
-    members(pairs)
 }
 
 /// `kill`'s answer; missing ids as strings, like the ids `view` gives.
@@ -150,39 +133,52 @@ pub fn iso8601(t: SystemTime) -> String {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
-    use std::borrow::Cow;
+    use std::collections::BTreeSet;
+    use std::sync::Arc;
     use std::time::{Duration, UNIX_EPOCH};
 
-    use super::*;
-    use nfctd_table::query::{Field, Owner};
+    use ctnetlink::{Conn, Counters, Family, Tuple};
+    use nfctd_table::query::{render, Context, Field};
+    use nfctd_table::Row;
+    use utoipa::{PartialSchema, ToSchema};
 
-    fn sample(owner: Option<Owner>) -> Connection {
+    use super::*;
+
+    /// A connection rendered from a row with values past `<int>` (id, mark,
+    /// bytes); with a uid mask when `owned`, every user named alice.
+    fn sample(owned: bool) -> Connection {
         let ip = |s: &str| s.parse().unwrap();
-        Connection {
-            id: 4_000_000_000,
-            family: "ipv4",
-            proto: Cow::Borrowed("tcp"),
-            l4proto: 6,
-            orig_src: ip("192.0.2.1"),
-            orig_dst: ip("198.51.100.1"),
-            repl_src: ip("198.51.100.1"),
-            repl_dst: ip("192.0.2.1"),
-            orig_sport: 40000,
-            orig_dport: 443,
-            repl_sport: 443,
-            repl_dport: 40000,
-            state: "ESTABLISHED",
-            status: vec!["ASSURED"],
-            mark: 3_000_000_000,
-            timeout: 30,
-            zone: 0,
+        let orig = Tuple {
+            src: ip("192.0.2.1"),
+            dst: ip("198.51.100.1"),
+            sport: 40000,
+            dport: 443,
+            ..Tuple::default()
+        };
+        let reply = Tuple {
+            src: orig.dst,
+            dst: orig.src,
+            sport: orig.dport,
+            dport: orig.sport,
+            ..Tuple::default()
+        };
+        let mut conn = Conn::new(4_000_000_000, Family::Ipv4, 6, orig, reply);
+        conn.proto_state = Some(3);
+        conn.status = ctnetlink::names::IPS_ASSURED;
+        conn.mark = 3_000_000_000;
+        conn.counters = Some(Counters {
             orig_bytes: 5_000_000_000,
             orig_packets: 1,
-            repl_bytes: 0,
-            repl_packets: 0,
-            rate: 2.5,
-            age: 9,
-            owner,
+            ..Counters::default()
+        });
+        let mut row = Row::fixture(conn, 1_700_000_000 - 9);
+        row.rate = 2.5;
+        let ctx = Context::new(0, 1_700_000_000);
+        let alice = |_uid: u32| Some(Arc::<str>::from("alice"));
+        if owned {
+            render(&row, &ctx.with_users(0xffff, &alice))
+        } else {
+            render(&row, &ctx)
         }
     }
 
@@ -192,18 +188,89 @@ mod tests {
             Value::Struct(m) => m.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>(),
             _ => panic!("not a struct"),
         };
-        let plain = connection(&sample(None));
+        let plain = connection(&sample(false));
         let all: Vec<String> = Field::ALL.iter().map(|f| f.name().to_string()).collect();
         assert_eq!(names(&plain), all[..all.len() - 2]);
-        let owned = connection(&sample(Some(Owner {
-            uid: 1000,
-            user: "alice".into(),
-        })));
+        let owned = connection(&sample(true));
         assert_eq!(names(&owned), all);
         assert_eq!(plain.member("id"), Some(&Value::str("4000000000")));
         assert_eq!(plain.member("mark"), Some(&Value::Int(3_000_000_000)));
         assert_eq!(plain.member("orig_bytes"), Some(&Value::Int(5_000_000_000)));
+        assert_eq!(plain.member("rate"), Some(&Value::Double(2.5)));
+        assert_eq!(plain.member("orig_src"), Some(&Value::str("192.0.2.1")));
+        assert_eq!(
+            plain.member("status"),
+            Some(&Value::Array(vec![Value::str("ASSURED")]))
+        );
         assert_eq!(owned.member("user"), Some(&Value::str("alice")));
+    }
+
+    /// Every key nfctd-table declares reaches both fronts: the XML-RPC
+    /// struct and the JSON body, in the declared order, and the OpenAPI
+    /// schema of `Connection` (with the `Owner` it refers to).
+    #[test]
+    fn every_declared_key_reaches_both_fronts() {
+        let declared: Vec<&str> = Field::ALL.iter().map(|f| f.name()).collect();
+        let c = sample(true);
+
+        let Value::Struct(members) = connection(&c) else {
+            panic!("not a struct");
+        };
+        let xmlrpc: Vec<&str> = members.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(xmlrpc, declared);
+
+        let json = serde_json::to_string(&c).unwrap();
+        let at: Vec<usize> = declared
+            .iter()
+            .map(|k| {
+                json.find(&format!("\"{k}\":"))
+                    .unwrap_or_else(|| panic!("{k} not in {json}"))
+            })
+            .collect();
+        assert!(at.windows(2).all(|w| w[0] < w[1]), "out of order: {json}");
+        let body: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(body.as_object().unwrap().len(), declared.len(), "{json}");
+
+        let mut refs = Vec::new();
+        Connection::schemas(&mut refs);
+        let refs: Vec<(String, serde_json::Value)> = refs
+            .into_iter()
+            .map(|(name, schema)| (name, serde_json::to_value(schema).unwrap()))
+            .collect();
+        let mut documented = BTreeSet::new();
+        properties(
+            &serde_json::to_value(Connection::schema()).unwrap(),
+            &refs,
+            &mut documented,
+        );
+        assert_eq!(documented, declared.into_iter().map(String::from).collect());
+    }
+
+    /// The property names of a schema, following `allOf`, `oneOf` and
+    /// `$ref`s into `refs`.
+    fn properties(
+        schema: &serde_json::Value,
+        refs: &[(String, serde_json::Value)],
+        found: &mut BTreeSet<String>,
+    ) {
+        if let Some(props) = schema.get("properties").and_then(|p| p.as_object()) {
+            found.extend(props.keys().cloned());
+        }
+        if let Some(target) = schema.get("$ref").and_then(|r| r.as_str()) {
+            let name = target.rsplit('/').next().unwrap();
+            let (_, referred) = refs.iter().find(|(n, _)| n == name).unwrap();
+            properties(referred, refs, found);
+        }
+        for list in ["allOf", "oneOf", "anyOf"] {
+            for part in schema
+                .get(list)
+                .and_then(|l| l.as_array())
+                .into_iter()
+                .flatten()
+            {
+                properties(part, refs, found);
+            }
+        }
     }
 
     #[test]

@@ -565,6 +565,19 @@ pub fn proto(l4: u8) -> &'static str {
     }
 }
 
+/// The connection keys nfctd-table declares as integers (`<int>` or `<i8>` on
+/// XML-RPC, numbers in JSON), those present without a uid mask: taken from
+/// the declaration, so a new key is checked without an edit here.
+pub fn int_keys() -> Vec<&'static str> {
+    use nfctd_table::query::{render, Context, Shown};
+    let row = nfctd_table::Row::fixture(synthetic(1).remove(0), 0);
+    render(&row, &Context::new(0, 0))
+        .shown()
+        .filter(|(_, value)| matches!(value, Shown::Int(_)))
+        .map(|(field, _)| field.name())
+        .collect()
+}
+
 /// A process's resident memory (VmRSS), in bytes.
 pub fn rss(pid: nix::unistd::Pid) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
