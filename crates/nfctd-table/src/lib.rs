@@ -47,6 +47,8 @@
 //! assert!(Filter::compile(&bad).unwrap_err().to_string().contains("orig_src"));
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod cidr;
 pub mod clip;
 mod ended_lately;

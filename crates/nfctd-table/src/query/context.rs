@@ -7,6 +7,7 @@ use crate::{Millis, Row, Snapshot};
 
 /// Resolves a uid to a user name (the service caches the system user database).
 pub trait UserNames {
+    /// The name of `uid`, when the system knows one.
     fn name(&self, uid: u32) -> Option<Arc<str>>;
 }
 
@@ -38,6 +39,7 @@ pub struct Context<'a> {
     pub now_unix: u64,
     /// `--uid-mask`: the connmark bits holding a uid; `uid`/`user` exist only when set.
     pub uid_mask: Option<u32>,
+    /// Where `user` names come from.
     pub users: &'a (dyn UserNames + Sync),
 }
 

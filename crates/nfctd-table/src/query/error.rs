@@ -7,7 +7,12 @@ use crate::clip::clip;
 pub enum QueryError {
     /// A filter key that is unknown, or whose value has the wrong type or syntax.
     #[error("filter \"{key}\": {why}")]
-    Filter { key: String, why: String },
+    Filter {
+        /// The key, quoted and clipped as given.
+        key: String,
+        /// What is wrong with its value.
+        why: String,
+    },
     /// `order_by` names no connection key; holds the quoted, clipped input.
     #[error("order_by: unknown key {0}")]
     OrderBy(String),

@@ -115,6 +115,7 @@ impl Filter {
         self.tests.is_empty()
     }
 
+    /// Whether `row` passes every test of the filter at the context's moment.
     pub fn matches(&self, row: &Row, ctx: &Context) -> bool {
         self.tests.iter().all(|t| t.matches(row, ctx))
     }

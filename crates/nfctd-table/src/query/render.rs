@@ -17,9 +17,13 @@ pub enum Shown<'a> {
     /// A connection id (XML-RPC writes it as a decimal string: a u32 does not
     /// fit `<int>`).
     Id(u32),
+    /// A count, a port, a mark, seconds.
     Int(u64),
+    /// A rate.
     Number(f64),
+    /// A name (protocol, state, user).
     Text(&'a str),
+    /// An address.
     Addr(IpAddr),
     /// A set of names (status flags).
     Texts(&'a [&'static str]),

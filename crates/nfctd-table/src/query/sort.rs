@@ -15,7 +15,9 @@ use crate::{Row, Snapshot};
 /// broken by ascending id, so pages never overlap or skip.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Order {
+    /// The key sorted by (`order_by`).
     pub field: Field,
+    /// `order_dir` DESC.
     pub descending: bool,
 }
 

@@ -8,8 +8,11 @@
 pub enum FilterValue {
     /// Nothing given (XML-RPC `<nil/>`, JSON `null`): constrains nothing.
     Absent,
+    /// An integer.
     Int(i64),
+    /// A number with a fraction (XML-RPC `<double>`).
     Number(f64),
+    /// Text: an address, a prefix, a range, a name, a pattern.
     Text(String),
     /// Any of these.
     List(Vec<FilterValue>),
@@ -31,6 +34,7 @@ impl FilterValue {
         }
     }
 
+    /// A [`FilterValue::Text`].
     pub fn text(s: impl Into<String>) -> FilterValue {
         FilterValue::Text(s.into())
     }
@@ -40,6 +44,7 @@ impl FilterValue {
 /// must match (a key given twice is two tests, both applied).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FilterSpec {
+    /// Key and value pairs, in the order given.
     pub terms: Vec<(String, FilterValue)>,
 }
 
@@ -49,6 +54,7 @@ impl FilterSpec {
         FilterSpec::default()
     }
 
+    /// The keys, in order.
     pub fn keys(&self) -> impl Iterator<Item = &str> {
         self.terms.iter().map(|(k, _)| k.as_str())
     }
