@@ -268,7 +268,7 @@ pub fn encode(service: &Service, access: Access) -> Result<String, ScrapeError> 
         gauge(u64::from(stats.accounting)),
     );
 
-    let m = service.mirror().counters();
+    let m = service.table().counters();
     let load = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
     let events = Family::<KindLabel, Counter>::default();
     for (kind, counter) in [

@@ -116,7 +116,7 @@ pub fn metrics_app(service: Service, allowed_hosts: AllowedHosts) -> Router {
 }
 
 async fn healthz(State(service): State<Service>) -> Response {
-    if service.mirror().is_live() {
+    if service.table().is_live() {
         (StatusCode::OK, "ok\n").into_response()
     } else {
         (

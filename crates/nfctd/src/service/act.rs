@@ -78,7 +78,7 @@ impl Service {
                 "must constrain something (an empty filter would kill every connection)",
             ));
         }
-        let snapshot = self.inner.mirror.snapshot();
+        let snapshot = self.inner.table.snapshot();
         let ctx = self.context(&snapshot, true);
         let mut done = Deletes::default();
         self.inner.kernel.deletes(&mut |in_kernel| {
@@ -125,7 +125,7 @@ impl Service {
         if done.gone.is_empty() {
             return;
         }
-        self.inner.mirror.forget(done.gone.clone());
+        self.inner.table.forget(done.gone.clone());
         self.inner.sessions.edit_frozen(sid, |frozen| {
             for key in &done.gone {
                 frozen.forget(*key);
@@ -160,7 +160,7 @@ impl Service {
             None => HashMap::new(),
         };
         if found.len() < ids.len() {
-            for (id, rows) in pick(&self.inner.mirror.snapshot()) {
+            for (id, rows) in pick(&self.inner.table.snapshot()) {
                 found.entry(id).or_insert(rows);
             }
         }
@@ -201,10 +201,10 @@ impl Service {
         );
         match result {
             Ok(Some(conn)) => {
-                self.inner.mirror.observe(vec![conn]);
+                self.inner.table.observe(vec![conn]);
                 // The session's frozen view shows the change it made.
                 if session.frozen.is_some() {
-                    let live = self.inner.mirror.snapshot();
+                    let live = self.inner.table.snapshot();
                     if let Some(fresh) = live.rows.iter().find(|r| r.conn.key() == key) {
                         self.inner
                             .sessions

@@ -55,7 +55,7 @@ pub struct Service {
 #[derive(Debug)]
 struct Inner {
     /// The table: the live mirror in the daemon.
-    mirror: Arc<dyn Table>,
+    table: Arc<dyn Table>,
     /// Deletes, changes and statistics: ctnetlink sockets in the daemon.
     kernel: Arc<dyn Kernel>,
     auth: Auth,
@@ -89,7 +89,7 @@ impl Service {
         let sessions = Sessions::new(settings.session_timeout);
         let service = Service {
             inner: Arc::new(Inner {
-                mirror: table,
+                table,
                 kernel,
                 auth,
                 sessions,
@@ -126,8 +126,8 @@ impl Service {
     }
 
     /// The table the service serves: the live mirror in the daemon.
-    pub fn mirror(&self) -> &dyn Table {
-        &*self.inner.mirror
+    pub fn table(&self) -> &dyn Table {
+        &*self.inner.table
     }
 
     /// The API's usage counters, which the HTTP edge records into.
@@ -270,7 +270,7 @@ impl Service {
             // Seconds left count from the call's moment, rounded down to a
             // tenth of a second (never before the snapshot): then callers
             // within the same tenth share one computed page (`Pages`).
-            let now = self.inner.mirror.now();
+            let now = self.inner.table.now();
             ctx.now = (now - now % LIVE_TICK).max(snapshot.at);
         }
         match self.inner.settings.uid_mask {

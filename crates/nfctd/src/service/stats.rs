@@ -19,8 +19,8 @@ impl Service {
     /// whose access is decided where it is served (docs/metrics.md).
     pub fn observe(&self) -> Result<Stats, ApiError> {
         let kernel = self.inner.kernel.stats()?;
-        let counts = counts(&self.inner.mirror.snapshot());
-        let mirror = self.inner.mirror.counters();
+        let counts = counts(&self.inner.table.snapshot());
+        let mirror = self.inner.table.counters();
         let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
         Ok(Stats {
             table_size: counts.table_size,
@@ -34,7 +34,7 @@ impl Service {
             accounting: accounting::is_on(accounting::ACCT).unwrap_or(false),
             timestamps: accounting::is_on(accounting::TIMESTAMP).unwrap_or(false),
             mirror: MirrorStats {
-                live: self.inner.mirror.is_live(),
+                live: self.inner.table.is_live(),
                 events: mirror.events(),
                 resyncs: load(&mirror.resyncs),
                 overflows: load(&mirror.overflows),
@@ -49,7 +49,7 @@ impl Service {
     /// of a front's live streams, so it takes no session: the front checks
     /// each stream's session ([`Service::is_open`]).
     pub fn table_counts(&self) -> TableCounts {
-        counts(&self.inner.mirror.snapshot())
+        counts(&self.inner.table.snapshot())
     }
 }
 

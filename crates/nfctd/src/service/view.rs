@@ -21,7 +21,7 @@ impl Service {
         let autorefresh = session.frozen.is_none();
         let snapshot = match &session.frozen {
             Some(frozen) => frozen.view(),
-            None => self.inner.mirror.snapshot(),
+            None => self.inner.table.snapshot(),
         };
         let ctx = self.context(&snapshot, autorefresh);
         let (start, length) = (req.page.start, req.page.length);
@@ -43,7 +43,7 @@ impl Service {
         if autorefresh {
             // Keep the served rows' rates live (the mirror looks them up).
             self.inner
-                .mirror
+                .table
                 .watch(page.rows.iter().map(|row| row.conn.key()).collect());
         }
         Ok(ViewPage {
@@ -64,11 +64,11 @@ impl Service {
     /// off, the session then pages through a new snapshot.
     pub fn refresh(&self, sid: &str) -> Result<(), ApiError> {
         let session = self.session(sid)?;
-        self.inner.mirror.resync()?;
+        self.inner.table.resync()?;
         if session.frozen.is_some() {
             self.inner
                 .sessions
-                .freeze(sid, self.inner.mirror.snapshot())?;
+                .freeze(sid, self.inner.table.snapshot())?;
         }
         Ok(())
     }
@@ -79,9 +79,7 @@ impl Service {
         if on {
             self.inner.sessions.thaw(sid)
         } else {
-            self.inner
-                .sessions
-                .freeze(sid, self.inner.mirror.snapshot())
+            self.inner.sessions.freeze(sid, self.inner.table.snapshot())
         }
     }
 }
