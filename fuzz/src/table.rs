@@ -57,26 +57,20 @@ pub fn snapshot() -> &'static Snapshot {
                 if i % 11 == 3 {
                     conn.orig.src = IpAddr::from([0u8; 16]);
                 }
-                Arc::new(Row {
-                    conn,
-                    // Some have expired already; many share a deadline.
-                    deadline: (NOW + (n % 6) * 30_000).saturating_sub(if i % 9 == 0 {
-                        NOW
-                    } else {
-                        0
-                    }),
-                    started_unix: NOW_UNIX - (n % 4) * 3600 + if i % 13 == 0 { 999 } else { 0 },
-                    rate: [0.0, 1.5, 1e-300, 1e300, 0.0, 1500.0][i % 6],
-                    sampled_bytes: 0,
-                    sampled_at: 0,
-                })
+                // Some have expired already; many share a deadline.
+                let deadline =
+                    (NOW + (n % 6) * 30_000).saturating_sub(if i % 9 == 0 { NOW } else { 0 });
+                let started_unix = NOW_UNIX - (n % 4) * 3600 + if i % 13 == 0 { 999 } else { 0 };
+                Row::fixture(conn, started_unix)
+                    .with_deadline(deadline)
+                    .with_rate([0.0, 1.5, 1e-30, 1e30, 0.0, 1500.0][i % 6])
             })
             .collect();
-        Snapshot {
-            rows: Arc::new(rows),
-            at: NOW,
-            taken: SystemTime::UNIX_EPOCH + Duration::from_secs(NOW_UNIX),
-        }
+        Snapshot::from_rows(
+            rows,
+            NOW,
+            SystemTime::UNIX_EPOCH + Duration::from_secs(NOW_UNIX),
+        )
     })
 }
 
@@ -97,10 +91,9 @@ pub fn context(with_users: bool) -> Context<'static> {
 pub fn check_query(filter: &Filter, order: &Order, start: usize, length: usize, ctx: &Context) {
     let table = snapshot();
     let mut matching: Vec<u32> = table
-        .rows
         .iter()
         .filter(|row| filter.matches(row, ctx))
-        .map(|row| row.conn.id)
+        .map(Row::id)
         .collect();
     if filter.is_empty() {
         assert_eq!(
@@ -111,11 +104,11 @@ pub fn check_query(filter: &Filter, order: &Order, start: usize, length: usize, 
     }
     let all = query::run(table, filter, order, 0, usize::MAX, ctx);
     assert_eq!(all.total, matching.len());
-    let mut ids: Vec<u32> = all.rows.iter().map(|row| row.conn.id).collect();
+    let mut ids: Vec<u32> = all.rows.iter().map(Row::id).collect();
     let page = query::run(table, filter, order, start, length, ctx);
     assert_eq!(page.total, all.total);
     let want: Vec<u32> = ids.iter().copied().skip(start).take(length).collect();
-    let got: Vec<u32> = page.rows.iter().map(|row| row.conn.id).collect();
+    let got: Vec<u32> = page.rows.iter().map(Row::id).collect();
     assert_eq!(got, want, "page {start}+{length} of {order:?}");
     ids.sort_unstable();
     matching.sort_unstable();

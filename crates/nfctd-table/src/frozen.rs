@@ -1,72 +1,53 @@
 //! A frozen view of the table: a snapshot shared with the mirror and other
 //! readers, with one reader's own removals and changes laid over it.
 
-use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
-
 use ctnetlink::ConnKey;
 
-use super::row::{Row, Snapshot};
+use super::row::Row;
+use super::snapshot::Snapshot;
 
 /// A snapshot plus an overlay: the rows gone since it was taken and the rows
-/// seen changed. The overlay keeps the snapshot shared (sessions with
-/// autorefresh off each hold one) instead of copying it per holder.
+/// seen changed. The overlay is laid into a copy of the chunk list in which
+/// only the chunks holding overlaid rows are copied: a frozen session costs
+/// its chunk list (a pointer per 128 rows) plus those chunks, and shares
+/// every other chunk with the snapshot, the mirror and other sessions.
 #[derive(Debug, Clone)]
 pub struct Frozen {
     /// The rows as they were when the session froze.
     pub snapshot: Snapshot,
-    gone: HashSet<ConnKey>,
-    changed: HashMap<ConnKey, Arc<Row>>,
+    /// The snapshot with the overlay laid in.
+    view: Snapshot,
 }
 
 impl Frozen {
     /// `snapshot` with an empty overlay.
     pub fn new(snapshot: Snapshot) -> Frozen {
         Frozen {
+            view: snapshot.clone(),
             snapshot,
-            gone: HashSet::new(),
-            changed: HashMap::new(),
         }
     }
 
     /// The snapshot with the overlay applied; the snapshot itself (no copy)
     /// while the overlay is empty.
     pub fn view(&self) -> Snapshot {
-        if self.gone.is_empty() && self.changed.is_empty() {
-            return self.snapshot.clone();
-        }
-        let rows = self
-            .snapshot
-            .rows
-            .iter()
-            .filter_map(|row| {
-                let key = row.conn.key();
-                if self.gone.contains(&key) {
-                    return None;
-                }
-                Some(
-                    self.changed
-                        .get(&key)
-                        .map_or_else(|| Arc::clone(row), Arc::clone),
-                )
-            })
-            .collect();
-        Snapshot {
-            rows: Arc::new(rows),
-            ..self.snapshot.clone()
-        }
+        self.view.clone()
     }
 
     /// Hides the row of `key` (it was deleted), whatever was recorded for it.
     pub fn forget(&mut self, key: ConnKey) {
-        self.changed.remove(&key);
-        self.gone.insert(key);
+        if let Some(slot) = self.view.find(&key) {
+            self.view.set(slot, None);
+        }
     }
 
     /// Shows `row` in place of the snapshot's row with the same key. A row
-    /// the snapshot does not have stays out: the view only ever narrows.
-    pub fn replace(&mut self, row: Arc<Row>) {
-        self.changed.insert(row.conn.key(), row);
+    /// the snapshot does not have (or no longer shows) stays out: the view
+    /// only ever narrows.
+    pub fn replace(&mut self, row: Row) {
+        if let Some(slot) = self.view.find(&row.key()) {
+            self.view.set(slot, Some(row));
+        }
     }
 }
 
@@ -76,38 +57,35 @@ mod tests {
     use ctnetlink::{Conn, Family, Tuple};
     use std::net::IpAddr;
 
-    fn row(id: u32, src: &str, mark: u32) -> Arc<Row> {
+    fn row(id: u32, src: &str, mark: u32) -> Row {
         let orig = Tuple {
             src: src.parse::<IpAddr>().unwrap(),
             ..Tuple::default()
         };
         let mut conn = Conn::new(id, Family::Ipv4, 6, orig, Tuple::default());
         conn.mark = mark;
-        Arc::new(Row::fixture(conn, 0))
+        Row::fixture(conn, 0)
     }
 
     fn frozen() -> Frozen {
         let rows = vec![row(1, "192.0.2.1", 0), row(2, "192.0.2.2", 0)];
-        Frozen::new(Snapshot {
-            rows: Arc::new(rows),
-            ..Snapshot::empty()
-        })
+        Frozen::new(Snapshot::from_rows(rows, 0, std::time::SystemTime::now()))
     }
 
     fn ids(snapshot: &Snapshot) -> Vec<u32> {
-        snapshot.rows.iter().map(|r| r.conn.id).collect()
+        snapshot.iter().map(Row::id).collect()
     }
 
     #[test]
     fn without_an_overlay_the_view_is_the_snapshot_itself() {
         let f = frozen();
-        assert!(Arc::ptr_eq(&f.view().rows, &f.snapshot.rows));
+        assert!(f.view().same_rows(&f.snapshot));
     }
 
     #[test]
     fn a_forgotten_row_disappears_from_the_view_only() {
         let mut f = frozen();
-        let key = f.snapshot.rows[0].conn.key();
+        let key = f.snapshot.get(0).unwrap().key();
         f.forget(key);
         assert_eq!(ids(&f.view()), [2]);
         assert_eq!(ids(&f.snapshot), [1, 2], "the shared snapshot is untouched");
@@ -119,16 +97,15 @@ mod tests {
         f.replace(row(2, "192.0.2.2", 7));
         let view = f.view();
         assert_eq!(ids(&view), [1, 2]);
-        assert_eq!(view.rows[1].conn.mark, 7);
-        assert!(Arc::ptr_eq(&view.rows[0], &f.snapshot.rows[0]));
-        assert_eq!(f.snapshot.rows[1].conn.mark, 0);
+        assert_eq!(view.get(1).unwrap().mark(), 7);
+        assert_eq!(f.snapshot.get(1).unwrap().mark(), 0);
     }
 
     #[test]
     fn forgetting_wins_over_an_earlier_replacement() {
         let mut f = frozen();
         f.replace(row(1, "192.0.2.1", 7));
-        f.forget(f.snapshot.rows[0].conn.key());
+        f.forget(f.snapshot.get(0).unwrap().key());
         assert_eq!(ids(&f.view()), [2]);
     }
 

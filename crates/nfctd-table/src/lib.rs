@@ -5,14 +5,16 @@
 //!
 //! The mirror's modules import one way: `mirror` (the handle) starts a
 //! `worker` (its thread), which drains `events` into a `rowset`; the handle
-//! and the thread meet only in `shared`. Rows a view served are `watch`ed:
+//! and the thread meet only in `shared`. A `rowset` keeps its rows (`row`,
+//! packed by `pack`) in a `slab` of copy-on-write chunks, found through an
+//! `index`; `reconcile` merges a full dump into them; a `snapshot` is the
+//! chunk list, and `frozen` lays one reader's changes over one. Rows a view served are `watch`ed:
 //! the thread looks them up every second so their rates stay live.
 //!
 //! A view over a table made from rows (the mirror publishes the same
 //! [`Snapshot`]s): the TCP connections to port 443, biggest mark first.
 //!
 //! ```
-//! use std::sync::Arc;
 //! use std::time::SystemTime;
 //!
 //! use ctnetlink::Conn;
@@ -22,13 +24,10 @@
 //! let conn = |dport: u16, mark: u32| {
 //!     let mut c = Conn::flow(6, "192.0.2.1".parse().unwrap(), "198.51.100.7".parse().unwrap(), 40000, dport);
 //!     c.mark = mark;
-//!     Arc::new(Row::fixture(c, 1_700_000_000))
+//!     Row::fixture(c, 1_700_000_000)
 //! };
-//! let snapshot = Snapshot {
-//!     rows: Arc::new(vec![conn(443, 1), conn(22, 9), conn(443, 7)]),
-//!     at: 0,
-//!     taken: SystemTime::now(),
-//! };
+//! let rows = vec![conn(443, 1), conn(22, 9), conn(443, 7)];
+//! let snapshot = Snapshot::from_rows(rows, 0, SystemTime::now());
 //! let spec: FilterSpec = [
 //!     ("proto", FilterValue::text("tcp")),
 //!     ("orig_dport", FilterValue::Int(443)),
@@ -39,7 +38,7 @@
 //! let order = Order::parse("mark", "desc").unwrap();
 //! let page = run(&snapshot, &filter, &order, 0, 10, &Context::at(&snapshot));
 //! assert_eq!(page.total, 2);
-//! let marks: Vec<u32> = page.rows.iter().map(|row| row.conn.mark).collect();
+//! let marks: Vec<u32> = page.rows.iter().map(|row| row.mark()).collect();
 //! assert_eq!(marks, [7, 1]);
 //!
 //! // A filter that does not parse is refused with the key it names.
@@ -56,12 +55,17 @@ mod error;
 mod events;
 mod flows;
 mod frozen;
+mod index;
 mod merge;
 mod mirror;
+mod pack;
 pub mod query;
+mod reconcile;
 mod row;
 mod rowset;
 mod shared;
+mod slab;
+mod snapshot;
 mod watch;
 mod worker;
 pub mod wrapped_u32;
@@ -71,7 +75,8 @@ pub use events::{drain_events, Drained, BATCH_DATAGRAMS};
 pub use flows::{EndReason, FlowObserver, Observer};
 pub use frozen::Frozen;
 pub use mirror::Mirror;
-pub use row::{unix_millis, Clock, Millis, Row, Snapshot};
+pub use row::{unix_millis, Clock, Millis, Row, TICK};
 pub use rowset::{Hidden, RowSet};
 pub use shared::{MirrorCounters, ResyncReport};
+pub use snapshot::{Snapshot, CHUNK};
 pub use worker::MirrorConfig;

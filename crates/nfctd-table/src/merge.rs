@@ -1,8 +1,6 @@
 //! How one kernel observation of a connection updates its mirrored row:
 //! deadline, start time and byte rate. Pure; the mirror calls it.
 
-use std::sync::Arc;
-
 use ctnetlink::Conn;
 
 use super::row::{Millis, Row};
@@ -17,31 +15,33 @@ const DEADLINE_SLACK: Millis = 2000;
 
 /// The row for `conn` observed at mirror time `now` (wall time `now_unix`),
 /// carrying over what only earlier observations know. When the observation
-/// tells nothing new (an idle connection seen by another dump), the previous
-/// row itself is returned: snapshots then share it instead of each holding a
-/// copy, and nothing needs publishing.
-pub fn observe(previous: Option<&Arc<Row>>, conn: Conn, now: Millis, now_unix: u64) -> Arc<Row> {
-    let row = merge(previous, conn, now, now_unix);
+/// tells nothing new (an idle connection seen by another dump), `None`: the
+/// previous row stays as it is, so nothing is written, no chunk a snapshot
+/// shares is copied, and nothing needs publishing.
+pub fn observe(previous: Option<&Row>, conn: Conn, now: Millis, now_unix: u64) -> Option<Row> {
+    let mut row = merge(previous, conn, now, now_unix);
     match previous {
-        Some(prev) if same_news(prev, &row) => Arc::clone(prev),
-        _ => Arc::new(row),
+        Some(prev) if row.deadline().abs_diff(prev.deadline()) <= DEADLINE_SLACK => {
+            // The same news but the seconds left and the sample time (the
+            // rate and sampled bytes did not move): every other field equal.
+            let deadline = std::mem::replace(&mut row.deadline, prev.deadline);
+            let sampled_at = std::mem::replace(&mut row.sampled_at, prev.sampled_at);
+            if row == *prev {
+                return None;
+            }
+            (row.deadline, row.sampled_at) = (deadline, sampled_at);
+            Some(row)
+        }
+        _ => Some(row),
     }
 }
 
-/// Whether `new` says nothing that `prev` did not: same kernel fields but the
-/// seconds left, the same deadline within the slack, and no traffic since.
-fn same_news(prev: &Row, new: &Row) -> bool {
-    new.deadline.abs_diff(prev.deadline) <= DEADLINE_SLACK
-        && new.rate == prev.rate
-        && new.sampled_bytes == prev.sampled_bytes
-        && new.started_unix == prev.started_unix
-        && Conn {
-            timeout: prev.conn.timeout,
-            ..new.conn.clone()
-        } == prev.conn
+/// [`observe`] of a connection the mirror holds no row for.
+pub fn first_sight(conn: Conn, now: Millis, now_unix: u64) -> Row {
+    merge(None, conn, now, now_unix)
 }
 
-fn merge(previous: Option<&Arc<Row>>, mut conn: Conn, now: Millis, now_unix: u64) -> Row {
+fn merge(previous: Option<&Row>, mut conn: Conn, now: Millis, now_unix: u64) -> Row {
     let deadline = now.saturating_add(u64::from(conn.timeout) * 1000);
     let Some(prev) = previous else {
         let bytes = conn.counters.map(|c| c.total_bytes()).unwrap_or(0);
@@ -49,46 +49,33 @@ fn merge(previous: Option<&Arc<Row>>, mut conn: Conn, now: Millis, now_unix: u64
             .start_ns
             .map(|ns| ns.get() / 1_000_000_000)
             .unwrap_or(now_unix);
-        return Row {
-            conn,
-            deadline,
-            started_unix,
-            rate: 0.0,
-            sampled_bytes: bytes,
-            sampled_at: now,
-        };
+        return Row::observed(&conn, deadline, started_unix, 0.0, (bytes, now));
     };
     // Events carry counters, timestamps and the protocol state only sometimes
     // (the state only when it changed): keep what we knew.
     if conn.proto_state.is_none() {
-        conn.proto_state = prev.conn.proto_state;
+        conn.proto_state = prev.proto_state();
     }
     if conn.counters.is_none() {
-        conn.counters = prev.conn.counters;
+        conn.counters = prev.counters();
     }
     if conn.start_ns.is_none() {
-        conn.start_ns = prev.conn.start_ns;
+        conn.start_ns = prev.start_ns();
     }
     let started_unix = conn
         .start_ns
         .map(|ns| ns.get() / 1_000_000_000)
-        .unwrap_or(prev.started_unix);
+        .unwrap_or(prev.started_unix());
     let bytes = conn.counters.map(|c| c.total_bytes()).unwrap_or(0);
-    let elapsed = now.saturating_sub(prev.sampled_at);
-    let (rate, sampled_bytes, sampled_at) = if elapsed >= MIN_RATE_INTERVAL {
-        let delta = bytes.saturating_sub(prev.sampled_bytes) as f64;
-        (delta * 1000.0 / elapsed as f64, bytes, now)
+    let (prev_bytes, prev_at) = prev.sampled();
+    let elapsed = now.saturating_sub(prev_at);
+    let (rate, sampled) = if elapsed >= MIN_RATE_INTERVAL {
+        let delta = bytes.saturating_sub(prev_bytes) as f64;
+        (delta * 1000.0 / elapsed as f64, (bytes, now))
     } else {
-        (prev.rate, prev.sampled_bytes, prev.sampled_at)
+        (prev.rate(), (prev_bytes, prev_at))
     };
-    Row {
-        conn,
-        deadline,
-        started_unix,
-        rate,
-        sampled_bytes,
-        sampled_at,
-    }
+    Row::observed(&conn, deadline, started_unix, rate, sampled)
 }
 
 #[cfg(test)]
@@ -108,23 +95,23 @@ mod tests {
 
     #[test]
     fn rate_is_bytes_per_second_over_the_observed_interval() {
-        let first = observe(None, conn(1000, 60), 10_000, 100);
-        assert_eq!(first.rate, 0.0);
-        assert_eq!(first.deadline, 70_000);
-        let second = observe(Some(&first), conn(5000, 50), 12_000, 102);
-        assert_eq!(second.rate, 2000.0);
-        assert_eq!(second.started_unix, 100);
+        let first = first_sight(conn(1000, 60), 10_000, 100);
+        assert_eq!(first.rate(), 0.0);
+        assert_eq!(first.deadline(), 70_000);
+        let second = observe(Some(&first), conn(5000, 50), 12_000, 102).unwrap();
+        assert_eq!(second.rate(), 2000.0);
+        assert_eq!(second.started_unix(), 100);
     }
 
     #[test]
     fn close_samples_keep_the_previous_rate_and_missing_counters_are_kept() {
-        let first = observe(None, conn(1000, 60), 10_000, 100);
-        let second = observe(Some(&first), conn(9000, 60), 13_000, 103);
+        let first = first_sight(conn(1000, 60), 10_000, 100);
+        let second = observe(Some(&first), conn(9000, 60), 13_000, 103).unwrap();
         let mut without = conn(0, 30);
         without.counters = None;
-        let third = observe(Some(&second), without, 13_100, 103);
-        assert_eq!(third.rate, second.rate);
-        assert_eq!(third.conn.counters, second.conn.counters);
+        let third = observe(Some(&second), without, 13_100, 103).unwrap();
+        assert_eq!(third.rate(), second.rate());
+        assert_eq!(third.counters(), second.counters());
     }
 
     /// Regression: the kernel sends the state only when it changed, so an
@@ -133,40 +120,30 @@ mod tests {
     fn an_event_without_state_keeps_the_known_state() {
         let mut established = conn(0, 60);
         established.proto_state = Some(3);
-        let first = observe(None, established, 0, 0);
+        let first = first_sight(established, 0, 0);
         let mut marked = conn(0, 60);
         marked.mark = 42;
-        let second = observe(Some(&first), marked, 500, 0);
-        assert_eq!((second.conn.proto_state, second.conn.mark), (Some(3), 42));
+        let second = observe(Some(&first), marked, 500, 0).unwrap();
+        assert_eq!((second.proto_state(), second.mark()), (Some(3), 42));
     }
 
     #[test]
     fn seeing_an_idle_connection_again_shares_its_row() {
-        let first = observe(None, conn(1000, 60), 10_000, 100);
+        let first = first_sight(conn(1000, 60), 10_000, 100);
         // 5 s later the kernel says 55 s left: the same deadline, no traffic.
-        let again = observe(Some(&first), conn(1000, 55), 15_000, 105);
-        assert!(Arc::ptr_eq(&first, &again));
+        assert_eq!(observe(Some(&first), conn(1000, 55), 15_000, 105), None);
         // Traffic, a refreshed timeout or a new mark each make a new row.
-        assert!(!Arc::ptr_eq(
-            &first,
-            &observe(Some(&first), conn(2000, 55), 15_000, 105)
-        ));
-        assert!(!Arc::ptr_eq(
-            &first,
-            &observe(Some(&first), conn(1000, 60), 15_000, 105)
-        ));
+        assert!(observe(Some(&first), conn(2000, 55), 15_000, 105).is_some());
+        assert!(observe(Some(&first), conn(1000, 60), 15_000, 105).is_some());
         let mut marked = conn(1000, 55);
         marked.mark = 1;
-        assert!(!Arc::ptr_eq(
-            &first,
-            &observe(Some(&first), marked, 15_000, 105)
-        ));
+        assert!(observe(Some(&first), marked, 15_000, 105).is_some());
     }
 
     #[test]
     fn kernel_start_timestamp_wins_over_first_sight() {
         let mut c = conn(0, 10);
         c.start_ns = std::num::NonZeroU64::new(50 * 1_000_000_000);
-        assert_eq!(observe(None, c, 0, 100).started_unix, 50);
+        assert_eq!(first_sight(c, 0, 100).started_unix(), 50);
     }
 }

@@ -9,9 +9,10 @@ use std::sync::Arc;
 use ctnetlink::{Conn, ConnKey};
 
 use super::error::MirrorError;
-use super::row::{Millis, Snapshot};
+use super::row::Millis;
 use super::rowset::Hidden;
 use super::shared::{lock, Command, MirrorCounters, ResyncReport, Resynced, Shared};
+use super::snapshot::Snapshot;
 use super::worker::{MirrorConfig, Worker};
 
 /// A cheap handle to the mirror; clone it freely.

@@ -1,35 +1,37 @@
 //! The mirror's rows and the rules for changing them: hidden connections stay
-//! out, observations merge, a dump replaces everything.
+//! out, observations merge, a dump replaces everything (`reconcile.rs`).
 //!
-//! Rows are found by conntrack id, but an id is a 32-bit hash and a few ids
-//! collide in a table of 200,000 (about n²/2³³ pairs). A connection is
-//! therefore identified by its id *and* its original tuple ([`ConnKey`]); the
-//! rare second connection with an id already taken lives in a side table, so
-//! the common case costs one small map entry.
+//! Rows live in a [`Slab`] of copy-on-write chunks and are found through an
+//! [`Index`] of slots. A connection is identified by its id *and* its
+//! original tuple ([`ConnKey`]): ids are 32-bit hashes, and a few collide in
+//! a large table.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use ctnetlink::{Conn, ConnKey, Event, EventKind};
 
 use super::ended_lately::EndedLately;
 use super::flows::{EndReason, Observer};
-use super::merge::observe;
+use super::index::Index;
+use super::merge::{first_sight, observe};
 use super::row::{Millis, Row};
+use super::slab::Slab;
+use super::snapshot::Snapshot;
 
 /// Which connections the mirror keeps out of sight (`--ignore`).
 pub type Hidden = Arc<dyn Fn(&Conn) -> bool + Send + Sync>;
 
 /// The rows of the live table. Owned by one writer (the mirror thread).
 pub struct RowSet {
-    by_id: HashMap<u32, Arc<Row>>,
-    /// Further connections whose id is already used in `by_id`.
-    shared_ids: HashMap<u32, Vec<Arc<Row>>>,
-    hidden: Hidden,
+    pub(super) slab: Slab,
+    pub(super) index: Index,
+    pub(super) hidden: Hidden,
     /// Told of rows that begin, are reconciled and end (export).
-    observer: Option<Observer>,
+    pub(super) observer: Option<Observer>,
     /// With an observer: the connections it was told ended lately.
-    ended_lately: EndedLately,
+    pub(super) ended_lately: EndedLately,
 }
 
 impl std::fmt::Debug for RowSet {
@@ -40,61 +42,12 @@ impl std::fmt::Debug for RowSet {
     }
 }
 
-/// The previous row of `key` in a pair of maps, if any.
-fn find<'a>(
-    by_id: &'a HashMap<u32, Arc<Row>>,
-    shared_ids: &'a HashMap<u32, Vec<Arc<Row>>>,
-    key: &ConnKey,
-) -> Option<&'a Arc<Row>> {
-    match by_id.get(&key.id) {
-        Some(row) if row.conn.key() == *key => Some(row),
-        Some(_) => shared_ids
-            .get(&key.id)?
-            .iter()
-            .find(|row| row.conn.key() == *key),
-        None => None,
-    }
-}
-
-/// Puts `row` in place of the row with the same key, or adds it; returns
-/// whether the key was new.
-fn insert(
-    by_id: &mut HashMap<u32, Arc<Row>>,
-    shared_ids: &mut HashMap<u32, Vec<Arc<Row>>>,
-    row: Arc<Row>,
-) -> bool {
-    let key = row.conn.key();
-    match by_id.get_mut(&key.id) {
-        None => {
-            by_id.insert(key.id, row);
-            true
-        }
-        Some(first) if first.conn.key() == key => {
-            *first = row;
-            false
-        }
-        Some(_) => {
-            let others = shared_ids.entry(key.id).or_default();
-            match others.iter_mut().find(|r| r.conn.key() == key) {
-                Some(slot) => {
-                    *slot = row;
-                    false
-                }
-                None => {
-                    others.push(row);
-                    true
-                }
-            }
-        }
-    }
-}
-
 impl RowSet {
     /// An empty set that keeps out what `hidden` selects.
     pub fn new(hidden: Hidden) -> RowSet {
         RowSet {
-            by_id: HashMap::new(),
-            shared_ids: HashMap::new(),
+            slab: Slab::new(),
+            index: Index::new(),
             hidden,
             observer: None,
             ended_lately: EndedLately::default(),
@@ -115,17 +68,18 @@ impl RowSet {
 
     /// How many rows.
     pub fn len(&self) -> usize {
-        self.by_id.len() + self.shared_ids.values().map(Vec::len).sum::<usize>()
+        self.slab.len()
     }
 
     /// Whether there are no rows.
     pub fn is_empty(&self) -> bool {
-        self.by_id.is_empty()
+        self.slab.len() == 0
     }
 
     /// The row of this connection, if mirrored.
-    pub fn get(&self, key: &ConnKey) -> Option<&Arc<Row>> {
-        find(&self.by_id, &self.shared_ids, key)
+    pub fn get(&self, key: &ConnKey) -> Option<&Row> {
+        let slot = self.index.find(&self.slab, key)?;
+        Some(self.slab.row(slot))
     }
 
     /// Applies one event; returns whether the rows changed.
@@ -154,7 +108,7 @@ impl RowSet {
         if (self.hidden)(&conn) || self.ended_lately.take(&conn.key()) {
             return;
         }
-        let row = observe(None, conn.clone(), now, now_unix);
+        let row = first_sight(conn.clone(), now, now_unix);
         observer.ended(&row, Some(&conn), EndReason::Event);
         self.ended_lately.note(conn.key());
     }
@@ -164,17 +118,35 @@ impl RowSet {
         if (self.hidden)(&conn) {
             return false;
         }
-        let previous = find(&self.by_id, &self.shared_ids, &conn.key());
-        let known = previous.is_some();
-        let row = observe(previous, conn, now, now_unix);
-        if previous.is_some_and(|p| Arc::ptr_eq(p, &row)) {
-            return false; // nothing new
+        match self.index.find(&self.slab, &conn.key()) {
+            Some(slot) => match observe(Some(self.slab.row(slot)), conn, now, now_unix) {
+                Some(row) => {
+                    self.slab.replace(slot, row);
+                    true
+                }
+                None => false, // nothing new
+            },
+            None => {
+                let row = first_sight(conn, now, now_unix);
+                if let Some(observer) = &self.observer {
+                    observer.began(&row);
+                }
+                self.add(row);
+                true
+            }
         }
-        if let (false, Some(observer)) = (known, &self.observer) {
-            observer.began(&row);
-        }
-        insert(&mut self.by_id, &mut self.shared_ids, row);
-        true
+    }
+
+    /// Puts a row whose key is not held yet in.
+    pub(super) fn add(&mut self, row: Row) {
+        let slot = self.slab.insert(row);
+        self.index.insert(&self.slab, slot);
+    }
+
+    /// Takes the row in `slot` out.
+    pub(super) fn take_slot(&mut self, slot: u32) -> Row {
+        self.index.remove(self.slab.row(slot).id(), slot);
+        self.slab.remove(slot)
     }
 
     /// Drops the connection with this id and tuple because it ended (found
@@ -185,42 +157,15 @@ impl RowSet {
 
     /// [`RowSet::remove`], with the kernel's last view of it if the end came with one.
     fn end(&mut self, key: &ConnKey, last: Option<&Conn>, reason: EndReason) -> bool {
-        let Some(row) = self.take(key) else {
+        let Some(slot) = self.index.find(&self.slab, key) else {
             return false;
         };
+        let row = self.take_slot(slot);
         if let Some(observer) = &self.observer {
             observer.ended(&row, last, reason);
             self.ended_lately.note(*key);
         }
         true
-    }
-
-    /// Takes the row with this id and tuple out.
-    fn take(&mut self, key: &ConnKey) -> Option<Arc<Row>> {
-        let first = self.by_id.get(&key.id)?;
-        let first_matches = first.conn.key() == *key;
-        let Some(others) = self.shared_ids.get_mut(&key.id) else {
-            // The common case: one connection has this id.
-            return if first_matches {
-                self.by_id.remove(&key.id)
-            } else {
-                None
-            };
-        };
-        let removed = if first_matches {
-            // Promote another connection of the same id into the main map.
-            match others.pop() {
-                Some(row) => self.by_id.insert(key.id, row),
-                None => self.by_id.remove(&key.id),
-            }
-        } else {
-            let at = others.iter().position(|row| row.conn.key() == *key);
-            at.map(|i| others.remove(i))
-        };
-        if self.shared_ids.get(&key.id).is_some_and(Vec::is_empty) {
-            self.shared_ids.remove(&key.id);
-        }
-        removed
     }
 
     /// Replaces every row with a full dump that `fill` feeds in one connection
@@ -236,82 +181,6 @@ impl RowSet {
         self.replace_with_ending(now, now_unix, |sink| fill(sink).map(|()| HashSet::new()))
     }
 
-    /// [`RowSet::replace_with`], where `fill` also names connections that
-    /// ended but whose DESTROY event is still on its way (the kernel's dying
-    /// list under `--reliable-events`): missing from the dump, their rows stay
-    /// as they are, so the event ends them with the final counters rather
-    /// than the dump ending them without.
-    pub fn replace_with_ending<E>(
-        &mut self,
-        now: Millis,
-        now_unix: u64,
-        fill: impl FnOnce(&mut dyn FnMut(Conn)) -> Result<HashSet<ConnKey>, E>,
-    ) -> Result<(usize, usize), E> {
-        let mut by_id = HashMap::with_capacity(self.by_id.len() + self.by_id.len() / 8 + 64);
-        let mut shared_ids = HashMap::new();
-        let (mut added, mut kept) = (0, 0);
-        // Rows hidden by a new rule leave without their connection ending.
-        let mut now_hidden = HashSet::new();
-        // Told only once the dump is whole: a dump that fails halfway
-        // changes nothing, and its retry would tell them again.
-        let mut began = Vec::new();
-        let mut ended_here = Vec::new();
-        let observer = self.observer.clone();
-        let exporting = observer.is_some();
-        let ending = fill(&mut |conn: Conn| {
-            if (self.hidden)(&conn) {
-                if exporting && find(&self.by_id, &self.shared_ids, &conn.key()).is_some() {
-                    now_hidden.insert(conn.key());
-                }
-                return;
-            }
-            let previous = find(&self.by_id, &self.shared_ids, &conn.key());
-            let known = previous.is_some();
-            let row = observe(previous, conn, now, now_unix);
-            if exporting && !known && find(&by_id, &shared_ids, &row.conn.key()).is_none() {
-                began.push(Arc::clone(&row));
-            }
-            // A dump may repeat an entry: count each key once.
-            if insert(&mut by_id, &mut shared_ids, row) {
-                added += usize::from(!known);
-                kept += usize::from(known);
-            }
-        })?;
-        if let Some(observer) = &observer {
-            for row in &began {
-                observer.began(row);
-            }
-        }
-        if exporting || !ending.is_empty() {
-            for row in self.rows() {
-                let key = row.conn.key();
-                if find(&by_id, &shared_ids, &key).is_some() || now_hidden.contains(&key) {
-                    continue;
-                }
-                if ending.contains(&key) {
-                    insert(&mut by_id, &mut shared_ids, Arc::clone(row));
-                    kept += 1;
-                } else if let Some(observer) = &observer {
-                    observer.ended(row, None, EndReason::Reconciliation);
-                    ended_here.push(key);
-                }
-            }
-        }
-        if exporting {
-            self.ended_lately.turn();
-            for key in ended_here {
-                self.ended_lately.note(key);
-            }
-        }
-        let removed = self.len() - kept;
-        self.by_id = by_id;
-        self.shared_ids = shared_ids;
-        if let Some(observer) = &observer {
-            observer.reconciled(&mut self.rows().map(|row| &**row));
-        }
-        Ok((added, removed))
-    }
-
     /// [`RowSet::replace_with`] for a dump already in memory.
     pub fn replace(&mut self, dump: Vec<Conn>, now: Millis, now_unix: u64) -> (usize, usize) {
         let filled: Result<_, std::convert::Infallible> =
@@ -325,29 +194,22 @@ impl RowSet {
         }
     }
 
-    fn rows(&self) -> impl Iterator<Item = &Arc<Row>> {
-        self.by_id
-            .values()
-            .chain(self.shared_ids.values().flatten())
+    pub(super) fn rows(&self) -> impl Iterator<Item = &Row> {
+        self.slab.slots().map(|(_, row)| row)
     }
 
     /// Rows whose kernel timeout has run out by `now`.
-    pub fn expired(&self, now: Millis) -> Vec<Arc<Row>> {
+    pub fn expired(&self, now: Millis) -> Vec<Row> {
         self.rows()
-            .filter(|row| row.deadline <= now)
+            .filter(|row| row.deadline() <= now)
             .cloned()
             .collect()
     }
 
-    /// Every row, for a snapshot, in memory order: every query scans the
-    /// whole snapshot, and walking rows by address lets the hardware stream
-    /// them instead of stalling on each (a 200,000-row filter: 17 ms in hash
-    /// order, 2.5 ms in address order; the sort costs about 3 ms).
-    pub fn to_vec(&self) -> Vec<Arc<Row>> {
-        let mut all = Vec::with_capacity(self.len());
-        all.extend(self.rows().cloned());
-        all.sort_unstable_by_key(|row| Arc::as_ptr(row) as usize);
-        all
+    /// Every row as a snapshot taken at `at`: one pointer per chunk, every
+    /// chunk shared until the next write to it.
+    pub fn snapshot(&self, at: Millis, taken: SystemTime) -> Snapshot {
+        self.slab.snapshot(at, taken)
     }
 }
 
@@ -382,7 +244,7 @@ mod tests {
         assert!(!set.apply(event(EventKind::New, conn(2, "127.0.0.1")), 0, 0));
         assert!(set.apply(event(EventKind::Update, conn(1, "192.0.2.1")), 5000, 5));
         assert_eq!(set.len(), 1);
-        assert_eq!(set.to_vec()[0].deadline, 15_000);
+        assert_eq!(set.rows().next().unwrap().deadline(), 15_000);
         assert!(set.apply(event(EventKind::Destroy, conn(1, "192.0.2.1")), 0, 0));
         assert!(set.is_empty());
     }
@@ -399,9 +261,10 @@ mod tests {
         ];
         let (added, removed) = set.replace(dump, 5000, 105);
         assert_eq!((added, removed, set.len()), (1, 1, 2));
-        let kept = set.to_vec().into_iter().find(|r| r.conn.id == 2).unwrap();
+        let kept = set.rows().find(|r| r.id() == 2).unwrap();
         assert_eq!(
-            kept.started_unix, 100,
+            kept.started_unix(),
+            100,
             "a row that survives keeps its first sight"
         );
         assert_eq!(set.expired(15_000).len(), 2);
@@ -432,9 +295,9 @@ mod tests {
         assert!(!set.remove(&a.key(), EndReason::Event));
         assert_eq!(set.len(), 2);
         assert!(set.apply(event(EventKind::Destroy, c.clone()), 0, 0));
-        let left = set.to_vec();
+        let left: Vec<&Row> = set.rows().collect();
         assert_eq!(left.len(), 1);
-        assert_eq!(left[0].conn.orig, b.orig);
+        assert_eq!(left[0].orig(), b.orig);
         assert!(set.remove(&b.key(), EndReason::Event));
         assert!(set.is_empty());
         let (added, removed) = set.replace(vec![a.clone(), b.clone(), c.clone()], 0, 0);
@@ -450,7 +313,6 @@ mod tests {
     #[test]
     fn served_rate_follows_a_controlled_counter_sequence() {
         use crate::query::{render, run, Context, Filter, Order};
-        use crate::Snapshot;
         use ctnetlink::Counters;
         let counted = |orig: u64, repl: u64| {
             let mut c = conn(9, "192.0.2.9");
@@ -463,11 +325,7 @@ mod tests {
             c
         };
         let served = |set: &RowSet, now: u64| {
-            let snap = Snapshot {
-                rows: Arc::new(set.to_vec()),
-                at: now,
-                taken: std::time::SystemTime::now(),
-            };
+            let snap = set.snapshot(now, SystemTime::now());
             let ctx = Context::at(&snap);
             let page = run(&snap, &Filter::default(), &Order::default(), 0, 10, &ctx);
             render(&page.rows[0], &ctx).rate
@@ -498,11 +356,7 @@ mod tests {
         for i in 0..2000u32 {
             set.upsert(conn(i, &format!("10.0.{}.{}", i / 256, i % 256)), 0, 0);
         }
-        let snap = Snapshot {
-            rows: Arc::new(set.to_vec()),
-            at: 0,
-            taken: std::time::SystemTime::UNIX_EPOCH,
-        };
+        let snap = set.snapshot(0, SystemTime::UNIX_EPOCH);
         let read = |snap: &Snapshot| -> (usize, Vec<Connection>) {
             let ctx = Context::at(snap);
             let order = Order::parse("orig_src", "DESC").unwrap();
@@ -547,10 +401,7 @@ mod tests {
 
     impl crate::FlowObserver for Notes {
         fn began(&self, row: &Row) {
-            self.0
-                .lock()
-                .unwrap()
-                .push(format!("began {}", row.conn.id));
+            self.0.lock().unwrap().push(format!("began {}", row.id()));
         }
         fn ended(&self, row: &Row, last: Option<&Conn>, reason: EndReason) {
             let how = if last.is_some() {
@@ -558,11 +409,11 @@ mod tests {
             } else {
                 ""
             };
-            let line = format!("ended {} by {}{how}", row.conn.id, reason.name());
+            let line = format!("ended {} by {}{how}", row.id(), reason.name());
             self.0.lock().unwrap().push(line);
         }
         fn reconciled(&self, rows: &mut dyn Iterator<Item = &Row>) {
-            let mut ids: Vec<u32> = rows.map(|row| row.conn.id).collect();
+            let mut ids: Vec<u32> = rows.map(|row| row.id()).collect();
             ids.sort_unstable();
             self.0.lock().unwrap().push(format!("reconciled {ids:?}"));
         }

@@ -13,8 +13,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use ctnetlink::{Conn, ConnKey};
 
 use super::error::MirrorError;
-use super::row::{Clock, Snapshot};
+use super::row::Clock;
 use super::rowset::Hidden;
+use super::snapshot::Snapshot;
 
 /// Counters about the mirror's own work, for `stats` and metrics.
 #[derive(Debug, Default)]

@@ -14,9 +14,10 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use super::events::drain_events;
 use super::flows::{EndReason, Observer};
 use super::merge::MIN_RATE_INTERVAL;
-use super::row::{unix_millis, unix_now, Clock, Millis, Snapshot};
+use super::row::{unix_millis, unix_now, Clock, Millis, Row};
 use super::rowset::{Hidden, RowSet};
 use super::shared::{lock, Command, Inbox, ResyncReport, Shared};
+use super::snapshot::Snapshot;
 use super::watch::Watched;
 
 /// Publish at most this often while events stream in.
@@ -370,23 +371,23 @@ impl Worker {
         let now = self.clock.now();
         let mut expired = self.rows.expired(now);
         if expired.len() > EXPIRY_LOOKUPS {
-            expired.select_nth_unstable_by_key(EXPIRY_LOOKUPS, |row| row.deadline);
+            expired.select_nth_unstable_by_key(EXPIRY_LOOKUPS, Row::deadline);
             expired.truncate(EXPIRY_LOOKUPS);
         }
         let unix = unix_now();
         for row in expired {
-            match self.requests.get(&row.conn.key()) {
+            match self.requests.get(&row.key()) {
                 Ok(conn) => self.dirty |= self.rows.upsert(conn, self.clock.now(), unix),
                 Err(ctnetlink::Error::NotFound) => {
                     self.apply_queued_ends();
-                    self.dirty |= self.rows.remove(&row.conn.key(), EndReason::Timeout);
+                    self.dirty |= self.rows.remove(&row.key(), EndReason::Timeout);
                 }
                 Err(e @ (ctnetlink::Error::Io(_) | ctnetlink::Error::PermissionDenied)) => {
                     tracing::warn!(error = %e, "expiry lookups failed");
                     return;
                 }
                 // The kernel refused this one lookup: the next reconciliation settles it.
-                Err(e) => tracing::debug!(error = %e, id = row.conn.id, "expiry lookup refused"),
+                Err(e) => tracing::debug!(error = %e, id = row.id(), "expiry lookup refused"),
             }
         }
     }
@@ -399,7 +400,7 @@ impl Worker {
         let rows = &self.rows;
         let due = self.watched.due(now, |key| {
             rows.get(key)
-                .is_some_and(|row| now.saturating_sub(row.sampled_at) >= MIN_RATE_INTERVAL)
+                .is_some_and(|row| now.saturating_sub(row.sampled().1) >= MIN_RATE_INTERVAL)
         });
         let unix = unix_now();
         for key in due {
@@ -426,11 +427,7 @@ impl Worker {
     }
 
     fn publish(&mut self) {
-        let snapshot = Snapshot {
-            rows: Arc::new(self.rows.to_vec()),
-            at: self.clock.now(),
-            taken: SystemTime::now(),
-        };
+        let snapshot = self.rows.snapshot(self.clock.now(), SystemTime::now());
         let previous = std::mem::replace(&mut *lock(&self.shared.published), snapshot);
         self.retired.push(previous);
         self.dirty = false;

@@ -13,7 +13,6 @@ mod gateway;
 #[path = "shared/percentile.rs"]
 mod percentile;
 
-use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use ctnetlink::Counters;
@@ -41,21 +40,17 @@ fn table(n: usize) -> Snapshot {
             } else {
                 0.0
             };
-            Arc::new(Row {
-                deadline: NOW + u64::from(conn.timeout) * 1000,
-                started_unix: 1_700_000_000 - rng.below(86_400),
-                rate,
-                sampled_bytes: 0,
-                sampled_at: 0,
-                conn,
-            })
+            let deadline = NOW + u64::from(conn.timeout) * 1000;
+            Row::fixture(conn, 1_700_000_000 - rng.below(86_400))
+                .with_deadline(deadline)
+                .with_rate(rate)
         })
         .collect();
-    Snapshot {
-        rows: Arc::new(rows),
-        at: NOW,
-        taken: SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
-    }
+    Snapshot::from_rows(
+        rows,
+        NOW,
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+    )
 }
 
 const NOW: u64 = 10_000_000;

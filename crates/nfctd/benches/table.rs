@@ -7,7 +7,7 @@
 //!
 //! What it measures (targets in brackets; docs/benchmarks.md has the results):
 //! 1. dump + decode into the mirror's `RowSet` vs `conntrack -L > /dev/null` [≤ 0.5×];
-//! 2. heap bytes per entry of a `RowSet` plus one published snapshot vector, via a
+//! 2. heap bytes per entry of a `RowSet` plus one published snapshot, via a
 //!    counting global allocator [≤ 300 B]; the dump's `Vec<Conn>` reported apart, and the
 //!    growth after `Mirror::start` as a cross-check;
 //! 3. draining a backlog of conntrack events (create then delete a batch) with the
@@ -472,7 +472,7 @@ fn main() {
         "every dumped entry has a row, shared ids included"
     );
     let before_snapshot = alloc::live();
-    let snapshot = rows.to_vec();
+    let snapshot = rows.snapshot(clock.now(), std::time::SystemTime::now());
     let snapshot_bytes = alloc::live() - before_snapshot;
     let t_dump = median(dump_times);
     let t_receive = median(receive_times);
@@ -492,7 +492,7 @@ fn main() {
     let per = |bytes: usize| bytes as f64 / base_rows as f64;
     let held = per(rowset_bytes + snapshot_bytes);
     report.push(
-        "2. heap/entry: RowSet + snapshot Vec",
+        "2. heap/entry: RowSet + snapshot",
         format!("{held:.0} B"),
         "-".into(),
         "-".into(),
@@ -500,7 +500,7 @@ fn main() {
         if held <= 300.0 { "PASS" } else { "FAIL" },
     );
     report.info(
-        "   of which RowSet / snapshot Vec",
+        "   of which RowSet / snapshot",
         format!("{:.0} B / {:.0} B", per(rowset_bytes), per(snapshot_bytes)),
         "-".into(),
     );
@@ -889,10 +889,10 @@ fn event_backlogs(
             Ok(()) => {
                 // Untimed: the kernel's ids of the new entries, from the rows they made.
                 let keys: Vec<ConnKey> = rows
-                    .to_vec()
+                    .snapshot(0, std::time::SystemTime::now())
                     .iter()
-                    .filter(|r| wanted.contains(&(r.conn.family, r.conn.l4proto, r.conn.orig)))
-                    .map(|r| r.conn.key())
+                    .filter(|r| wanted.contains(&(r.family(), r.l4proto(), r.orig())))
+                    .map(|r| r.key())
                     .collect();
                 let (failed, first) = ct.delete_many(&keys).map_err(|e| e.to_string())?;
                 if failed > 0 {

@@ -6,7 +6,7 @@
 use std::sync::{Arc, Mutex, OnceLock};
 
 use super::{run, Context, Field, Filter, FilterSpec, Order, Page};
-use crate::{Row, Snapshot};
+use crate::Snapshot;
 
 /// Questions kept per snapshot; the oldest makes room.
 const KEPT: usize = 32;
@@ -27,8 +27,8 @@ type Answer = Arc<OnceLock<Page>>;
 /// The pages computed over one snapshot.
 #[derive(Debug, Default)]
 struct Kept {
-    /// The snapshot's rows: held, so its address cannot be reused meanwhile.
-    rows: Option<Arc<Vec<Arc<Row>>>>,
+    /// The snapshot: held, so its chunk list's address cannot be reused meanwhile.
+    rows: Option<Snapshot>,
     answers: Vec<(Question, Answer)>,
 }
 
@@ -73,10 +73,10 @@ impl Pages {
         let same = kept
             .rows
             .as_ref()
-            .is_some_and(|rows| Arc::ptr_eq(rows, &snapshot.rows));
+            .is_some_and(|rows| rows.same_rows(snapshot));
         if !same {
             *kept = Kept {
-                rows: Some(Arc::clone(&snapshot.rows)),
+                rows: Some(snapshot.clone()),
                 answers: Vec::new(),
             };
         }
@@ -107,7 +107,7 @@ mod tests {
         let snap = snapshot(rows);
         let ctx = Context::new(NOW, NOW_UNIX);
         let pages = Pages::default();
-        let ids = |p: &Page| p.rows.iter().map(|r| r.conn.id).collect::<Vec<_>>();
+        let ids = |p: &Page| p.rows.iter().map(|r| r.id()).collect::<Vec<_>>();
         for (spec, by) in [
             (FilterSpec::none(), "orig_src"),
             (
@@ -130,8 +130,7 @@ mod tests {
         let later = Context::new(NOW + 5000, NOW_UNIX);
         let order = Order::parse("timeout", "ASC").unwrap();
         let all = Filter::default();
-        let mut moved = tcp(7, "10.0.0.1", 1, "10.0.0.2", 2);
-        moved.deadline = NOW + 4000;
+        let moved = tcp(7, "10.0.0.1", 1, "10.0.0.2", 2).with_deadline(NOW + 4000);
         let snap2 = snapshot(vec![moved, tcp(8, "10.0.0.1", 1, "10.0.0.2", 2)]);
         let at = |c: &Context| {
             let p = pages.page(&snap2, &FilterSpec::none(), &all, &order, 0, 10, c);
@@ -143,7 +142,7 @@ mod tests {
             run(&snap2, &all, &order, 0, 10, &later)
                 .rows
                 .iter()
-                .map(|r| r.conn.id)
+                .map(|r| r.id())
                 .collect::<Vec<_>>()
         );
         // A new snapshot is a new question.

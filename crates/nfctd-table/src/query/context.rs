@@ -75,7 +75,7 @@ impl<'a> Context<'a> {
         let mask = self.uid_mask?;
         // A zero mask has 32 trailing zeros: no bits, uid 0.
         Some(
-            (row.conn.mark & mask)
+            (row.mark() & mask)
                 .checked_shr(mask.trailing_zeros())
                 .unwrap_or(0),
         )
@@ -101,7 +101,7 @@ mod tests {
     #[test]
     fn uid_from_mark() {
         let mut row = tcp(1, "10.0.0.1", 1000, "10.0.0.2", 80);
-        row.conn.mark = 0x0012_3400 | 0x7;
+        row.edit(|c| c.mark = 0x0012_3400 | 0x7);
         let ctx = Context::new(0, 0);
         assert_eq!(ctx.uid(&row), None);
         let names = |_| None;

@@ -32,39 +32,39 @@ declare_keys! {
     #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
     pub struct Connection {
         // Key name: type = |row, ctx| read, filter kind, shown as;
-        Id id: u32 = |row, _| row.conn.id, Ids, id;
+        Id id: u32 = |row, _| row.id(), Ids, id;
         /// `ipv4` or `ipv6`.
-        Family family: &'static str = |row, _| row.conn.family.name(), Families, text;
+        Family family: &'static str = |row, _| row.family().name(), Families, text;
         #[schema(value_type = String)]
-        Proto proto: Cow<'static, str> = |row, _| proto_name(row.conn.l4proto), Protocols, text;
-        L4proto l4proto: u8 = |row, _| row.conn.l4proto, Ints(U8), int;
+        Proto proto: Cow<'static, str> = |row, _| proto_name(row.l4proto()), Protocols, text;
+        L4proto l4proto: u8 = |row, _| row.l4proto(), Ints(U8), int;
         #[schema(value_type = String)]
-        OrigSrc orig_src: IpAddr = |row, _| row.conn.orig.src, Addrs, addr;
+        OrigSrc orig_src: IpAddr = |row, _| row.orig_src(), Addrs, addr;
         #[schema(value_type = String)]
-        OrigDst orig_dst: IpAddr = |row, _| row.conn.orig.dst, Addrs, addr;
+        OrigDst orig_dst: IpAddr = |row, _| row.orig_dst(), Addrs, addr;
         #[schema(value_type = String)]
-        ReplSrc repl_src: IpAddr = |row, _| row.conn.reply.src, Addrs, addr;
+        ReplSrc repl_src: IpAddr = |row, _| row.repl_src(), Addrs, addr;
         #[schema(value_type = String)]
-        ReplDst repl_dst: IpAddr = |row, _| row.conn.reply.dst, Addrs, addr;
-        OrigSport orig_sport: u16 = |row, _| row.conn.orig.sport, Ints(U16), int;
-        OrigDport orig_dport: u16 = |row, _| row.conn.orig.dport, Ints(U16), int;
-        ReplSport repl_sport: u16 = |row, _| row.conn.reply.sport, Ints(U16), int;
-        ReplDport repl_dport: u16 = |row, _| row.conn.reply.dport, Ints(U16), int;
+        ReplDst repl_dst: IpAddr = |row, _| row.repl_dst(), Addrs, addr;
+        OrigSport orig_sport: u16 = |row, _| row.orig_sport(), Ints(U16), int;
+        OrigDport orig_dport: u16 = |row, _| row.orig_dport(), Ints(U16), int;
+        ReplSport repl_sport: u16 = |row, _| row.repl_sport(), Ints(U16), int;
+        ReplDport repl_dport: u16 = |row, _| row.repl_dport(), Ints(U16), int;
         /// The TCP/SCTP/DCCP state name; empty for other protocols.
-        State state: &'static str = |row, _| state_name(row.conn.l4proto, row.conn.proto_state),
+        State state: &'static str = |row, _| state_name(row.l4proto(), row.proto_state()),
             States, text;
         // Read as the bits, which sort as a number; rendered as flag names.
-        Status status: Vec<&'static str> = |row, _| StatusBits(row.conn.status), StatusFlags, texts;
-        Mark mark: u32 = |row, _| row.conn.mark, Ints(MARK), int;
+        Status status: Vec<&'static str> = |row, _| StatusBits(row.status()), StatusFlags, texts;
+        Mark mark: u32 = |row, _| row.mark(), Ints(MARK), int;
         /// Seconds left.
         Timeout timeout: u32 = |row, ctx| row.timeout_at(ctx.now), Ints(U32), int;
-        Zone zone: u16 = |row, _| row.conn.zone, Ints(U16), int;
+        Zone zone: u16 = |row, _| row.zone(), Ints(U16), int;
         OrigBytes orig_bytes: u64 = |row, _| counters(row).orig_bytes, Ints(U64), int;
         OrigPackets orig_packets: u64 = |row, _| counters(row).orig_packets, Ints(U64), int;
         ReplBytes repl_bytes: u64 = |row, _| counters(row).repl_bytes, Ints(U64), int;
         ReplPackets repl_packets: u64 = |row, _| counters(row).repl_packets, Ints(U64), int;
         /// Bytes per second, both directions.
-        Rate rate: f64 = |row, _| row.rate, Numbers, number;
+        Rate rate: f64 = |row, _| row.rate(), Numbers, number;
         /// Seconds since first seen.
         Age age: u64 = |row, ctx| row.age_at(ctx.now_unix), Ints(U64), int;
     }
@@ -85,7 +85,7 @@ declare_keys! {
 
 /// A row's counters: zeros without accounting.
 fn counters(row: &Row) -> Counters {
-    row.conn.counters.unwrap_or_default()
+    row.counters_or_zero()
 }
 
 impl Field {

@@ -13,13 +13,13 @@ use crate::Row;
 /// without a name.
 fn rows() -> (Row, Row) {
     let mut a = counted(tcp(1, "192.0.2.1", 40000, "198.51.100.1", 80), 100, 200);
-    a.conn.mark = (1000 << 16) | 5;
-    a.conn.zone = 3;
-    a.rate = 1.5;
-    a.deadline = NOW + 30_000;
+    a.edit(|c| c.mark = (1000 << 16) | 5);
+    a.edit(|c| c.zone = 3);
+    a.set_rate(1.5);
+    a.set_deadline(NOW + 30_000);
     let mut b = v6_udp(2, "2001:db8::1", 53, "2001:db8::2", 5353);
-    b.conn.mark = 1001 << 16;
-    b.started_unix = NOW_UNIX - 10;
+    b.edit(|c| c.mark = 1001 << 16);
+    b.set_started_unix(NOW_UNIX - 10);
     (a, b)
 }
 
@@ -76,17 +76,17 @@ fn every_key_sorts_both_ways() {
     let (a, b) = rows();
     let ctx = ctx();
     let table = snapshot(vec![a, b]);
-    let (a, b) = (&table.rows[0], &table.rows[1]);
+    let (a, b) = (table.get(0).unwrap(), table.get(1).unwrap());
     for field in Field::ALL {
         let ascending = match field.datum(a, &ctx).compare(&field.datum(b, &ctx)) {
-            Ordering::Less => [a.conn.id, b.conn.id],
-            Ordering::Greater => [b.conn.id, a.conn.id],
+            Ordering::Less => [a.id(), b.id()],
+            Ordering::Greater => [b.id(), a.id()],
             Ordering::Equal => panic!("{}: the rows tie", field.name()),
         };
         for descending in [false, true] {
             let order = Order { field, descending };
             let page = run(&table, &Filter::default(), &order, 0, 10, &ctx);
-            let got: Vec<u32> = page.rows.iter().map(|r| r.conn.id).collect();
+            let got: Vec<u32> = page.rows.iter().map(|r| r.id()).collect();
             let mut want = ascending.to_vec();
             if descending {
                 want.reverse();

@@ -249,7 +249,6 @@ fn each_name<T>(
 
 impl Test {
     fn matches(&self, row: &Row, ctx: &Context) -> bool {
-        let conn = &row.conn;
         match self {
             Test::Addr { fields, nets } => fields.iter().any(|f| {
                 f.read(row, ctx)
@@ -257,23 +256,23 @@ impl Test {
             }),
             Test::Int { field, set } => field.read(row, ctx).is_some_and(|n| set.contains(n)),
             Test::Port(set) => [
-                conn.orig.sport,
-                conn.orig.dport,
-                conn.reply.sport,
-                conn.reply.dport,
+                row.orig_sport(),
+                row.orig_dport(),
+                row.repl_sport(),
+                row.repl_dport(),
             ]
             .iter()
             .any(|p| set.contains(u64::from(*p))),
             Test::Id { field, ids } => field
                 .read(row, ctx)
                 .is_some_and(|n| ids.iter().any(|&id| u64::from(id) == n)),
-            Test::Family(families) => families.contains(&conn.family),
-            Test::Proto(protos) => protos.contains(&conn.l4proto),
+            Test::Family(families) => families.contains(&row.family()),
+            Test::Proto(protos) => protos.contains(&row.l4proto()),
             Test::State(states) => {
-                let state = state_name(conn.l4proto, conn.proto_state);
+                let state = state_name(row.l4proto(), row.proto_state());
                 !state.is_empty() && states.contains(&state)
             }
-            Test::Status(bits) => conn.status & bits != 0,
+            Test::Status(bits) => row.status() & bits != 0,
             Test::User(users) => ctx.uid(row).is_some_and(|uid| match ctx.users.name(uid) {
                 Some(name) => users.iter().any(|u| u.name.eq_ignore_ascii_case(&name)),
                 None => users.iter().any(|u| u.uid == Some(uid)),

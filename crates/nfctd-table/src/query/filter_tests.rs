@@ -40,7 +40,7 @@ fn select(rows: &[Row], key: &str, value: Value) -> Vec<u32> {
     let f = filter(key, value);
     rows.iter()
         .filter(|r| f.matches(r, &ctx()))
-        .map(|r| r.conn.id)
+        .map(|r| r.id())
         .collect()
 }
 
@@ -53,14 +53,14 @@ fn table() -> Vec<Row> {
         v6_udp(5, "2001:db8::1", 53000, "2001:db8:1::53", 53),
         counted(tcp(6, "192.168.1.1", 50000, "1.1.1.1", 22), 1000, 5_000_000),
     ];
-    rows[0].conn.mark = 0x110;
-    rows[1].conn.mark = 0x11;
-    rows[2].conn.zone = 7;
-    rows[3].rate = 12.5;
-    rows[4].rate = 1000.0;
-    rows[4].deadline = NOW + 5_000;
-    rows[5].started_unix = NOW_UNIX - 3600;
-    rows[5].conn.proto_state = Some(7);
+    rows[0].edit(|c| c.mark = 0x110);
+    rows[1].edit(|c| c.mark = 0x11);
+    rows[2].edit(|c| c.zone = 7);
+    rows[3].set_rate(12.5);
+    rows[4].set_rate(1000.0);
+    rows[4].set_deadline(NOW + 5_000);
+    rows[5].set_started_unix(NOW_UNIX - 3600);
+    rows[5].edit(|c| c.proto_state = Some(7));
     rows
 }
 
@@ -195,7 +195,7 @@ fn keys_are_anded() {
     let ids: Vec<u32> = t
         .iter()
         .filter(|r| f.matches(r, &ctx()))
-        .map(|r| r.conn.id)
+        .map(|r| r.id())
         .collect();
     assert_eq!(ids, [1, 6]);
     assert!(!f.is_empty());
@@ -208,7 +208,7 @@ fn keys_are_anded() {
     let ids: Vec<u32> = t
         .iter()
         .filter(|r| twice.matches(r, &ctx()))
-        .map(|r| r.conn.id)
+        .map(|r| r.id())
         .collect();
     // Ports 80 and 53 lie in both ranges; the ICMP row's 0 only in the first.
     assert_eq!(ids, [1, 5]);
@@ -217,15 +217,15 @@ fn keys_are_anded() {
 #[test]
 fn uid_and_user_need_a_mask() {
     let mut t = table();
-    t[0].conn.mark = 1000 << 8;
-    t[1].conn.mark = 1001 << 8;
+    t[0].edit(|c| c.mark = 1000 << 8);
+    t[1].edit(|c| c.mark = 1001 << 8);
     let names = |uid: u32| (uid == 1000).then(|| Arc::<str>::from("alice"));
     let with = ctx().with_users(0x00ff_ff00, &names);
     let sel = |key: &str, value: Value, c: &Context| {
         let f = filter(key, value);
         t.iter()
             .filter(|r| f.matches(r, c))
-            .map(|r| r.conn.id)
+            .map(|r| r.id())
             .collect::<Vec<_>>()
     };
     assert_eq!(sel("uid", Value::Int(1000), &with), [1]);

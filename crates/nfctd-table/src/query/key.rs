@@ -4,18 +4,17 @@
 
 use std::cmp::Ordering;
 use std::net::IpAddr;
-use std::sync::Arc;
 
 use super::extract::Datum;
 use super::reader::{Reader, Use};
 use super::{Context, Order};
-use crate::Row;
+use crate::{Row, Snapshot};
 
 /// Bytes of a text kept in its key; longer texts compare in full on a tie.
 const TEXT_PREFIX: usize = 15;
 
 /// One matching row as a sort sees it: its key, its id (the tie-breaker) and
-/// where it is in the snapshot. Ascending order of `(class, value)` is the
+/// where it is in the snapshot (its slot). Ascending order of `(class, value)` is the
 /// order the page wants (a descending order stores both inverted).
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Keyed {
@@ -78,12 +77,12 @@ fn text_key(d: &Datum) -> (u8, u128, bool) {
 pub(super) struct Sorter<'a> {
     ascending: Reader<Ascending>,
     descending: bool,
-    rows: &'a [Arc<Row>],
+    rows: &'a Snapshot,
     pub ctx: &'a Context<'a>,
 }
 
 impl<'a> Sorter<'a> {
-    pub(super) fn new(order: &Order, rows: &'a [Arc<Row>], ctx: &'a Context<'a>) -> Sorter<'a> {
+    pub(super) fn new(order: &Order, rows: &'a Snapshot, ctx: &'a Context<'a>) -> Sorter<'a> {
         Sorter {
             ascending: Reader::new(order.field),
             descending: order.descending,
@@ -95,7 +94,7 @@ impl<'a> Sorter<'a> {
     pub(super) fn key(&self, index: usize, row: &Row) -> Keyed {
         // The id first: its load then overlaps the key's (both usually miss
         // the cache) instead of waiting for it.
-        let id = row.conn.id;
+        let id = row.id();
         let (class, value, long) = self.ascending.read(row, self.ctx);
         let (class, value) = if self.descending {
             (!class, !value)

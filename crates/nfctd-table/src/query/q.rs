@@ -43,31 +43,34 @@ impl Needle {
     }
 
     pub(super) fn matches(&self, row: &Row, ctx: &Context) -> bool {
-        let conn = &row.conn;
         let mut buf = StackText::default();
         // Without NAT the reply tuple is the original one reversed: the same
         // texts, so they are searched once.
-        let mirrored = conn.reply.src == conn.orig.dst && conn.reply.dst == conn.orig.src;
-        let addrs = [conn.orig.src, conn.orig.dst, conn.reply.src, conn.reply.dst];
+        let addrs = [
+            row.orig_src(),
+            row.orig_dst(),
+            row.repl_src(),
+            row.repl_dst(),
+        ];
+        let mirrored = addrs[2] == addrs[1] && addrs[3] == addrs[0];
         let addrs = if mirrored { &addrs[..2] } else { &addrs[..] };
         let ports = [
-            conn.orig.sport,
-            conn.orig.dport,
-            conn.reply.sport,
-            conn.reply.dport,
+            row.orig_sport(),
+            row.orig_dport(),
+            row.repl_sport(),
+            row.repl_dport(),
         ];
-        let ports_mirrored =
-            conn.reply.sport == conn.orig.dport && conn.reply.dport == conn.orig.sport;
+        let ports_mirrored = ports[2] == ports[1] && ports[3] == ports[0];
         let ports = if ports_mirrored {
             &ports[..2]
         } else {
             &ports[..]
         };
         // The cheap tests first.
-        self.protos[usize::from(conn.l4proto)]
+        self.protos[usize::from(row.l4proto())]
             || addrs.iter().any(|a| self.in_addr(a, &mut buf))
             || (self.in_ports && ports.iter().any(|p| self.found(buf.digits(u64::from(*p)))))
-            || self.found(state_name(conn.l4proto, conn.proto_state).as_bytes())
+            || self.found(state_name(row.l4proto(), row.proto_state()).as_bytes())
             || ctx.uid(row).is_some_and(|uid| match ctx.users.name(uid) {
                 Some(name) => self.found(name.as_bytes()),
                 None => self.found(buf.digits(u64::from(uid))),
@@ -201,12 +204,12 @@ mod tests {
     #[test]
     fn matches_user_names_and_uids() {
         let mut row = tcp(1, "10.0.0.1", 1, "10.0.0.2", 2);
-        row.conn.mark = 1000;
+        row.edit(|c| c.mark = 1000);
         let names = |uid: u32| (uid == 1000).then(|| Arc::<str>::from("Alice"));
         let ctx = Context::new(0, 0).with_users(u32::MAX, &names);
         assert!(Needle::new("alice").matches(&row, &ctx));
         assert!(!Needle::new("1000").matches(&row, &ctx));
-        row.conn.mark = 1001;
+        row.edit(|c| c.mark = 1001);
         assert!(Needle::new("1001").matches(&row, &ctx));
         assert!(!Needle::new("1001").matches(&row, &Context::new(0, 0)));
     }
@@ -222,8 +225,10 @@ mod tests {
     #[test]
     fn nat_rows_search_the_reply_tuple_too() {
         let mut row = tcp(1, "10.1.2.3", 40000, "192.168.7.9", 443);
-        row.conn.reply.src = "172.16.5.5".parse().unwrap();
-        row.conn.reply.dport = 61000;
+        row.edit(|c| {
+            c.reply.src = "172.16.5.5".parse().unwrap();
+            c.reply.dport = 61000;
+        });
         let ctx = Context::new(0, 0);
         assert!(Needle::new("172.16.5").matches(&row, &ctx));
         assert!(Needle::new("6100").matches(&row, &ctx));
@@ -241,7 +246,7 @@ mod tests {
 
     /// The same answers as searching every rendered text, as before `dotted`.
     fn reference(needle: &str, row: &Row) -> bool {
-        let c = &row.conn;
+        let c = row.conn(0);
         let n = needle.to_ascii_lowercase();
         let texts = [
             c.orig.src.to_string(),
@@ -269,8 +274,10 @@ mod tests {
             let ip = |o: &[u8]| format!("{}.{}.{}.{}", o[0], o[1], o[2], o[3]);
             let mut row = tcp(1, &ip(&octets[..4]), ports[0], &ip(&octets[4..]), ports[1]);
             if nat {
-                row.conn.reply.src = "2001:db8::1980".parse().unwrap();
-                row.conn.reply.sport = 18;
+                row.edit(|c| {
+                    c.reply.src = "2001:db8::1980".parse().unwrap();
+                    c.reply.sport = 18;
+                });
             }
             let ctx = Context::new(0, 0);
             prop_assert_eq!(Needle::new(&needle).matches(&row, &ctx), reference(&needle, &row));

@@ -18,10 +18,10 @@ fn renders_every_key() {
         100,
         200,
     );
-    row.conn.mark = 42;
-    row.conn.zone = 3;
-    row.rate = 1.5;
-    row.deadline = NOW + 30_500;
+    row.edit(|c| c.mark = 42);
+    row.edit(|c| c.zone = 3);
+    row.set_rate(1.5);
+    row.set_deadline(NOW + 30_500);
     let got = render(&row, &Context::new(NOW, NOW_UNIX));
     let want = Connection {
         id: 4_000_000_000,
@@ -63,8 +63,8 @@ fn renders_stateless_portless_and_v6() {
     assert_eq!(c.status, vec!["CONFIRMED"]);
     assert_eq!(c.owner, None);
     let mut row = v6_udp(2, "2001:DB8::1", 53, "::1", 5353);
-    row.deadline = 0;
-    row.started_unix = NOW_UNIX + 10;
+    row.set_deadline(0);
+    row.set_started_unix(NOW_UNIX + 10);
     let c = render(&row, &ctx);
     assert_eq!(c.family, "ipv6");
     assert_eq!(c.orig_src.to_string(), "2001:db8::1");
@@ -75,7 +75,7 @@ fn renders_stateless_portless_and_v6() {
 #[test]
 fn renders_uid_and_user_with_a_mask() {
     let mut row = tcp(1, "10.0.0.1", 1, "10.0.0.2", 2);
-    row.conn.mark = (1000 << 16) | 5;
+    row.edit(|c| c.mark = (1000 << 16) | 5);
     let names = |uid: u32| (uid == 1000).then(|| Arc::<str>::from("alice"));
     let ctx = Context::new(NOW, NOW_UNIX).with_users(0xffff_0000, &names);
     let owner = |uid, user: &str| {
@@ -85,6 +85,6 @@ fn renders_uid_and_user_with_a_mask() {
         })
     };
     assert_eq!(render(&row, &ctx).owner, owner(1000, "alice"));
-    row.conn.mark = 1001 << 16;
+    row.edit(|c| c.mark = 1001 << 16);
     assert_eq!(render(&row, &ctx).owner, owner(1001, "1001"));
 }

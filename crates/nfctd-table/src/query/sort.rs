@@ -6,6 +6,8 @@ use std::cmp::Ordering;
 use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
 use std::sync::{Arc, OnceLock};
 
+use crate::snapshot::{Chunk, CHUNK};
+
 use super::key::{Keyed, Sorter};
 use super::{Context, Field, Filter, QueryError};
 use crate::clip::quoted;
@@ -55,8 +57,9 @@ impl Order {
 pub struct Page {
     /// Rows matching the filter, in the whole snapshot.
     pub total: usize,
-    /// The rows of the page, in order.
-    pub rows: Vec<Arc<Row>>,
+    /// The rows of the page, in order (copies: a page is short, and holds
+    /// no snapshot alive).
+    pub rows: Vec<Row>,
 }
 
 /// The rows of `snapshot` matching `filter`, ordered by `order`, from `start`,
@@ -85,16 +88,15 @@ pub(super) fn run_on(
     ctx: &Context,
     threads: usize,
 ) -> Page {
-    let rows = snapshot.rows.as_slice();
-    let sorter = Sorter::new(order, rows, ctx);
+    let sorter = Sorter::new(order, snapshot, ctx);
     // The page ends at `end` in the sorted list: each part keeps only its
     // `end` first rows, never every match.
     let keep = if length == 0 {
         0
     } else {
-        start.saturating_add(length).min(rows.len())
+        start.saturating_add(length).min(snapshot.len())
     };
-    let (total, mut kept) = scan(rows, filter, &sorter, keep, threads);
+    let (total, mut kept) = scan(snapshot.chunks(), filter, &sorter, keep, threads);
     let end = keep.min(total);
     if start >= end {
         return Page {
@@ -118,7 +120,7 @@ pub(super) fn run_on(
         total,
         rows: page
             .iter()
-            .filter_map(|k| rows.get(k.index).map(Arc::clone))
+            .filter_map(|k| snapshot.get(k.index).cloned())
             .collect(),
     }
 }
@@ -163,27 +165,27 @@ fn scan_threads(len: usize, running: usize) -> usize {
 }
 
 /// Counts the matching rows and keeps the `keep` first of them (by
-/// `sorter`), in parts scanned by `threads` threads.
+/// `sorter`), in parts of whole chunks scanned by `threads` threads.
 fn scan(
-    rows: &[Arc<Row>],
+    chunks: &[Arc<Chunk>],
     filter: &Filter,
     sorter: &Sorter,
     keep: usize,
     threads: usize,
 ) -> (usize, Vec<Keyed>) {
-    if threads <= 1 || rows.len() < 2 {
-        return scan_part(rows, 0, filter, sorter, keep);
+    if threads <= 1 || chunks.len() < 2 {
+        return scan_part(chunks, 0, filter, sorter, keep);
     }
-    let part = rows.len().div_ceil(threads);
+    let part = chunks.len().div_ceil(threads);
     let results: Vec<(usize, Vec<Keyed>)> = std::thread::scope(|scope| {
-        let handles: Vec<_> = rows
+        let handles: Vec<_> = chunks
             .chunks(part)
             .enumerate()
             .skip(1)
-            .map(|(i, chunk)| scope.spawn(move || scan_part(chunk, i * part, filter, sorter, keep)))
+            .map(|(i, run)| scope.spawn(move || scan_part(run, i * part, filter, sorter, keep)))
             .collect();
         // The calling thread takes the first part itself.
-        let first = rows.chunks(part).next().unwrap_or(&[]);
+        let first = chunks.chunks(part).next().unwrap_or(&[]);
         let mut results = vec![scan_part(first, 0, filter, sorter, keep)];
         for handle in handles {
             match handle.join() {
@@ -201,27 +203,31 @@ fn scan(
     (total, kept)
 }
 
-/// One part of a scan: rows from snapshot index `base`.
+/// One part of a scan: the chunks from snapshot chunk `base`.
 fn scan_part(
-    rows: &[Arc<Row>],
+    chunks: &[Arc<Chunk>],
     base: usize,
     filter: &Filter,
     sorter: &Sorter,
     keep: usize,
 ) -> (usize, Vec<Keyed>) {
     let ctx = sorter.ctx;
+    let rows = chunks.iter().enumerate().flat_map(|(c, chunk)| {
+        let first = (base + c) * CHUNK;
+        chunk.iter().map(move |(i, row)| (first + i, row))
+    });
     if keep == 0 {
         return (
-            rows.iter().filter(|r| filter.matches(r, ctx)).count(),
+            rows.filter(|(_, r)| filter.matches(r, ctx)).count(),
             Vec::new(),
         );
     }
     let mut top = TopK::new(keep, sorter);
     let mut total = 0;
-    for (i, row) in rows.iter().enumerate() {
+    for (slot, row) in rows {
         if filter.matches(row, ctx) {
             total += 1;
-            top.offer(sorter.key(base + i, row));
+            top.offer(sorter.key(slot, row));
         }
     }
     (total, top.into_kept())

@@ -16,7 +16,7 @@ fn ids(snap: &Snapshot, order: &Order, start: usize, length: usize) -> Vec<u32> 
     run(snap, &Filter::default(), order, start, length, &ctx())
         .rows
         .iter()
-        .map(|r| r.conn.id)
+        .map(|r| r.id())
         .collect()
 }
 
@@ -68,9 +68,9 @@ fn varied() -> Vec<Row> {
         row(12, 132, "10.0.0.3", 5, "10.0.0.1", 5),
         counted(tcp(1, "10.0.0.2", 1000, "10.0.0.1", 22), 10, 10),
     ];
-    rows[2].rate = 5.0;
-    rows[3].rate = 0.5;
-    rows[5].conn.proto_state = Some(4);
+    rows[2].set_rate(5.0);
+    rows[3].set_rate(0.5);
+    rows[5].edit(|c| c.proto_state = Some(4));
     rows
 }
 
@@ -111,7 +111,7 @@ fn sorts_by_keys_with_ties_by_id() {
 fn sorts_users_by_rendered_name() {
     let mut rows = varied();
     for (i, r) in rows.iter_mut().enumerate() {
-        r.conn.mark = u32::try_from(i % 3).unwrap();
+        r.edit(|c| c.mark = u32::try_from(i % 3).unwrap());
     }
     let snap = snapshot(rows);
     let names = |uid: u32| match uid {
@@ -121,7 +121,7 @@ fn sorts_users_by_rendered_name() {
     };
     let c = ctx().with_users(u32::MAX, &names);
     let page = run(&snap, &Filter::default(), &order("user", ""), 0, 10, &c);
-    let got: Vec<u32> = page.rows.iter().map(|r| r.conn.id).collect();
+    let got: Vec<u32> = page.rows.iter().map(|r| r.id()).collect();
     // "0" (unnamed uid 0: ids 50, 9, 1) < "Bob" (30, 12) < "zed" (7, 4e9).
     assert_eq!(got, [1, 9, 50, 12, 30, 7, 4_000_000_000]);
 }
@@ -150,7 +150,7 @@ fn paging_edges() {
     let page = run(&snap, &tcp_only, &order("orig_sport", "desc"), 1, 2, &ctx());
     assert_eq!(page.total, 4);
     assert_eq!(
-        page.rows.iter().map(|r| r.conn.id).collect::<Vec<_>>(),
+        page.rows.iter().map(|r| r.id()).collect::<Vec<_>>(),
         [7, 50]
     );
     assert_eq!(
@@ -171,7 +171,7 @@ fn hundred() -> Vec<Row> {
                 1 => row(id, 17, &src, port, "10.9.9.9", 53),
                 _ => icmp(id, &src, "10.9.9.9"),
             };
-            r.rate = f64::from(i % 6);
+            r.set_rate(f64::from(i % 6));
             r
         })
         .collect()
@@ -197,7 +197,7 @@ fn pages_of_seven_tile_the_table() {
         while start < 100 {
             let page = run(&snap, &Filter::default(), &o, start, 7, &ctx());
             assert_eq!(page.total, 100);
-            tiled.extend(page.rows.iter().map(|r| r.conn.id));
+            tiled.extend(page.rows.iter().map(|r| r.id()));
             start += 7;
         }
         assert_eq!(tiled, full, "order {by} {dir}");
@@ -221,8 +221,8 @@ fn arb_row() -> impl Strategy<Value = Row> {
             1 => row(0, 17, &src, port, dst, 53),
             _ => icmp(0, &src, dst),
         };
-        row.rate = f64::from(r);
-        row.conn.mark = mark;
+        row.set_rate(f64::from(r));
+        row.edit(|c| c.mark = mark);
         row
     })
 }
@@ -237,7 +237,7 @@ proptest! {
         mark_filter in any::<bool>(),
     ) {
         for (i, r) in rows.iter_mut().enumerate() {
-            r.conn.id = u32::try_from(i * 37 % 61).unwrap() * 1000 + u32::try_from(i).unwrap();
+            r.edit(|c| c.id = u32::try_from(i * 37 % 61).unwrap() * 1000 + u32::try_from(i).unwrap());
         }
         let snap = snapshot(rows);
         let o = Order { field: Field::ALL[field], descending };
@@ -255,7 +255,7 @@ proptest! {
             let ka = o.field.datum(a, &c);
             let kb = o.field.datum(b, &c);
             let by = if o.descending { kb.compare(&ka) } else { ka.compare(&kb) };
-            prop_assert!(by.then(a.conn.id.cmp(&b.conn.id)).is_lt());
+            prop_assert!(by.then(a.id().cmp(&b.id())).is_lt());
         }
         let mut paged = Vec::new();
         let mut start = 0;
@@ -266,8 +266,8 @@ proptest! {
             paged.extend(page.rows);
             start += size;
         }
-        let full_ids: Vec<u32> = full.rows.iter().map(|r| r.conn.id).collect();
-        let paged_ids: Vec<u32> = paged.iter().map(|r| r.conn.id).collect();
+        let full_ids: Vec<u32> = full.rows.iter().map(|r| r.id()).collect();
+        let paged_ids: Vec<u32> = paged.iter().map(|r| r.id()).collect();
         prop_assert_eq!(paged_ids, full_ids);
     }
 }
@@ -298,16 +298,16 @@ fn arb_wide_row() -> impl Strategy<Value = Row> {
                 _ => icmp(0, &src, dst),
             };
             row = counted(row, bytes * 1000, 7);
-            row.rate = match r {
+            row.set_rate(match r {
                 0 => 0.0,
                 1 => -0.0,
                 2 => 1.5,
                 3 => 1e12,
                 _ => f64::INFINITY,
-            };
-            row.deadline = NOW.saturating_sub(50_000) + deadline;
-            row.started_unix = NOW_UNIX - u64::from(mark) * 10;
-            row.conn.mark = mark | (user << 8);
+            });
+            row.set_deadline(NOW.saturating_sub(50_000) + deadline);
+            row.set_started_unix(NOW_UNIX - u64::from(mark) * 10);
+            row.edit(|c| c.mark = mark | (user << 8));
             row
         })
 }
@@ -326,7 +326,7 @@ proptest! {
     ) {
         // Few distinct ids: ties on key *and* id happen (shared ids exist).
         for (r, id) in rows.iter_mut().zip(&ids) {
-            r.conn.id = *id;
+            r.edit(|c| c.id = *id);
         }
         let snap = snapshot(rows);
         let o = Order { field: Field::ALL[field], descending };
@@ -341,23 +341,23 @@ proptest! {
         } else {
             Filter::default()
         };
-        let mut want: Vec<&std::sync::Arc<Row>> =
-            snap.rows.iter().filter(|r| filter.matches(r, &c)).collect();
+        let mut want: Vec<&Row> =
+            snap.iter().filter(|r| filter.matches(r, &c)).collect();
         let total = want.len();
         want.sort_by(|a, b| {
             let ka = o.field.datum(a, &c);
             let kb = o.field.datum(b, &c);
             let by = if o.descending { kb.compare(&ka) } else { ka.compare(&kb) };
-            by.then(a.conn.id.cmp(&b.conn.id))
+            by.then(a.id().cmp(&b.id()))
         });
         let page = super::sort::run_on(&snap, &filter, &o, start, length, &c, threads);
         prop_assert_eq!(page.total, total);
-        let got: Vec<(u32, f64, u64)> = page.rows.iter().map(|r| (r.conn.id, r.rate, r.deadline)).collect();
+        let got: Vec<(u32, f64, u64)> = page.rows.iter().map(|r| (r.id(), r.rate(), r.deadline())).collect();
         let end = start.saturating_add(length).min(total);
         let expected: Vec<(u32, f64, u64)> = if length == 0 || start >= end {
             Vec::new()
         } else {
-            want[start..end].iter().map(|r| (r.conn.id, r.rate, r.deadline)).collect()
+            want[start..end].iter().map(|r| (r.id(), r.rate(), r.deadline())).collect()
         };
         // Rows equal in key and id may come in either order: compare keys and ids.
         let key = |v: &[(u32, f64, u64)]| v.iter().map(|t| t.0).collect::<Vec<_>>();

@@ -1,7 +1,6 @@
 //! Rows and snapshots for the query engine's tests.
 
 use std::net::IpAddr;
-use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use ctnetlink::names::{IPS_ASSURED, IPS_CONFIRMED, IPS_SEEN_REPLY};
@@ -37,21 +36,16 @@ pub fn row(id: u32, l4proto: u8, src: &str, sport: u16, dst: &str, dport: u16) -
     let mut conn = Conn::new(id, Family::of(&src), l4proto, orig, reply);
     conn.status = IPS_CONFIRMED;
     conn.timeout = 120;
-    Row {
-        conn,
-        deadline: NOW + 120_000,
-        started_unix: NOW_UNIX - 60,
-        rate: 0.0,
-        sampled_bytes: 0,
-        sampled_at: 0,
-    }
+    Row::fixture(conn, NOW_UNIX - 60).with_deadline(NOW + 120_000)
 }
 
 /// An assured, established TCP connection.
 pub fn tcp(id: u32, src: &str, sport: u16, dst: &str, dport: u16) -> Row {
     let mut r = row(id, 6, src, sport, dst, dport);
-    r.conn.proto_state = Some(3);
-    r.conn.status |= IPS_ASSURED | IPS_SEEN_REPLY;
+    r.edit(|c| {
+        c.proto_state = Some(3);
+        c.status |= IPS_ASSURED | IPS_SEEN_REPLY;
+    });
     r
 }
 
@@ -67,19 +61,21 @@ pub fn icmp(id: u32, src: &str, dst: &str) -> Row {
 
 /// Sets the counters of a row.
 pub fn counted(mut r: Row, orig_bytes: u64, repl_bytes: u64) -> Row {
-    r.conn.counters = Some(Counters {
-        orig_packets: 1,
-        orig_bytes,
-        repl_packets: 2,
-        repl_bytes,
+    r.edit(|c| {
+        c.counters = Some(Counters {
+            orig_packets: 1,
+            orig_bytes,
+            repl_packets: 2,
+            repl_bytes,
+        })
     });
     r
 }
 
 pub fn snapshot(rows: Vec<Row>) -> Snapshot {
-    Snapshot {
-        rows: Arc::new(rows.into_iter().map(Arc::new).collect()),
-        at: NOW,
-        taken: SystemTime::UNIX_EPOCH + Duration::from_secs(NOW_UNIX),
-    }
+    Snapshot::from_rows(
+        rows,
+        NOW,
+        SystemTime::UNIX_EPOCH + Duration::from_secs(NOW_UNIX),
+    )
 }

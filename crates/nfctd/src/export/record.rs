@@ -141,16 +141,16 @@ fn family_name<S: serde::Serializer>(family: &Family, s: S) -> Result<S::Ok, S::
 
 /// The Unix milliseconds `row` started at.
 pub(super) fn start_millis(row: &Row) -> u64 {
-    match row.conn.start_ns {
+    match row.start_ns() {
         Some(ns) => ns.get() / 1_000_000,
-        None => row.started_unix.saturating_mul(1000),
+        None => row.started_unix().saturating_mul(1000),
     }
 }
 
 /// The counters `row` has, with `last` (a DESTROY event's view) winning.
 pub(super) fn counters_of(row: &Row, last: Option<&Conn>) -> Option<Counts> {
     last.and_then(|c| c.counters)
-        .or(row.conn.counters)
+        .or(row.counters())
         .map(Counts::of)
 }
 
@@ -166,7 +166,8 @@ impl FlowRecord {
         counts: Option<Counts>,
         end_ms: u64,
     ) -> FlowRecord {
-        let conn = &row.conn;
+        // The timeout is not recorded: any moment will do.
+        let conn = &row.conn(0);
         let proto_state = last.and_then(|c| c.proto_state).or(conn.proto_state);
         // NEW events carry no start timestamp, DESTROY events do: a row the
         // mirror met through its NEW event knows its start only to the second.

@@ -89,7 +89,7 @@ impl Tracker {
     /// connection is NAT44 (RFC 8158 has no NAT66 events; IPv6 NAT shows in
     /// the flow records' post-NAT fields).
     fn nat_event(&self, kind: RecordKind, row: &Row, last: Option<&Conn>, at_ms: u64) {
-        if !self.nat_events || row.conn.family != Family::Ipv4 {
+        if !self.nat_events || row.family() != Family::Ipv4 {
             return;
         }
         let record = FlowRecord::new(kind, row, last, None, at_ms);
@@ -112,7 +112,7 @@ impl FlowObserver for Tracker {
     fn ended(&self, row: &Row, last: Option<&Conn>, reason: EndReason) {
         let now = unix_millis();
         let total = counters_of(row, last).unwrap_or_default();
-        let before = self.reported().remove(&row.conn.key());
+        let before = self.reported().remove(&row.key());
         let counts = before.map_or(total, |b| total.since(b.counts));
         self.counters.ends[reason_index(reason)].fetch_add(1, Ordering::Relaxed);
         let mut record = FlowRecord::end(row, last, reason, counts, now);
@@ -130,7 +130,7 @@ impl FlowObserver for Tracker {
         let mut after = HashMap::with_capacity(before.len());
         for row in rows {
             let started = start_millis(row);
-            let key = row.conn.key();
+            let key = row.key();
             if now.saturating_sub(started) < period {
                 // Young, or the clock stepped back: not due; a report it
                 // had stays, or the end would repeat what it counted.
@@ -257,7 +257,7 @@ mod tests {
         let (tracker, out) = tracker(None, true);
         let plain = row(1, 10, 1_700_000_000);
         let mut masqueraded = row(2, 10, 1_700_000_000);
-        masqueraded.conn.reply.dst = "203.0.113.1".parse().unwrap();
+        masqueraded.edit(|c| c.reply.dst = "203.0.113.1".parse().unwrap());
         tracker.began(&plain);
         tracker.began(&masqueraded);
         tracker.ended(&masqueraded, None, EndReason::Event);

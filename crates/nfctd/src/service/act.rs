@@ -82,7 +82,7 @@ impl Service {
         let ctx = self.context(&snapshot, true);
         let mut done = Deletes::default();
         self.inner.kernel.deletes(&mut |in_kernel| {
-            for row in snapshot.rows.iter().filter(|row| filter.matches(row, &ctx)) {
+            for row in snapshot.iter().filter(|row| filter.matches(row, &ctx)) {
                 self.delete(in_kernel, &session, row, &mut done);
             }
         })?;
@@ -93,24 +93,24 @@ impl Service {
 
     /// Deletes one connection in the kernel and records the outcome.
     fn delete(&self, in_kernel: &mut Delete<'_>, session: &Session, row: &Row, done: &mut Deletes) {
-        let conn = &row.conn;
-        let result = in_kernel(&conn.key());
+        let key = row.key();
+        let result = in_kernel(&key);
         let outcome = match &result {
             Ok(()) => "killed".to_string(),
             Err(e) => e.to_string(),
         };
         tracing::info!(
-            target: "audit", session = %session.tag, user = ?session.user, id = conn.id,
+            target: "audit", session = %session.tag, user = ?session.user, id = key.id,
             tuple = %describe(row), result = %outcome, "kill"
         );
         match result {
             Ok(()) => {
                 done.killed += 1;
-                done.gone.push(conn.key());
+                done.gone.push(key);
             }
             Err(ctnetlink::Error::NotFound) => {
-                done.missing.push(conn.id);
-                done.gone.push(conn.key());
+                done.missing.push(key.id);
+                done.gone.push(key);
             }
             Err(e) => {
                 done.refused += 1;
@@ -143,15 +143,11 @@ impl Service {
         &self,
         session: &Session,
         ids: &HashSet<u32>,
-    ) -> Result<HashMap<u32, Arc<Row>>, ApiError> {
-        let pick = |snapshot: &Snapshot| -> HashMap<u32, Vec<Arc<Row>>> {
-            let mut found: HashMap<u32, Vec<Arc<Row>>> = HashMap::new();
-            for row in snapshot
-                .rows
-                .iter()
-                .filter(|row| ids.contains(&row.conn.id))
-            {
-                found.entry(row.conn.id).or_default().push(Arc::clone(row));
+    ) -> Result<HashMap<u32, Row>, ApiError> {
+        let pick = |snapshot: &Snapshot| -> HashMap<u32, Vec<Row>> {
+            let mut found: HashMap<u32, Vec<Row>> = HashMap::new();
+            for row in snapshot.iter().filter(|row| ids.contains(&row.id())) {
+                found.entry(row.id()).or_default().push(row.clone());
             }
             found
         };
@@ -188,7 +184,7 @@ impl Service {
             .rows_for(&session, &HashSet::from([id]))?
             .remove(&id)
             .ok_or_else(|| ApiError::NoSuchConnection(format!("id {id}")))?;
-        let key = row.conn.key();
+        let key = row.key();
         let result = self.inner.kernel.update(&key, change);
         let outcome = match &result {
             Ok(Some(_)) => "changed".to_string(),
@@ -205,10 +201,11 @@ impl Service {
                 // The session's frozen view shows the change it made.
                 if session.frozen.is_some() {
                     let live = self.inner.table.snapshot();
-                    if let Some(fresh) = live.rows.iter().find(|r| r.conn.key() == key) {
+                    let fresh = live.iter().find(|r| r.is(&key)).cloned();
+                    if let Some(fresh) = fresh {
                         self.inner
                             .sessions
-                            .edit_frozen(sid, |frozen| frozen.replace(Arc::clone(fresh)));
+                            .edit_frozen(sid, |frozen| frozen.replace(fresh));
                     }
                 }
                 Ok(())
@@ -240,14 +237,13 @@ impl Service {
 
 /// `proto orig_src:sport -> orig_dst:dport zone N` for the audit log.
 fn describe(row: &Row) -> String {
-    let c = &row.conn;
     format!(
         "{} {}:{} -> {}:{} zone {}",
-        ctnetlink::names::proto_name(c.l4proto),
-        c.orig.src,
-        c.orig.sport,
-        c.orig.dst,
-        c.orig.dport,
-        c.zone
+        ctnetlink::names::proto_name(row.l4proto()),
+        row.orig_src(),
+        row.orig_sport(),
+        row.orig_dst(),
+        row.orig_dport(),
+        row.zone()
     )
 }

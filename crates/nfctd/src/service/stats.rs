@@ -56,12 +56,11 @@ impl Service {
 fn counts(snapshot: &Snapshot) -> TableCounts {
     let mut by_proto: BTreeMap<String, u64> = BTreeMap::new();
     let mut by_state: BTreeMap<String, u64> = BTreeMap::new();
-    for row in snapshot.rows.iter() {
-        let c = &row.conn;
+    for row in snapshot.iter() {
         *by_proto
-            .entry(ctnetlink::names::proto_name(c.l4proto).into_owned())
+            .entry(ctnetlink::names::proto_name(row.l4proto()).into_owned())
             .or_default() += 1;
-        let state = ctnetlink::names::state_name(c.l4proto, c.proto_state);
+        let state = ctnetlink::names::state_name(row.l4proto(), row.proto_state());
         if !state.is_empty() {
             *by_state.entry(state.to_string()).or_default() += 1;
         }

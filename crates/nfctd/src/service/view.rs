@@ -44,7 +44,7 @@ impl Service {
             // Keep the served rows' rates live (the mirror looks them up).
             self.inner
                 .table
-                .watch(page.rows.iter().map(|row| row.conn.key()).collect());
+                .watch(page.rows.iter().map(nfctd_table::Row::key).collect());
         }
         Ok(ViewPage {
             total: page.total,

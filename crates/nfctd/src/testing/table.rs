@@ -3,7 +3,7 @@
 //! mirror whose thread stopped.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 use std::time::SystemTime;
 
 use ctnetlink::{Conn, ConnKey};
@@ -46,24 +46,17 @@ impl Rows {
         self.stopped.store(true, Ordering::Release);
     }
 
-    fn row(&self, conn: Conn, started_unix: u64) -> Arc<Row> {
+    fn row(&self, conn: Conn, started_unix: u64) -> Row {
         let deadline = self.clock.now() + u64::from(conn.timeout) * 1000;
-        Arc::new(Row {
-            deadline,
-            ..Row::fixture(conn, started_unix)
-        })
+        Row::fixture(conn, started_unix).with_deadline(deadline)
     }
 
     fn lock(&self) -> MutexGuard<'_, Snapshot> {
         self.published.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn publish(&self, rows: Vec<Arc<Row>>) {
-        *self.lock() = Snapshot {
-            rows: Arc::new(rows),
-            at: self.clock.now(),
-            taken: SystemTime::now(),
-        };
+    fn publish(&self, rows: Vec<Row>) {
+        *self.lock() = Snapshot::from_rows(rows, self.clock.now(), SystemTime::now());
     }
 }
 
@@ -88,7 +81,7 @@ impl Table for Rows {
         if !self.is_live() {
             return Err(MirrorError::Stopped);
         }
-        let rows = self.snapshot().rows.to_vec();
+        let rows = self.snapshot().iter().cloned().collect::<Vec<_>>();
         let entries = rows.len();
         self.publish(rows);
         self.counters.resyncs.fetch_add(1, Ordering::Relaxed);
@@ -103,8 +96,8 @@ impl Table for Rows {
         if !self.is_live() {
             return;
         }
-        let mut rows = self.snapshot().rows.to_vec();
-        rows.retain(|r| !keys.contains(&r.conn.key()));
+        let mut rows = self.snapshot().iter().cloned().collect::<Vec<_>>();
+        rows.retain(|r| !keys.iter().any(|key| r.is(key)));
         self.publish(rows);
     }
 
@@ -115,10 +108,10 @@ impl Table for Rows {
         if !self.is_live() {
             return;
         }
-        let mut rows = self.snapshot().rows.to_vec();
+        let mut rows = self.snapshot().iter().cloned().collect::<Vec<_>>();
         for conn in conns {
-            match rows.iter_mut().find(|r| r.conn.key() == conn.key()) {
-                Some(row) => *row = self.row(conn, row.started_unix),
+            match rows.iter_mut().find(|r| r.is(&conn.key())) {
+                Some(row) => *row = self.row(conn, row.started_unix()),
                 None => rows.push(self.row(conn, nfctd_table::unix_millis() / 1000)),
             }
         }

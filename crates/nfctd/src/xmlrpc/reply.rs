@@ -172,7 +172,7 @@ mod tests {
             ..Counters::default()
         });
         let mut row = Row::fixture(conn, 1_700_000_000 - 9);
-        row.rate = 2.5;
+        row.set_rate(2.5);
         let ctx = Context::new(0, 1_700_000_000);
         let alice = |_uid: u32| Some(Arc::<str>::from("alice"));
         if owned {
