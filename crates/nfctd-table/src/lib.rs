@@ -66,6 +66,9 @@ mod rowset;
 mod shared;
 mod slab;
 mod snapshot;
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod storage_props;
 mod watch;
 mod worker;
 pub mod wrapped_u32;
