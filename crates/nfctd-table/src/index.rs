@@ -10,7 +10,7 @@ use ctnetlink::ConnKey;
 use super::slab::Slab;
 
 /// Slots by connection.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Index {
     table: HashTable<u32>,
     /// Mixed into the hash so that ids chosen by others cannot pile up.

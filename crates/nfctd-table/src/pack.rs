@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use ctnetlink::{Conn, Family, Tuple};
 
-use super::row::{Row, HAS_COUNTERS, HAS_STATE, ICMP, START_NS, USE_ONE, V6};
+use super::row::{Row, HAS_COUNTERS, HAS_STATE, ICMP, START_NS, USE_SPILLED, V6};
 
 /// What a row keeps out of line: rare in an IPv4 table, so an `Arc` shared
 /// by every copy of the row (a chunk copied for a snapshot copies a pointer).
@@ -22,7 +22,7 @@ pub(super) struct Spill {
     pub(super) packets: Option<[u64; 2]>,
     labels: Option<Box<[u8; 16]>>,
     secmark: u32,
-    /// A use count other than 0 or 1.
+    /// A use count too big for the row.
     use_count: Option<u32>,
     /// A start timestamp that disagrees with the row's `started_unix`
     /// (rows made outside the mirror).
@@ -39,7 +39,7 @@ impl Spill {
     pub(super) fn addr(&self, i: usize) -> IpAddr {
         if let Some(tuples) = &self.tuples {
             let t = &tuples[i / 2];
-            return if i % 2 == 0 { t.src } else { t.dst };
+            return [t.src, t.dst][i % 2];
         }
         self.v6
             .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |v6| IpAddr::V6(v6[i]))
@@ -49,11 +49,7 @@ impl Spill {
     pub(super) fn port(&self, i: usize) -> u16 {
         self.tuples.as_ref().map_or(0, |tuples| {
             let t = &tuples[i / 2];
-            if i % 2 == 0 {
-                t.sport
-            } else {
-                t.dport
-            }
+            [t.sport, t.dport][i % 2]
         })
     }
 }
@@ -130,10 +126,12 @@ pub(super) fn pack(conn: &Conn, started_unix: u64) -> Row {
             spill.start_ns = other;
         }
     }
-    match conn.use_count {
-        0 => {}
-        1 => row.flags |= USE_ONE,
-        n => spill.use_count = Some(n),
+    match u8::try_from(conn.use_count) {
+        Ok(n) if n != USE_SPILLED => row.use_count = n,
+        _ => {
+            row.use_count = USE_SPILLED;
+            spill.use_count = Some(conn.use_count);
+        }
     }
     spill.labels = conn.labels.clone();
     spill.secmark = conn.secmark;
@@ -179,7 +177,7 @@ pub(super) fn unpack(row: &Row, timeout: u32) -> Conn {
     conn.zone = row.zone;
     conn.use_count = match spill.and_then(|s| s.use_count) {
         Some(n) => n,
-        None => u32::from(row.flags & USE_ONE != 0),
+        None => u32::from(row.use_count),
     };
     conn.counters = row.counters();
     conn.start_ns = row.start_ns();
@@ -237,7 +235,7 @@ mod tests {
         fn conn()(v6 in any::<bool>(), icmp in any::<bool>())
             (v6 in Just(v6), icmp in Just(icmp), orig in tuple(v6, icmp), reply in tuple(v6, icmp),
              id in any::<u32>(), state in proptest::option::of(any::<u8>()),
-             words in any::<[u32; 5]>(), zone in any::<u16>(), use_count in 0..4u32,
+             words in any::<[u32; 5]>(), zone in any::<u16>(), use_count in prop_oneof![0..4u32, 250..260u32, any::<u32>()],
              counters in proptest::option::of(any::<[u64; 4]>()),
              big in any::<bool>(), start in proptest::option::of(1..u64::MAX),
              labels in proptest::option::of(any::<[u8; 16]>()))

@@ -5,7 +5,7 @@
 //! row's four addresses inline in 16 bytes, ports or ICMP type/code/id in one
 //! shared 8-byte slot chosen by what the tuples carry, the optional fields as
 //! flag bits, and everything rare (IPv6 addresses, labels, secmark, a use
-//! count other than 0 or 1, packet counts past 2³², tuples that fit no
+//! count past 254, packet counts past 2³², tuples that fit no
 //! packing) in one shared box (`pack.rs` decides what goes where). Mirror
 //! times are kept in ticks of [`TICK`] ms as u32: 13 years of uptime.
 
@@ -79,10 +79,10 @@ pub(super) const HAS_STATE: u8 = 1 << 1;
 pub(super) const HAS_COUNTERS: u8 = 1 << 2;
 /// `start` holds the kernel's start timestamp in ns, else `started_unix`.
 pub(super) const START_NS: u8 = 1 << 3;
-/// The kernel's use count is 1 (0 when clear and nothing spilled says more).
-pub(super) const USE_ONE: u8 = 1 << 4;
 /// `l4` holds ICMP type/code and id per tuple, not ports.
-pub(super) const ICMP: u8 = 1 << 5;
+pub(super) const ICMP: u8 = 1 << 4;
+/// `Row::use_count` saying the kernel's use count is in the spill.
+pub(super) const USE_SPILLED: u8 = u8::MAX;
 
 /// A connection as the mirror knows it: the kernel's view plus what the mirror
 /// derived over time (expiry deadline, first sight, byte rate). Read through
@@ -117,6 +117,8 @@ pub struct Row {
     pub(super) l4proto: u8,
     pub(super) state: u8,
     pub(super) flags: u8,
+    /// The kernel's use count (CTA_USE, small), or `USE_SPILLED`.
+    pub(super) use_count: u8,
 }
 
 impl Row {
@@ -415,6 +417,7 @@ impl Row {
         l4proto: 0,
         state: 0,
         flags: 0,
+        use_count: 0,
     };
 }
 
