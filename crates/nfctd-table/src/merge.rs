@@ -24,12 +24,12 @@ pub fn observe(previous: Option<&Row>, conn: Conn, now: Millis, now_unix: u64) -
         Some(prev) if row.deadline().abs_diff(prev.deadline()) <= DEADLINE_SLACK => {
             // The same news but the seconds left and the sample time (the
             // rate and sampled bytes did not move): every other field equal.
-            let deadline = std::mem::replace(&mut row.deadline, prev.deadline);
-            let sampled_at = std::mem::replace(&mut row.sampled_at, prev.sampled_at);
+            let times = row.times();
+            row.set_times(prev.times());
             if row == *prev {
                 return None;
             }
-            (row.deadline, row.sampled_at) = (deadline, sampled_at);
+            row.set_times(times);
             Some(row)
         }
         _ => Some(row),

@@ -7,7 +7,8 @@
 //! flag bits, and everything rare (IPv6 addresses, labels, secmark, a use
 //! count past 254, packet counts past 2³², tuples that fit no
 //! packing) in one shared box (`pack.rs` decides what goes where). Mirror
-//! times are kept in ticks of [`TICK`] ms as u32: 13 years of uptime.
+//! times are kept as u32 ticks of [`TICK`] ms (13 years of uptime) and a
+//! byte for the milliseconds within the tick, exactly.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
@@ -65,10 +66,18 @@ pub fn unix_millis() -> u64 {
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
-/// Mirror milliseconds as ticks, rounded up (a deadline never comes early),
-/// saturating.
-pub(super) fn ticks_up(ms: Millis) -> u32 {
-    u32::try_from(ms.div_ceil(TICK)).unwrap_or(u32::MAX)
+/// Mirror milliseconds as whole ticks and the milliseconds past the last,
+/// saturating after 13 years.
+pub(super) fn stamp(ms: Millis) -> (u32, u8) {
+    match u32::try_from(ms / TICK) {
+        Ok(ticks) => (ticks, (ms % TICK) as u8),
+        Err(_) => (u32::MAX, (TICK - 1) as u8),
+    }
+}
+
+/// The mirror milliseconds of a [`stamp`].
+fn millis((ticks, ms): (u32, u8)) -> Millis {
+    Millis::from(ticks) * TICK + Millis::from(ms)
 }
 
 /// Bit of `Row::flags`: the connection's family is IPv6.
@@ -106,10 +115,12 @@ pub struct Row {
     pub(super) mark: u32,
     /// Bytes per second, both directions, over the last sampled interval.
     pub(super) rate: f32,
-    /// When the kernel's timeout runs out, in ticks.
+    /// When the kernel's timeout runs out, in ticks, and ms within the tick.
     pub(super) deadline: u32,
-    /// When `sampled_bytes` was sampled, in ticks.
+    pub(super) deadline_ms: u8,
+    /// When `sampled_bytes` was sampled, in ticks, and ms within the tick.
     pub(super) sampled_at: u32,
+    pub(super) sampled_ms: u8,
     /// Ports (orig sport, dport, reply sport, dport), or with `ICMP` per
     /// tuple type << 8 | code, then the id.
     pub(super) l4: [u16; 4],
@@ -131,10 +142,10 @@ impl Row {
         sampled: (u64, Millis),
     ) -> Row {
         let mut row = pack::pack(conn, started_unix);
-        row.deadline = ticks_up(deadline);
+        (row.deadline, row.deadline_ms) = stamp(deadline);
         row.rate = rate as f32;
         row.sampled_bytes = sampled.0;
-        row.sampled_at = ticks_up(sampled.1);
+        (row.sampled_at, row.sampled_ms) = stamp(sampled.1);
         row
     }
 
@@ -158,7 +169,7 @@ impl Row {
 
     /// Sets the deadline (tests, benchmarks).
     pub fn set_deadline(&mut self, deadline: Millis) {
-        self.deadline = ticks_up(deadline);
+        (self.deadline, self.deadline_ms) = stamp(deadline);
     }
 
     /// Sets the rate (tests, benchmarks).
@@ -180,19 +191,24 @@ impl Row {
     }
 
     fn repack(&mut self, conn: &Conn, started_unix: u64) {
-        let derived = (
-            self.deadline,
-            self.rate,
-            self.sampled_bytes,
-            self.sampled_at,
-        );
+        let (times, rate, sampled_bytes) = (self.times(), self.rate, self.sampled_bytes);
         *self = pack::pack(conn, started_unix);
-        (
-            self.deadline,
-            self.rate,
-            self.sampled_bytes,
-            self.sampled_at,
-        ) = derived;
+        self.set_times(times);
+        (self.rate, self.sampled_bytes) = (rate, sampled_bytes);
+    }
+
+    /// The deadline and sample time, as kept.
+    pub(super) fn times(&self) -> [(u32, u8); 2] {
+        [
+            (self.deadline, self.deadline_ms),
+            (self.sampled_at, self.sampled_ms),
+        ]
+    }
+
+    /// Sets what [`Row::times`] gives.
+    pub(super) fn set_times(&mut self, [deadline, sampled]: [(u32, u8); 2]) {
+        (self.deadline, self.deadline_ms) = deadline;
+        (self.sampled_at, self.sampled_ms) = sampled;
     }
 
     /// The kernel's whole view of the connection, with the seconds left
@@ -373,7 +389,7 @@ impl Row {
 
     /// When the kernel's timeout runs out, on the mirror clock.
     pub fn deadline(&self) -> Millis {
-        Millis::from(self.deadline) * TICK
+        millis((self.deadline, self.deadline_ms))
     }
 
     /// Bytes per second, both directions, over the last observed interval.
@@ -383,7 +399,10 @@ impl Row {
 
     /// Total bytes at the last counter sample, and its mirror time.
     pub fn sampled(&self) -> (u64, Millis) {
-        (self.sampled_bytes, Millis::from(self.sampled_at) * TICK)
+        (
+            self.sampled_bytes,
+            millis((self.sampled_at, self.sampled_ms)),
+        )
     }
 
     /// Seconds left before expiry at mirror time `now`.
@@ -411,7 +430,9 @@ impl Row {
         mark: 0,
         rate: 0.0,
         deadline: 0,
+        deadline_ms: 0,
         sampled_at: 0,
+        sampled_ms: 0,
         l4: [0; 4],
         zone: 0,
         l4proto: 0,
