@@ -99,9 +99,10 @@ impl RowSet {
         }
         let mut ended_here = Vec::new();
         for c in 0..self.slab.chunk_count() {
-            let unseen = self.slab.chunk(c).used & !seen.get(c).copied().unwrap_or(0);
-            for i in (0..CHUNK).filter(|i| unseen >> i & 1 != 0) {
-                let slot = (c * CHUNK + i) as u32;
+            let mut unseen = self.slab.chunk(c).used & !seen.get(c).copied().unwrap_or(0);
+            while unseen != 0 {
+                let slot = (c * CHUNK) as u32 + unseen.trailing_zeros();
+                unseen &= unseen - 1;
                 if now_hidden.contains(&slot) {
                     self.take_slot(slot);
                     continue;

@@ -31,13 +31,18 @@ impl Chunk {
         }
     }
 
-    /// The occupied slots' rows, with their slot numbers in the chunk.
+    /// The occupied slots' rows, with their slot numbers in the chunk: one
+    /// step per set bit, so a sparse chunk costs what it holds.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (usize, &Row)> {
-        let used = self.used;
-        self.rows
-            .iter()
-            .enumerate()
-            .filter(move |(i, _)| used >> i & 1 != 0)
+        let mut bits = self.used;
+        std::iter::from_fn(move || {
+            if bits == 0 {
+                return None;
+            }
+            let i = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            Some((i, &self.rows[i]))
+        })
     }
 }
 
