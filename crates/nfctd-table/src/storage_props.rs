@@ -247,14 +247,15 @@ fn an_idle_reconciliation_writes_nothing_and_copies_no_chunk() {
 #[test]
 fn a_frozen_view_copies_only_the_chunks_its_overlay_touches() {
     let (set, conns) = table(1000);
-    let mut frozen = Frozen::new(set.snapshot(0, SystemTime::UNIX_EPOCH));
+    let snapshot = set.snapshot(0, SystemTime::UNIX_EPOCH);
+    let mut frozen = Frozen::new(snapshot.clone());
     frozen.forget(conns[3].key());
     frozen.forget(conns[5].key());
     let view = frozen.view();
     assert_eq!(view.len(), 998);
-    let chunks = frozen.snapshot.chunks().len();
-    assert_eq!(shared_chunks(&frozen.snapshot, &view), chunks - 1);
-    assert_eq!(frozen.snapshot.len(), 1000);
+    let chunks = snapshot.chunks().len();
+    assert_eq!(shared_chunks(&snapshot, &view), chunks - 1);
+    assert_eq!(snapshot.len(), 1000);
 }
 
 #[test]
