@@ -11,6 +11,8 @@ use super::row::{Row, HAS_COUNTERS, HAS_STATE, ICMP, START_NS, USE_SPILLED, V6};
 
 /// What a row keeps out of line: rare in an IPv4 table, so an `Arc` shared
 /// by every copy of the row (a chunk copied for a snapshot copies a pointer).
+/// An IPv6 row's addresses are here; what even IPv6 rows seldom have is one
+/// box further, so that an IPv6 row's box stays small.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(super) struct Spill {
     /// IPv6 rows: orig src, orig dst, reply src, reply dst.
@@ -18,18 +20,34 @@ pub(super) struct Spill {
     /// Tuples that fit no packing (mixed families, both ports and ICMP
     /// fields set): kept whole, and the inline addresses and `l4` unused.
     pub(super) tuples: Option<Box<[Tuple; 2]>>,
+    rare: Option<Box<Rare>>,
+}
+
+/// The kernel's fields almost no entry has, or has too big for the row.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Rare {
     /// Packet counts past u32 (orig, reply).
-    pub(super) packets: Option<[u64; 2]>,
+    packets: Option<[u64; 2]>,
     labels: Option<Box<[u8; 16]>>,
     secmark: u32,
     /// A use count too big for the row.
     use_count: Option<u32>,
     /// A start timestamp that disagrees with the row's `started_unix`
     /// (rows made outside the mirror).
-    pub(super) start_ns: Option<NonZeroU64>,
+    start_ns: Option<NonZeroU64>,
 }
 
 impl Spill {
+    /// Packet counts past u32 (orig, reply).
+    pub(super) fn packets(&self) -> Option<[u64; 2]> {
+        self.rare.as_ref()?.packets
+    }
+
+    /// A start timestamp the row's `started_unix` does not say.
+    pub(super) fn start_ns(&self) -> Option<NonZeroU64> {
+        self.rare.as_ref()?.start_ns
+    }
+
     /// Whether the addresses are here rather than inline.
     pub(super) fn has_addrs(&self) -> bool {
         self.v6.is_some() || self.tuples.is_some()
@@ -72,6 +90,7 @@ fn pack_l4(orig: &Tuple, reply: &Tuple) -> Option<([u16; 4], bool)> {
 pub(super) fn pack(conn: &Conn, started_unix: u64) -> Row {
     let mut row = Row::VACANT;
     let mut spill = Spill::default();
+    let mut rare = Rare::default();
     row.id = conn.id;
     row.l4proto = conn.l4proto;
     row.status = conn.status;
@@ -113,7 +132,7 @@ pub(super) fn pack(conn: &Conn, started_unix: u64) -> Row {
         row.repl_bytes = c.repl_bytes;
         match (u32::try_from(c.orig_packets), u32::try_from(c.repl_packets)) {
             (Ok(o), Ok(r)) => (row.orig_packets, row.repl_packets) = (o, r),
-            _ => spill.packets = Some([c.orig_packets, c.repl_packets]),
+            _ => rare.packets = Some([c.orig_packets, c.repl_packets]),
         }
     }
     match conn.start_ns {
@@ -123,18 +142,21 @@ pub(super) fn pack(conn: &Conn, started_unix: u64) -> Row {
         }
         other => {
             row.start = started_unix;
-            spill.start_ns = other;
+            rare.start_ns = other;
         }
     }
     match u8::try_from(conn.use_count) {
         Ok(n) if n != USE_SPILLED => row.use_count = n,
         _ => {
             row.use_count = USE_SPILLED;
-            spill.use_count = Some(conn.use_count);
+            rare.use_count = Some(conn.use_count);
         }
     }
-    spill.labels = conn.labels.clone();
-    spill.secmark = conn.secmark;
+    rare.labels = conn.labels.clone();
+    rare.secmark = conn.secmark;
+    if rare != Rare::default() {
+        spill.rare = Some(Box::new(rare));
+    }
     if spill != Spill::default() {
         row.spill = Some(Arc::new(spill));
     }
@@ -168,21 +190,21 @@ pub(super) fn tuple(row: &Row, dir: usize) -> Tuple {
 
 /// The `Conn` `row` was packed from, with `timeout` seconds left.
 pub(super) fn unpack(row: &Row, timeout: u32) -> Conn {
-    let spill = row.spill.as_deref();
+    let rare = row.spill.as_deref().and_then(|s| s.rare.as_deref());
     let mut conn = Conn::new(row.id, row.family(), row.l4proto, row.orig(), row.reply());
     conn.proto_state = row.proto_state();
     conn.status = row.status;
     conn.mark = row.mark;
     conn.timeout = timeout;
     conn.zone = row.zone;
-    conn.use_count = match spill.and_then(|s| s.use_count) {
+    conn.use_count = match rare.and_then(|r| r.use_count) {
         Some(n) => n,
         None => u32::from(row.use_count),
     };
     conn.counters = row.counters();
     conn.start_ns = row.start_ns();
-    conn.labels = spill.and_then(|s| s.labels.clone());
-    conn.secmark = spill.map_or(0, |s| s.secmark);
+    conn.labels = rare.and_then(|r| r.labels.clone());
+    conn.secmark = rare.map_or(0, |r| r.secmark);
     conn
 }
 
@@ -307,6 +329,8 @@ mod tests {
         );
         let row = Row::fixture(v6, 0);
         let spill = row.spill.as_deref().unwrap();
-        assert!(spill.v6.is_some() && spill.tuples.is_none());
+        assert!(spill.v6.is_some() && spill.tuples.is_none() && spill.rare.is_none());
+        // What an IPv6 row costs beyond an IPv4 one.
+        assert!(std::mem::size_of::<Spill>() <= 88);
     }
 }

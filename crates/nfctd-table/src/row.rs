@@ -350,7 +350,8 @@ impl Row {
     /// The counters, when accounting is on.
     pub fn counters(&self) -> Option<Counters> {
         (self.flags & HAS_COUNTERS != 0).then(|| {
-            let (orig_packets, repl_packets) = match self.spill.as_deref().and_then(|s| s.packets) {
+            let (orig_packets, repl_packets) = match self.spill.as_deref().and_then(Spill::packets)
+            {
                 Some([o, r]) => (o, r),
                 None => (u64::from(self.orig_packets), u64::from(self.repl_packets)),
             };
@@ -373,7 +374,7 @@ impl Row {
         if self.flags & START_NS != 0 {
             std::num::NonZeroU64::new(self.start)
         } else {
-            self.spill.as_deref().and_then(|s| s.start_ns)
+            self.spill.as_deref().and_then(Spill::start_ns)
         }
     }
 
