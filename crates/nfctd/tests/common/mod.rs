@@ -164,8 +164,41 @@ impl Daemon {
         Daemon::spawn_command(command)
     }
 
-    /// Runs the daemon `command` describes, waiting for its "listening on" lines.
-    pub fn spawn_command(mut command: Command) -> Daemon {
+    /// Runs the daemon `command` describes, waiting for its "listening on"
+    /// lines and then for its mirror to be live (the whole table loaded).
+    pub fn spawn_command(command: Command) -> Daemon {
+        let mut daemon = Daemon::spawn_command_loading(command);
+        let live = wait_until(Duration::from_secs(60), || {
+            daemon.log().contains("table mirror is live") || !daemon.is_running()
+        });
+        assert!(
+            live && daemon.is_running(),
+            "nfctd did not load its table:\n{}",
+            daemon.log()
+        );
+        daemon
+    }
+
+    /// Like [`Daemon::start`], returning as soon as the daemon listens: it
+    /// may still be loading its table.
+    pub fn start_loading(bed: &Bed, args: &[&str]) -> Daemon {
+        let netns = bed.sandbox.netns_path();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_nfctd"));
+        command.args([
+            "--netns",
+            netns.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+            "--passwd-file",
+            "/nonexistent/nfctd-test-passwd",
+        ]);
+        command.args(args);
+        Daemon::spawn_command_loading(command)
+    }
+
+    /// Runs the daemon `command` describes, waiting only for its "listening
+    /// on" lines: it answers from then on, while its table may still load.
+    pub fn spawn_command_loading(mut command: Command) -> Daemon {
         // Info unless the test chose a level.
         if !command.get_envs().any(|(k, _)| k == "NFCTD_LOG") {
             command.env("NFCTD_LOG", "info");
