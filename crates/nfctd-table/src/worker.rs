@@ -85,8 +85,9 @@ pub(super) struct Worker {
     /// Snapshots just replaced: freeing their rows waits until pending
     /// replies are sent, so a caller of `resync` does not wait for it.
     retired: Vec<Snapshot>,
-    /// Told of rows as they come and go (export): the rows hold it too; the
-    /// first dump tells it once the table is whole.
+    /// Told of rows as they come and go (export). The rows hold it too and
+    /// tell it of each row the first dump adds; the worker tells it of the
+    /// first dump's reconciliation once the table is whole.
     observer: Option<Observer>,
     /// Commands the first dump put off (reconciliations): served first
     /// once the mirror is live.
@@ -118,8 +119,9 @@ impl Worker {
             events.set_reliable()?;
         }
         let requests = CtSocket::open()?;
-        // The first dump's own socket: its rows go to the worker one at a
-        // time, and the worker publishes between them.
+        // The first dump's own socket: while it hands rows over, the worker
+        // (not borrowed by it, unlike through `requests`) publishes and
+        // serves commands between them.
         let loader = CtSocket::open()?;
         let mut rows = RowSet::new(config.hidden);
         rows.set_observer(config.observer.clone());
@@ -162,7 +164,9 @@ impl Worker {
     /// through the handle are served (a change or kill waits for no dump);
     /// reconciliations wait until the table is whole. Events queue on the
     /// socket subscribed before the dump, and are applied after it, as after
-    /// any reconciliation.
+    /// any reconciliation. With no rows before it, streaming the dump into
+    /// the rows ends as a reconciliation would: export hears of each row as
+    /// it arrives, and of the reconciliation once the table is whole.
     fn load(&mut self, mut loader: CtSocket) -> Result<ResyncReport, ctnetlink::Error> {
         let started = Instant::now();
         let (entries, _) = loader.global_counts()?;

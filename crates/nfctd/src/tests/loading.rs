@@ -8,8 +8,8 @@ use axum::body::Body;
 use axum::http::StatusCode;
 use serde_json::{json, Value as Json};
 
-use crate::testing::xmlrpc::{members, view};
-use crate::testing::{conns, request, text, Daemon};
+use crate::testing::xmlrpc::{ids, members, view};
+use crate::testing::{conns, json, request, text, Daemon};
 use crate::xmlrpc::Value;
 
 /// A struct's keys, in the order sent.
@@ -20,13 +20,20 @@ fn keys(value: &Value) -> Vec<String> {
     }
 }
 
-/// `value` without `key` (and with `snapshot`, a time, left out).
+/// `value` without `key`, its time (`snapshot`) left out and its rows by id
+/// only: their timeouts and ages count seconds between two answers.
 fn without(value: &Value, key: &str) -> Vec<(String, Value)> {
     match value {
         Value::Struct(pairs) => pairs
             .iter()
             .filter(|(k, _)| k != key && k != "snapshot")
-            .cloned()
+            .map(|(k, v)| match k.as_str() {
+                "connections" => {
+                    let ids = ids(value).into_iter().map(i64::from).map(Value::Int);
+                    (k.clone(), Value::Array(ids.collect()))
+                }
+                _ => (k.clone(), v.clone()),
+            })
             .collect(),
         other => panic!("not a struct: {other:?}"),
     }
@@ -34,9 +41,11 @@ fn without(value: &Value, key: &str) -> Vec<(String, Value)> {
 
 fn without_json(value: &Json, key: &str) -> Json {
     let mut value = value.clone();
+    let ids = json::ids(&value);
     let object = value.as_object_mut().unwrap();
     object.remove(key);
     object.remove("snapshot");
+    object.insert("connections".into(), json!(ids));
     value
 }
 
