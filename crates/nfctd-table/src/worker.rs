@@ -36,9 +36,11 @@ const EVENT_BATCHES: usize = 16;
 /// often, or less often on a big table: each publish copies every row read,
 /// so publishing takes at most a fifth of the time.
 const LOAD_PUBLISH_EVERY: Millis = 500;
-/// While the first dump runs, progress, commands and the clock are looked at
-/// once per this many entries.
+/// While the first dump runs, progress and commands are looked at once per
+/// this many entries,
 const LOAD_CHECK_EVERY: usize = 4096;
+/// and the clock once per this many (about a datagram's worth).
+const LOAD_STAMP_EVERY: usize = 128;
 
 /// How the mirror runs.
 #[derive(Clone)]
@@ -178,6 +180,12 @@ impl Worker {
         let mut next_publish = now.saturating_add(LOAD_PUBLISH_EVERY);
         let mut unchecked = 0;
         let summary = loader.dump(|conn| {
+            // Rows count their timeouts from when the kernel handed them
+            // over: a dump may walk the kernel's hash table, which every
+            // namespace shares, for seconds before the first row comes.
+            if unchecked % LOAD_STAMP_EVERY == 0 {
+                (now, unix) = (self.clock.now(), unix_now());
+            }
             if changed.is_empty() || !changed.contains(&conn.key()) {
                 self.rows.upsert(conn, now, unix);
             }
@@ -187,13 +195,13 @@ impl Worker {
             }
             self.shared.progress.read(unchecked as u64);
             unchecked = 0;
-            (now, unix) = (self.clock.now(), unix_now());
             self.dirty = true;
             self.serve_while_loading(&mut changed);
-            if now >= next_publish {
+            let checked = self.clock.now();
+            if checked >= next_publish {
                 self.publish();
                 self.retired.clear();
-                let took = self.clock.now().saturating_sub(now);
+                let took = self.clock.now().saturating_sub(checked);
                 next_publish = self
                     .clock
                     .now()

@@ -190,7 +190,8 @@ fn serve(
         None => (None, None),
     };
     // Returns once subscribed: the first dump runs in the mirror's thread,
-    // and the daemon serves what it has read so far (`await_first_dump`).
+    // and the daemon serves what it has read so far until the table is
+    // whole (`FirstDumpWatch`).
     let (mirror, first_dump) = Mirror::start_loading(MirrorConfig {
         resync_interval: config.resync_interval,
         hidden: crate::config::ignore_rule(config.ignore.clone()),
@@ -199,6 +200,7 @@ fn serve(
         observer,
     })
     .context(FIRST_DUMP_FAILED)?;
+    tracing::info!("loading the table mirror; answering meanwhile from what is read");
     if accounting_pending {
         accounting::enable(true);
     }

@@ -720,7 +720,7 @@ async fn a_viewer_sees_no_kill_controls() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_table_still_loading_shows_a_progress_bar_then_the_table() {
     let bed = Bed::new();
-    bed.inject(&synthetic(200_000));
+    let entries = bed.fill(200_000);
     let small = Bed::new();
     let warm_up = Daemon::start(&small, &["--auth", "none"]);
     let Some(b) = Browser::open(warm_up.addr, "fr-FR").await else {
@@ -759,14 +759,25 @@ async fn a_table_still_loading_shows_a_progress_bar_then_the_table() {
         "{bar}"
     );
     assert_eq!(bar["table"], true, "{bar}");
-    assert_eq!(bar["max"], 200_000, "{bar}");
+    assert_eq!(bar["max"], entries, "{bar}");
     let (value, max) = (bar["value"].as_f64().unwrap(), bar["max"].as_f64().unwrap());
     assert!(0.0 < value && value <= max, "{bar}");
     let text = bar["text"]
         .as_str()
         .unwrap()
         .replace(['\u{a0}', '\u{202f}'], " ");
-    assert!(text.contains("sur 200 000"), "{text}");
+    // French groups digits by three, with a space.
+    let digits = entries.to_string();
+    let grouped: Vec<&str> = digits
+        .as_bytes()
+        .rchunks(3)
+        .rev()
+        .map(|group| std::str::from_utf8(group).unwrap())
+        .collect();
+    assert!(
+        text.contains(&format!("sur {}", grouped.join(" "))),
+        "{text}"
+    );
     b.screenshot("nfctd-loading-fr.png").await;
 
     b.until("Number(document.body.dataset.loads || 0) > 0", "the table")

@@ -71,6 +71,21 @@ impl Bed {
         assert_eq!(failed, 0, "injection refused: {first:?}");
     }
 
+    /// Creates `n` synthetic entries; returns how many the namespace holds.
+    /// The kernel's hash table is shared by every namespace on the machine:
+    /// when other tables crowd it, a few creates fail for a hash chain too
+    /// long (ENOSPC, counted as `chaintoolong`). Those are left out.
+    pub fn fill(&self, n: usize) -> u64 {
+        let (failed, first) = self.ct().create_many(&synthetic(n)).unwrap();
+        let crowded = matches!(&first, Some(ctnetlink::Error::Kernel { errno, .. }) if *errno == libc::ENOSPC);
+        assert!(
+            failed == 0 || (crowded && failed < n / 10),
+            "{failed} of {n} creates refused: {first:?}"
+        );
+        let (count, _) = self.ct().global_counts().unwrap();
+        u64::from(count)
+    }
+
     pub fn kernel(&self) -> Vec<Conn> {
         self.ct().dump_all().unwrap()
     }
