@@ -4,11 +4,12 @@
 //! the API fronts; see docs/architecture.md.
 //!
 //! The mirror's modules import one way: `mirror` (the handle) starts a
-//! `worker` (its thread), which drains `events` into a `rowset`; the handle
-//! and the thread meet only in `shared`. A `rowset` keeps its rows (`row`,
-//! packed by `pack`) in a `slab` of copy-on-write chunks, found through an
-//! `index`; `reconcile` merges a full dump into them; a `snapshot` is the
-//! chunk list, and `frozen` lays one reader's changes over one. Rows a view served are `watch`ed:
+//! `worker` (its thread), which loads the table (its progress in `loading`),
+//! then drains `events` into a `rowset`; the handle and the thread meet only
+//! in `shared`. A `rowset` keeps its rows (`row`, packed by `pack`) in a
+//! `slab` of copy-on-write chunks, found through an `index`; `reconcile`
+//! merges a full dump into them; a `snapshot` is the chunk list, and `frozen`
+//! lays one reader's changes over one. Rows a view served are `watch`ed:
 //! the thread looks them up every second so their rates stay live.
 //!
 //! A view over a table made from rows (the mirror publishes the same
@@ -56,6 +57,7 @@ mod events;
 mod flows;
 mod frozen;
 mod index;
+mod loading;
 mod merge;
 mod mirror;
 mod pack;
@@ -77,6 +79,7 @@ pub use error::MirrorError;
 pub use events::{drain_events, Drained, BATCH_DATAGRAMS};
 pub use flows::{EndReason, FlowObserver, Observer};
 pub use frozen::Frozen;
+pub use loading::{FirstDump, Loading};
 pub use mirror::Mirror;
 pub use row::{unix_millis, Clock, Millis, Row, TICK};
 pub use rowset::{Hidden, RowSet};

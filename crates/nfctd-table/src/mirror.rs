@@ -9,10 +9,11 @@ use std::sync::Arc;
 use ctnetlink::{Conn, ConnKey};
 
 use super::error::MirrorError;
+use super::loading::{FirstDump, Loading};
 use super::row::Millis;
+use super::snapshot::Snapshot;
 use super::rowset::Hidden;
 use super::shared::{lock, Command, MirrorCounters, ResyncReport, Resynced, Shared};
-use super::snapshot::Snapshot;
 use super::worker::{MirrorConfig, Worker};
 
 /// A cheap handle to the mirror; clone it freely.
@@ -25,21 +26,43 @@ impl std::fmt::Debug for Mirror {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Mirror")
             .field("live", &self.is_live())
+            .field("loading", &self.loading())
             .finish_non_exhaustive()
     }
 }
 
 impl Mirror {
     /// Subscribes to events, dumps the table, and starts the mirror thread, all in
-    /// the calling thread's network namespace (see `Worker::new`).
+    /// the calling thread's network namespace (see `Worker::new`); returns once
+    /// the whole table is loaded and the mirror is live, or with the first
+    /// dump's error.
     pub fn start(config: MirrorConfig) -> Result<Mirror, MirrorError> {
+        let (mirror, first) = Mirror::start_loading(config)?;
+        first.wait()?;
+        Ok(mirror)
+    }
+
+    /// Subscribes to events and starts the mirror thread, which does the first
+    /// dump, in the calling thread's network namespace (see `Worker::new`).
+    /// Returns at once: while the dump runs, snapshots hold the rows read so
+    /// far and [`Mirror::loading`] says how far it got; [`FirstDump`] tells
+    /// how it ended. If it fails, the thread stops: the mirror never turns
+    /// live.
+    pub fn start_loading(config: MirrorConfig) -> Result<(Mirror, FirstDump), MirrorError> {
         let (shared, inbox) = Shared::new()?;
         let shared = Arc::new(shared);
-        let worker = Worker::new(config, Arc::clone(&shared), inbox)?;
+        let (worker, loader) = Worker::new(config, Arc::clone(&shared), inbox)?;
+        let (outcome, first) = FirstDump::new();
         std::thread::Builder::new()
             .name("mirror".into())
-            .spawn(move || worker.run())?;
-        Ok(Mirror { shared })
+            .spawn(move || worker.run(loader, outcome))?;
+        Ok((Mirror { shared }, first))
+    }
+
+    /// How far the first dump got, while it runs; `None` once the mirror is
+    /// live (or if the first dump failed).
+    pub fn loading(&self) -> Option<Loading> {
+        self.shared.progress.get()
     }
 
     /// The latest published view of the table.

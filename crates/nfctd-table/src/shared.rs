@@ -1,7 +1,7 @@
 //! What the mirror's handle and its thread share: the published snapshot, the
-//! counters, liveness, and the command queue with the waker that interrupts
-//! the thread's poll. The handle holds the sending side ([`Shared`]), the
-//! thread the receiving side ([`Inbox`]).
+//! counters, liveness, the first dump's progress, and the command queue with
+//! the waker that interrupts the thread's poll. The handle holds the sending
+//! side ([`Shared`]), the thread the receiving side ([`Inbox`]).
 
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, BorrowedFd};
@@ -13,9 +13,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use ctnetlink::{Conn, ConnKey};
 
 use super::error::MirrorError;
+use super::loading::Progress;
 use super::row::Clock;
-use super::rowset::Hidden;
 use super::snapshot::Snapshot;
+use super::rowset::Hidden;
 
 /// Counters about the mirror's own work, for `stats` and metrics.
 #[derive(Debug, Default)]
@@ -83,6 +84,8 @@ pub(super) struct Shared {
     pub(super) clock: Clock,
     pub(super) published: Mutex<Snapshot>,
     pub(super) live: AtomicBool,
+    /// How far the first dump got, while it runs.
+    pub(super) progress: Progress,
     pub(super) counters: MirrorCounters,
     /// Watch commands sent and not yet taken: views send one each, and while
     /// the thread is busy (a resync) they must not pile up without bound.
@@ -110,6 +113,7 @@ impl Shared {
             clock: Clock::new(),
             published: Mutex::new(Snapshot::empty()),
             live: AtomicBool::new(false),
+            progress: Progress::default(),
             counters: MirrorCounters::default(),
             pending_watches: AtomicUsize::new(0),
             commands: Mutex::new(tx),

@@ -1,18 +1,20 @@
-//! The mirror's thread: applies events, reconciles with full dumps, checks
-//! expired rows against the kernel, recovers from event overflow, handles the
+//! The mirror's thread: loads the table (the first dump, published as it
+//! goes), then applies events, reconciles with full dumps, checks expired
+//! rows against the kernel, recovers from event overflow, handles the
 //! handle's commands, and publishes snapshots.
 
 use std::collections::HashSet;
 use std::os::fd::AsFd;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant, SystemTime};
 
-use ctnetlink::{Conn, CtSocket, EventSocket};
+use ctnetlink::{Conn, ConnKey, CtSocket, EventSocket};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
 use super::events::drain_events;
 use super::flows::{EndReason, Observer};
+use super::loading::Outcome;
 use super::merge::MIN_RATE_INTERVAL;
 use super::row::{unix_millis, unix_now, Clock, Millis, Row};
 use super::rowset::{Hidden, RowSet};
@@ -31,6 +33,15 @@ const EXPIRY_LOOKUPS: usize = 256;
 const WATCH_EVERY: Millis = 1000;
 /// Event batches drained before timers get their turn, even in an event storm.
 const EVENT_BATCHES: usize = 16;
+/// While the first dump runs, what it read so far is published about this
+/// often, or less often on a big table: each publish copies every row read,
+/// so publishing takes at most a fifth of the time.
+const LOAD_PUBLISH_EVERY: Millis = 500;
+/// While the first dump runs, progress and commands are looked at once per
+/// this many entries,
+const LOAD_CHECK_EVERY: usize = 4096;
+/// and the clock once per this many (about a datagram's worth).
+const LOAD_STAMP_EVERY: usize = 128;
 
 /// How the mirror runs.
 #[derive(Clone)]
@@ -77,6 +88,13 @@ pub(super) struct Worker {
     /// Snapshots just replaced: freeing their rows waits until pending
     /// replies are sent, so a caller of `resync` does not wait for it.
     retired: Vec<Snapshot>,
+    /// Told of rows as they come and go (export). The rows hold it too and
+    /// tell it of each row the first dump adds; the worker tells it of the
+    /// first dump's reconciliation once the table is whole.
+    observer: Option<Observer>,
+    /// Commands the first dump put off (reconciliations): served first
+    /// once the mirror is live.
+    deferred: Vec<Command>,
 }
 
 /// Marks the mirror as not live when its thread ends, however it ends.
@@ -90,22 +108,28 @@ impl Drop for LiveGuard {
 }
 
 impl Worker {
-    /// Subscribes to events, then dumps the table and publishes it, all in the
-    /// calling thread's network namespace: subscribing before the dump means
-    /// no change between the two is lost. The thread then starts with `run`.
+    /// Subscribes to events and opens the request sockets, all in the calling
+    /// thread's network namespace: the table is then dumped by the thread
+    /// (`run`), and subscribing before the dump means no change between the
+    /// two is lost. Returns the worker and the socket of its first dump.
     pub(super) fn new(
         config: MirrorConfig,
         shared: Arc<Shared>,
         inbox: Inbox,
-    ) -> Result<Worker, ctnetlink::Error> {
+    ) -> Result<(Worker, CtSocket), ctnetlink::Error> {
         let events = EventSocket::subscribe(config.event_buffer)?;
         if config.reliable_events {
             events.set_reliable()?;
         }
         let requests = CtSocket::open()?;
+        // The first dump's own socket: while it hands rows over, the worker
+        // (not borrowed by it, unlike through `requests`) publishes and
+        // serves commands between them.
+        let loader = CtSocket::open()?;
         let mut rows = RowSet::new(config.hidden);
-        rows.set_observer(config.observer);
-        let mut worker = Worker {
+        rows.set_observer(config.observer.clone());
+        shared.progress.begin();
+        let worker = Worker {
             resync_interval: config.resync_interval,
             reliable_events: config.reliable_events,
             clock: shared.clock,
@@ -118,12 +142,144 @@ impl Worker {
             dirty: false,
             last_publish: 0,
             retired: Vec::new(),
+            observer: config.observer,
+            deferred: Vec::new(),
         };
-        worker.resync()?;
-        Ok(worker)
+        Ok((worker, loader))
     }
 
-    pub(super) fn run(mut self) {
+    /// The thread: loads the table with `loader` and tells `first` how that
+    /// went; once it is whole, follows the kernel until the process ends.
+    pub(super) fn run(mut self, loader: CtSocket, first: mpsc::Sender<Outcome>) {
+        let loaded = self.load(loader);
+        self.shared.progress.end();
+        let failed = loaded.is_err();
+        // Nobody waiting is no reason to stop: the mirror serves anyway.
+        let _ = first.send(loaded);
+        if !failed {
+            self.follow();
+        }
+    }
+
+    /// The first dump. Its rows enter the table as they are read, and what
+    /// was read so far is published every [`LOAD_PUBLISH_EVERY`] or so: real
+    /// rows of the kernel, not yet all of them. Meanwhile row changes made
+    /// through the handle are served (a change or kill waits for no dump);
+    /// reconciliations wait until the table is whole. Events queue on the
+    /// socket subscribed before the dump, and are applied after it, as after
+    /// any reconciliation. With no rows before it, streaming the dump into
+    /// the rows ends as a reconciliation would: export hears of each row as
+    /// it arrives, and of the reconciliation once the table is whole.
+    fn load(&mut self, mut loader: CtSocket) -> Result<ResyncReport, ctnetlink::Error> {
+        let started = Instant::now();
+        let (entries, _) = loader.global_counts()?;
+        self.shared.progress.expect(u64::from(entries));
+        // Rows the handle changed or dropped during the dump: fresher than
+        // what the dump read before the change, so the dump leaves them be.
+        let mut changed = HashSet::new();
+        let (mut now, mut unix) = (self.clock.now(), unix_now());
+        let mut next_publish = now.saturating_add(LOAD_PUBLISH_EVERY);
+        let mut unchecked = 0;
+        let summary = loader.dump(|conn| {
+            // Rows count their timeouts from when the kernel handed them
+            // over: a dump may walk the kernel's hash table, which every
+            // namespace shares, for seconds before the first row comes.
+            if unchecked % LOAD_STAMP_EVERY == 0 {
+                (now, unix) = (self.clock.now(), unix_now());
+            }
+            if changed.is_empty() || !changed.contains(&conn.key()) {
+                self.rows.upsert(conn, now, unix);
+            }
+            unchecked += 1;
+            if unchecked < LOAD_CHECK_EVERY {
+                return;
+            }
+            self.shared.progress.read(unchecked as u64);
+            unchecked = 0;
+            self.dirty = true;
+            self.serve_while_loading(&mut changed);
+            let checked = self.clock.now();
+            if checked >= next_publish {
+                self.publish();
+                self.retired.clear();
+                let took = self.clock.now().saturating_sub(checked);
+                next_publish = self
+                    .clock
+                    .now()
+                    .saturating_add(LOAD_PUBLISH_EVERY.max(took.saturating_mul(4)));
+            }
+        })?;
+        self.shared.progress.read(unchecked as u64);
+        let counters = &self.shared.counters;
+        counters
+            .malformed
+            .fetch_add(summary.malformed as u64, Ordering::Relaxed);
+        counters.resyncs.fetch_add(1, Ordering::Relaxed);
+        let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        counters.resync_micros.fetch_add(micros, Ordering::Relaxed);
+        counters
+            .last_resync_unix_ms
+            .store(unix_millis(), Ordering::Relaxed);
+        // As after any full dump: every row's counters are current.
+        if let Some(observer) = &self.observer {
+            observer.reconciled(&mut self.rows.rows());
+        }
+        self.shared.live.store(true, Ordering::Release);
+        self.dirty = true;
+        self.publish();
+        let entries = self.rows.len();
+        Ok(ResyncReport {
+            entries,
+            added: entries,
+            removed: 0,
+        })
+    }
+
+    /// The commands that may be served in the middle of the first dump:
+    /// kills and changes (whose keys go into `changed`) and watches; the
+    /// rest wait for the table to be whole.
+    fn serve_while_loading(&mut self, changed: &mut HashSet<ConnKey>) {
+        let mut published_waiters = Vec::new();
+        let (now, unix) = (self.clock.now(), unix_now());
+        while let Some(command) = self.inbox.next() {
+            match command {
+                // Deleted through nfctd: the DESTROY event waits with the
+                // others until the dump is whole, and then finds its row
+                // gone.
+                Command::Forget(keys, reply) => {
+                    for key in keys {
+                        self.rows.remove(&key, EndReason::Event);
+                        changed.insert(key);
+                    }
+                    published_waiters.push(reply);
+                }
+                Command::Observe(conns, reply) => {
+                    for conn in conns {
+                        changed.insert(conn.key());
+                        self.rows.upsert(conn, now, unix);
+                    }
+                    published_waiters.push(reply);
+                }
+                Command::Watch(keys) => {
+                    self.shared.pending_watches.fetch_sub(1, Ordering::Relaxed);
+                    self.watched.note(keys, now);
+                }
+                command @ (Command::Resync(_) | Command::Hide(..)) => {
+                    self.deferred.push(command);
+                }
+            }
+        }
+        if !published_waiters.is_empty() {
+            self.publish();
+            self.retired.clear();
+            for reply in published_waiters {
+                let _ = reply.send(());
+            }
+        }
+    }
+
+    /// Follows the kernel once the table is whole.
+    fn follow(mut self) {
         let _guard = LiveGuard(Arc::clone(&self.shared));
         let every = self.resync_interval.map(millis);
         let mut next_resync = every.map(|e| self.clock.now().saturating_add(e));
@@ -270,7 +426,8 @@ impl Worker {
         let mut resyncs = Vec::new();
         let mut published_waiters = Vec::new();
         let (now, unix) = (self.clock.now(), unix_now());
-        while let Some(command) = self.inbox.next() {
+        let mut deferred = std::mem::take(&mut self.deferred).into_iter();
+        while let Some(command) = deferred.next().or_else(|| self.inbox.next()) {
             match command {
                 Command::Resync(reply) => resyncs.push(reply),
                 Command::Hide(hidden, reply) => {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 
-use nfctd_table::{Mirror, MirrorConfig, MirrorError};
+use nfctd_table::{FirstDump, Mirror, MirrorConfig, MirrorError};
 
 use crate::auth::Auth;
 use crate::config::{Cli, Command, Config, Source};
@@ -189,16 +189,18 @@ fn serve(
         }
         None => (None, None),
     };
-    let mirror = Mirror::start(MirrorConfig {
+    // Returns once subscribed: the first dump runs in the mirror's thread,
+    // and the daemon serves what it has read so far until the table is
+    // whole (`FirstDumpWatch`).
+    let (mirror, first_dump) = Mirror::start_loading(MirrorConfig {
         resync_interval: config.resync_interval,
         hidden: crate::config::ignore_rule(config.ignore.clone()),
         event_buffer: config.event_buffer,
         reliable_events: config.reliable_events,
         observer,
     })
-    .context("cannot read the connection-tracking table")?;
-    let entries = mirror.snapshot().len();
-    tracing::info!(entries, "table mirror is live");
+    .context(FIRST_DUMP_FAILED)?;
+    tracing::info!("loading the table mirror; answering meanwhile from what is read");
     if accounting_pending {
         accounting::enable(true);
     }
@@ -210,6 +212,10 @@ fn serve(
         demo::start_traffic().context("cannot start the demo traffic")?;
     }
 
+    let loaded = FirstDumpWatch {
+        first_dump,
+        mirror: mirror.clone(),
+    };
     let service = Service::new(
         Arc::new(mirror.clone()),
         Arc::new(Sockets::default()),
@@ -256,19 +262,86 @@ fn serve(
         .worker_threads(2)
         .enable_all()
         .build()?;
-    // The listeners are bound and the mirror is live: connections made from
-    // now on queue until the accept loop below takes them.
-    notifier.ready(&format!(
-        "mirror live with {entries} connections; {} listener(s)",
-        listeners.len()
-    ));
-    let shutdown = async move {
-        signals(Arc::new(reloaders)).await;
-        notifier.stopping();
+    // The listeners are bound: connections made from now on queue until the
+    // accept loop below takes them, and are answered while the table loads.
+    // READY=1 waits for the whole table; a failed first dump stops the
+    // daemon as a failed start.
+    let notifier = Arc::new(notifier);
+    let (failed_tx, failed_rx) = tokio::sync::oneshot::channel();
+    let listening = listeners.len();
+    {
+        let notifier = Arc::clone(&notifier);
+        std::thread::Builder::new()
+            .name("first-dump".into())
+            .spawn(move || {
+                if let Err(e) = loaded.wait(&notifier, listening) {
+                    let _ = failed_tx.send(e);
+                }
+            })?;
+    }
+    let failed = Arc::new(std::sync::Mutex::new(None));
+    let shutdown = {
+        let failed = Arc::clone(&failed);
+        async move {
+            tokio::select! {
+                () = signals(Arc::new(reloaders)) => notifier.stopping(),
+                Ok(e) = failed_rx => {
+                    *failed.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(e);
+                }
+            }
+        }
     };
     runtime.block_on(net::serve(apps.main, listeners, tls, limits, shutdown))?;
+    let failed = failed
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .take();
+    if let Some(e) = failed {
+        return Err(anyhow::Error::new(e).context(FIRST_DUMP_FAILED));
+    }
     tracing::info!("shut down");
     Ok(())
+}
+
+/// What a failed start of the mirror says, before the error's own words.
+const FIRST_DUMP_FAILED: &str = "cannot read the connection-tracking table";
+
+/// How often systemd hears how far the first dump got.
+const STATUS_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The first dump, watched until the mirror is live.
+struct FirstDumpWatch {
+    first_dump: FirstDump,
+    mirror: Mirror,
+}
+
+impl FirstDumpWatch {
+    /// Waits for the whole table, telling the service manager how far it
+    /// got once a second (`STATUS=loading N of M connections`), then logs
+    /// that the mirror is live and sends READY=1. Blocking; the error is the
+    /// first dump's.
+    fn wait(self, notifier: &Notifier, listeners: usize) -> Result<(), MirrorError> {
+        loop {
+            match self.first_dump.wait_timeout(STATUS_EVERY) {
+                None => {
+                    if let Some(l) = self.mirror.loading() {
+                        notifier.status(&format!(
+                            "loading {} of {} connections",
+                            l.loaded, l.expected
+                        ));
+                    }
+                }
+                Some(Err(e)) => return Err(e),
+                Some(Ok(_)) => break,
+            }
+        }
+        let entries = self.mirror.snapshot().len();
+        tracing::info!(entries, "table mirror is live");
+        notifier.ready(&format!(
+            "mirror live with {entries} connections; {listeners} listener(s)"
+        ));
+        Ok(())
+    }
 }
 
 /// What the service takes from `config`, with flow export's counters when

@@ -73,8 +73,10 @@ const EXTRA: &[(&str, &[(&str, &str)])] = &[
             ("NO_COLOR", "No colours in logs written to a terminal."),
             (
                 "NOTIFY_SOCKET",
-                "Set by systemd for Type=notify: READY=1 is sent once the mirror is live and the \
-                 listeners are bound, STOPPING=1 when shutdown begins.",
+                "Set by systemd for Type=notify: while the first dump loads a big table, \
+                 STATUS=loading N of M connections once a second; READY=1 once the mirror is \
+                 live (the whole table loaded) and the listeners are bound; STOPPING=1 when \
+                 shutdown begins.",
             ),
         ],
     ),

@@ -1,5 +1,6 @@
-//! systemd's readiness protocol (`Type=notify`): READY=1 once the mirror is
-//! live and every listener is bound, STOPPING=1 when shutdown begins. Without
+//! systemd's readiness protocol (`Type=notify`): STATUS lines while the
+//! first dump loads, READY=1 once the mirror is live and every listener is
+//! bound, STOPPING=1 when shutdown begins. Without
 //! NOTIFY_SOCKET in the environment every call does nothing.
 //!
 //! The message vocabulary is sd-notify's; the socket is our own, connected
@@ -45,6 +46,11 @@ impl Notifier {
     /// READY=1, with a STATUS line for `systemctl status`.
     pub fn ready(&self, status: &str) {
         self.send(&[NotifyState::Ready, NotifyState::Status(status)]);
+    }
+
+    /// A STATUS line alone (progress, before READY=1).
+    pub fn status(&self, status: &str) {
+        self.send(&[NotifyState::Status(status)]);
     }
 
     /// STOPPING=1.
@@ -93,6 +99,9 @@ mod tests {
         let mut buf = [0u8; 256];
         let n = server.recv(&mut buf).unwrap();
         assert_eq!(&buf[..n], b"READY=1\nSTATUS=serving\n");
+        notifier.status("loading 5 of 10 connections");
+        let n = server.recv(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"STATUS=loading 5 of 10 connections\n");
         notifier.stopping();
         let n = server.recv(&mut buf).unwrap();
         assert!(buf[..n].starts_with(b"STOPPING=1\n"));

@@ -115,9 +115,20 @@ pub fn metrics_app(service: Service, allowed_hosts: AllowedHosts) -> Router {
     )
 }
 
+/// 200 once the mirror is live. While the first dump loads, 503 with
+/// `Retry-After` and the progress: the answers hold only part of the table,
+/// so a readiness check (or a load balancer) should wait.
 async fn healthz(State(service): State<Service>) -> Response {
-    if service.table().is_live() {
+    let table = service.table();
+    if table.is_live() {
         (StatusCode::OK, "ok\n").into_response()
+    } else if let Some(l) = table.loading() {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(axum::http::header::RETRY_AFTER, "1")],
+            format!("table mirror is loading: {} of {}\n", l.loaded, l.expected),
+        )
+            .into_response()
     } else {
         (
             StatusCode::SERVICE_UNAVAILABLE,

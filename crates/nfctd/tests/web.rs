@@ -711,3 +711,88 @@ async fn a_viewer_sees_no_kill_controls() {
         .contains("viewer"));
     b.close().await;
 }
+
+/// A table still loading at start: the page shows a labelled progress bar
+/// (French here) where the table will be, then the table once it is whole.
+/// The browser starts on a small daemon first and then goes to the big one
+/// as it starts, so the page asks within its first second of loading (which
+/// takes about 3 s in this unoptimised build, see `tests/loading.rs`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_table_still_loading_shows_a_progress_bar_then_the_table() {
+    let bed = Bed::new();
+    let entries = bed.fill(200_000);
+    let small = Bed::new();
+    let warm_up = Daemon::start(&small, &["--auth", "none"]);
+    let Some(b) = Browser::open(warm_up.addr, "fr-FR").await else {
+        return;
+    };
+    let daemon = Daemon::start_loading(&bed, &["--auth", "none"]);
+    b.client
+        .goto(&format!("http://{}/", daemon.addr))
+        .await
+        .unwrap();
+    b.until("document.body.dataset.ready === '1'", "the page to start")
+        .await;
+    b.until(
+        "!document.getElementById('login-view').hidden",
+        "the login form",
+    )
+    .await;
+    b.click("#login-form button[type=submit]").await;
+    b.until(
+        "document.body.dataset.loading === '1' || Number(document.body.dataset.loads || 0) > 0",
+        "the first answer",
+    )
+    .await;
+    assert_eq!(
+        b.js("document.body.dataset.loading || ''").await,
+        "1",
+        "the first answer was already the whole table:\n{}",
+        daemon.log()
+    );
+    let bar = b
+        .js("(() => { const bar = document.getElementById('loading-bar'); return { tag: bar.tagName, name: bar.labels[0].textContent, value: bar.value, max: bar.max, text: document.getElementById('loading-text').textContent, table: document.getElementById('table-box').hidden }; })()")
+        .await;
+    assert_eq!(bar["tag"], "PROGRESS", "{bar}");
+    assert_eq!(
+        bar["name"], "Chargement de la table des connexions…",
+        "{bar}"
+    );
+    assert_eq!(bar["table"], true, "{bar}");
+    assert_eq!(bar["max"], entries, "{bar}");
+    let (value, max) = (bar["value"].as_f64().unwrap(), bar["max"].as_f64().unwrap());
+    assert!(0.0 < value && value <= max, "{bar}");
+    let text = bar["text"]
+        .as_str()
+        .unwrap()
+        .replace(['\u{a0}', '\u{202f}'], " ");
+    // French groups digits by three, with a space.
+    let digits = entries.to_string();
+    let grouped: Vec<&str> = digits
+        .as_bytes()
+        .rchunks(3)
+        .rev()
+        .map(|group| std::str::from_utf8(group).unwrap())
+        .collect();
+    assert!(
+        text.contains(&format!("sur {}", grouped.join(" "))),
+        "{text}"
+    );
+    b.screenshot("nfctd-loading-fr.png").await;
+
+    b.until("Number(document.body.dataset.loads || 0) > 0", "the table")
+        .await;
+    assert_eq!(
+        b.js("document.getElementById('loading').hidden").await,
+        true
+    );
+    assert_eq!(
+        b.js("document.getElementById('table-box').hidden").await,
+        false
+    );
+    assert_eq!(
+        b.js("document.querySelectorAll('#rows tr').length").await,
+        100
+    );
+    b.close().await;
+}

@@ -28,7 +28,9 @@ use nfctd_table::Snapshot;
 
 pub use error::ApiError;
 pub use kernel::{Delete, Kernel};
-pub use reply::{Killed, MirrorStats, SessionId, SessionInfo, Stats, TableCounts, ViewPage};
+pub use reply::{
+    Killed, Loading, MirrorStats, SessionId, SessionInfo, Stats, TableCounts, ViewPage,
+};
 pub use request::{Credentials, PageRange, Setting, ViewRequest};
 pub use session::{Role, Session, Sessions, MAX_FROZEN};
 pub use sockets::Sockets;

@@ -30,12 +30,39 @@ pub struct ViewPage {
     pub start: usize,
     /// Rows in the table served (after `--ignore`).
     pub table_size: usize,
+    /// Present only while the first dump is still loading: the table served
+    /// is what was read so far.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub loading: Option<Loading>,
     pub autorefresh: bool,
     /// When the table state served was taken (RFC 3339, UTC, in JSON).
     #[serde(serialize_with = "rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub snapshot: SystemTime,
     pub connections: Vec<Connection>,
+}
+
+/// How far the first dump got: the daemon answers while it loads a big
+/// table, from the rows read so far. Once it is whole this is absent and the
+/// mirror is live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Loading {
+    /// Kernel entries read so far (hidden ones included).
+    pub loaded: u64,
+    /// The kernel's entry count when loading began (never below `loaded`).
+    /// It includes entries that timed out but were not reaped yet, which the
+    /// dump skips, so loading may end below it.
+    pub expected: u64,
+}
+
+impl From<nfctd_table::Loading> for Loading {
+    fn from(l: nfctd_table::Loading) -> Loading {
+        Loading {
+            loaded: l.loaded,
+            expected: l.expected,
+        }
+    }
 }
 
 /// The answer to `kill`.
@@ -51,6 +78,10 @@ pub struct Killed {
 pub struct Stats {
     /// Rows in the mirror (after `--ignore`).
     pub table_size: usize,
+    /// Present only while the first dump is still loading.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub loading: Option<Loading>,
     /// The kernel's own entry count, hidden entries included.
     pub kernel_entries: u64,
     pub table_limit: u64,

@@ -19,11 +19,13 @@ impl Service {
     /// whose access is decided where it is served (docs/metrics.md).
     pub fn observe(&self) -> Result<Stats, ApiError> {
         let kernel = self.inner.kernel.stats()?;
-        let counts = counts(&self.inner.table.snapshot());
+        let (snapshot, loading) = self.loading_snapshot();
+        let counts = counts(&snapshot);
         let mirror = self.inner.table.counters();
         let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
         Ok(Stats {
             table_size: counts.table_size,
+            loading,
             kernel_entries: u64::from(kernel.entries),
             table_limit: u64::from(kernel.max_entries),
             by_proto: counts.by_proto,
@@ -34,7 +36,9 @@ impl Service {
             accounting: accounting::is_on(accounting::ACCT).unwrap_or(false),
             timestamps: accounting::is_on(accounting::TIMESTAMP).unwrap_or(false),
             mirror: MirrorStats {
-                live: self.inner.table.is_live(),
+                // Not while this answer says it is loading, even if the
+                // load ended since.
+                live: loading.is_none() && self.inner.table.is_live(),
                 events: mirror.events(),
                 resyncs: load(&mirror.resyncs),
                 overflows: load(&mirror.overflows),

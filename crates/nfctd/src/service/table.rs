@@ -4,7 +4,7 @@
 use std::fmt::Debug;
 
 use ctnetlink::{Conn, ConnKey};
-use nfctd_table::{Millis, Mirror, MirrorCounters, MirrorError, ResyncReport, Snapshot};
+use nfctd_table::{Loading, Millis, Mirror, MirrorCounters, MirrorError, ResyncReport, Snapshot};
 
 /// What the service and the fronts ask of the table, with the mirror's
 /// meaning: `forget` and `observe` return once a snapshot showing them is
@@ -16,6 +16,9 @@ pub trait Table: Send + Sync + Debug {
     fn now(&self) -> Millis;
     /// Whether the table follows the kernel.
     fn is_live(&self) -> bool;
+    /// How far the first dump got while it runs (the snapshot then holds
+    /// the rows read so far); `None` once live.
+    fn loading(&self) -> Option<Loading>;
     fn counters(&self) -> &MirrorCounters;
     /// A full reconciliation with the kernel, waited for.
     fn resync(&self) -> Result<ResyncReport, MirrorError>;
@@ -38,6 +41,10 @@ impl Table for Mirror {
 
     fn is_live(&self) -> bool {
         Mirror::is_live(self)
+    }
+
+    fn loading(&self) -> Option<Loading> {
+        Mirror::loading(self)
     }
 
     fn counters(&self) -> &MirrorCounters {

@@ -2,8 +2,9 @@
 //! session's frozen snapshot), `refresh` and `set_autorefresh`.
 
 use nfctd_table::query::{self, Filter};
+use nfctd_table::Snapshot;
 
-use super::{ApiError, Service, ViewPage, ViewRequest};
+use super::{ApiError, Loading, Service, ViewPage, ViewRequest};
 
 impl Service {
     /// `view(sid, filters, order_by, order_dir, start, length)`.
@@ -19,9 +20,10 @@ impl Service {
             ));
         }
         let autorefresh = session.frozen.is_none();
+        let (live, loading) = self.loading_snapshot();
         let snapshot = match &session.frozen {
             Some(frozen) => frozen.view(),
-            None => self.inner.table.snapshot(),
+            None => live,
         };
         let ctx = self.context(&snapshot, autorefresh);
         let (start, length) = (req.page.start, req.page.length);
@@ -50,6 +52,7 @@ impl Service {
             total: page.total,
             start: req.page.start,
             table_size: snapshot.len(),
+            loading,
             autorefresh,
             snapshot: snapshot.taken,
             connections: page
@@ -58,6 +61,25 @@ impl Service {
                 .map(|row| query::render(row, &ctx))
                 .collect(),
         })
+    }
+
+    /// The live snapshot and, while the first dump runs, how far it got.
+    /// Progress is read first: an answer without it therefore never holds a
+    /// partial table (the mirror publishes the whole table before it stops
+    /// loading), and is read again after, so it counts the rows served.
+    pub(super) fn loading_snapshot(&self) -> (Snapshot, Option<Loading>) {
+        let table = &self.inner.table;
+        let before = table.loading();
+        let snapshot = table.snapshot();
+        let loading = before.map(|before| {
+            let now = table.loading().unwrap_or(before);
+            let loaded = now.loaded.max(snapshot.len() as u64);
+            Loading {
+                loaded,
+                expected: now.expected.max(loaded),
+            }
+        });
+        (snapshot, loading)
     }
 
     /// `refresh(sid)`: a full reconciliation with the kernel; with autorefresh

@@ -1,13 +1,15 @@
 //! A table made of rows in place of the mirror: what the service forgets
 //! and observes changes its rows at once, and it can be told to act as a
-//! mirror whose thread stopped.
+//! mirror still loading its first dump, or one whose thread stopped.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::SystemTime;
 
 use ctnetlink::{Conn, ConnKey};
-use nfctd_table::{Clock, Millis, MirrorCounters, MirrorError, ResyncReport, Row, Snapshot};
+use nfctd_table::{
+    Clock, Loading, Millis, MirrorCounters, MirrorError, ResyncReport, Row, Snapshot,
+};
 
 use crate::service::Table;
 
@@ -19,6 +21,7 @@ pub struct Rows {
     clock: Clock,
     published: Mutex<Snapshot>,
     stopped: AtomicBool,
+    loading: Mutex<Option<Loading>>,
     counters: MirrorCounters,
 }
 
@@ -29,6 +32,7 @@ impl Rows {
             clock: Clock::new(),
             published: Mutex::new(Snapshot::empty()),
             stopped: AtomicBool::new(false),
+            loading: Mutex::new(None),
             counters: MirrorCounters::default(),
         };
         let started = nfctd_table::unix_millis() / 1000 - AGE;
@@ -44,6 +48,13 @@ impl Rows {
     /// resync refused, forgets and observes lost, the last rows still served.
     pub fn stop(&self) {
         self.stopped.store(true, Ordering::Release);
+    }
+
+    /// From now on, acts as a mirror whose first dump has read `loaded` of
+    /// `expected` entries (its rows are what was read); `None`: live again.
+    pub fn set_loading(&self, loading: Option<(u64, u64)>) {
+        *self.loading.lock().unwrap_or_else(|p| p.into_inner()) =
+            loading.map(|(loaded, expected)| Loading { loaded, expected });
     }
 
     fn row(&self, conn: Conn, started_unix: u64) -> Row {
@@ -70,7 +81,11 @@ impl Table for Rows {
     }
 
     fn is_live(&self) -> bool {
-        !self.stopped.load(Ordering::Acquire)
+        !self.stopped.load(Ordering::Acquire) && self.loading().is_none()
+    }
+
+    fn loading(&self) -> Option<Loading> {
+        *self.loading.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn counters(&self) -> &MirrorCounters {
@@ -78,7 +93,7 @@ impl Table for Rows {
     }
 
     fn resync(&self) -> Result<ResyncReport, MirrorError> {
-        if !self.is_live() {
+        if self.stopped.load(Ordering::Acquire) {
             return Err(MirrorError::Stopped);
         }
         let rows = self.snapshot().iter().cloned().collect::<Vec<_>>();
@@ -93,7 +108,7 @@ impl Table for Rows {
     }
 
     fn forget(&self, keys: Vec<ConnKey>) {
-        if !self.is_live() {
+        if self.stopped.load(Ordering::Acquire) {
             return;
         }
         let mut rows = self.snapshot().iter().cloned().collect::<Vec<_>>();
@@ -105,7 +120,7 @@ impl Table for Rows {
     fn watch(&self, _keys: Vec<ConnKey>) {}
 
     fn observe(&self, conns: Vec<Conn>) {
-        if !self.is_live() {
+        if self.stopped.load(Ordering::Acquire) {
             return;
         }
         let mut rows = self.snapshot().iter().cloned().collect::<Vec<_>>();

@@ -10,6 +10,7 @@ mod faults;
 mod hosts;
 mod json_api;
 mod kernel_errors;
+mod loading;
 mod login;
 mod overload;
 mod stopped;

@@ -8,7 +8,7 @@ use std::time::SystemTime;
 
 use time::OffsetDateTime;
 
-use crate::service::{Killed, Stats, ViewPage};
+use crate::service::{Killed, Loading, Stats, ViewPage};
 use crate::xmlrpc::Value;
 use nfctd_table::query::{Connection, Shown};
 
@@ -21,19 +21,31 @@ fn members(pairs: Vec<(&str, Value)>) -> Value {
     Value::Struct(pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
 }
 
-/// `view`'s answer.
+/// `view`'s answer; `loading` only while the first dump runs.
 pub fn view_page(page: &ViewPage) -> Value {
-    members(vec![
+    let mut pairs = vec![
         ("total", int(page.total)),
         ("start", int(page.start)),
         ("length", int(page.connections.len())),
         ("table_size", int(page.table_size)),
+    ];
+    pairs.extend(page.loading.as_ref().map(|l| ("loading", loading(l))));
+    pairs.extend([
         ("autorefresh", Value::Bool(page.autorefresh)),
         ("snapshot", Value::DateTime(iso8601(page.snapshot))),
         (
             "connections",
             Value::Array(page.connections.iter().map(connection).collect()),
         ),
+    ]);
+    members(pairs)
+}
+
+/// How far the first dump got: `{loaded, expected}`.
+fn loading(l: &Loading) -> Value {
+    members(vec![
+        ("loaded", int(l.loaded)),
+        ("expected", int(l.expected)),
     ])
 }
 
@@ -82,8 +94,9 @@ pub fn stats(s: &Stats) -> Value {
     };
     let k = &s.kernel;
     let m = &s.mirror;
-    members(vec![
-        ("table_size", int(s.table_size)),
+    let mut pairs = vec![("table_size", int(s.table_size))];
+    pairs.extend(s.loading.as_ref().map(|l| ("loading", loading(l))));
+    pairs.extend([
         ("kernel_entries", int(s.kernel_entries)),
         ("table_limit", int(s.table_limit)),
         ("by_proto", counts(&s.by_proto)),
@@ -113,7 +126,8 @@ pub fn stats(s: &Stats) -> Value {
                 ("sessions", int(m.sessions)),
             ]),
         ),
-    ])
+    ]);
+    members(pairs)
 }
 
 /// XML-RPC's dateTime.iso8601 form, in UTC: `20261126T13:12:19`.

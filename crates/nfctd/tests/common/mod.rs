@@ -71,6 +71,21 @@ impl Bed {
         assert_eq!(failed, 0, "injection refused: {first:?}");
     }
 
+    /// Creates `n` synthetic entries; returns how many the namespace holds.
+    /// The kernel's hash table is shared by every namespace on the machine:
+    /// when other tables crowd it, a few creates fail for a hash chain too
+    /// long (ENOSPC, counted as `chaintoolong`). Those are left out.
+    pub fn fill(&self, n: usize) -> u64 {
+        let (failed, first) = self.ct().create_many(&synthetic(n)).unwrap();
+        let crowded = matches!(&first, Some(ctnetlink::Error::Kernel { errno, .. }) if *errno == libc::ENOSPC);
+        assert!(
+            failed == 0 || (crowded && failed < n / 10),
+            "{failed} of {n} creates refused: {first:?}"
+        );
+        let (count, _) = self.ct().global_counts().unwrap();
+        u64::from(count)
+    }
+
     pub fn kernel(&self) -> Vec<Conn> {
         self.ct().dump_all().unwrap()
     }
@@ -164,8 +179,41 @@ impl Daemon {
         Daemon::spawn_command(command)
     }
 
-    /// Runs the daemon `command` describes, waiting for its "listening on" lines.
-    pub fn spawn_command(mut command: Command) -> Daemon {
+    /// Runs the daemon `command` describes, waiting for its "listening on"
+    /// lines and then for its mirror to be live (the whole table loaded).
+    pub fn spawn_command(command: Command) -> Daemon {
+        let mut daemon = Daemon::spawn_command_loading(command);
+        let live = wait_until(Duration::from_secs(60), || {
+            daemon.log().contains("table mirror is live") || !daemon.is_running()
+        });
+        assert!(
+            live && daemon.is_running(),
+            "nfctd did not load its table:\n{}",
+            daemon.log()
+        );
+        daemon
+    }
+
+    /// Like [`Daemon::start`], returning as soon as the daemon listens: it
+    /// may still be loading its table.
+    pub fn start_loading(bed: &Bed, args: &[&str]) -> Daemon {
+        let netns = bed.sandbox.netns_path();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_nfctd"));
+        command.args([
+            "--netns",
+            netns.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+            "--passwd-file",
+            "/nonexistent/nfctd-test-passwd",
+        ]);
+        command.args(args);
+        Daemon::spawn_command_loading(command)
+    }
+
+    /// Runs the daemon `command` describes, waiting only for its "listening
+    /// on" lines: it answers from then on, while its table may still load.
+    pub fn spawn_command_loading(mut command: Command) -> Daemon {
         // Info unless the test chose a level.
         if !command.get_envs().any(|(k, _)| k == "NFCTD_LOG") {
             command.env("NFCTD_LOG", "info");

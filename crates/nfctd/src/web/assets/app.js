@@ -207,9 +207,30 @@ function actions(c) {
   return [edit, kill];
 }
 
+/** While the first dump loads, a progress bar stands in for the table (whose
+ * rows are only those read so far); it comes back once the answer is live. */
+function renderLoading(loading) {
+  show($("loading"), !!loading);
+  show($("table-box"), !loading);
+  show($("pager"), !loading);
+  if (!loading) return false;
+  show($("empty"), false);
+  const bar = $("loading-bar");
+  bar.max = Math.max(loading.expected, 1);
+  bar.value = Math.min(loading.loaded, bar.max);
+  const percent = new Intl.NumberFormat(i18n.current(), { style: "percent" }).format(bar.value / bar.max);
+  $("loading-text").textContent = t("loading.progress", { loaded: num(loading.loaded), expected: num(loading.expected), percent });
+  document.body.dataset.loading = "1";
+  // Keep asking until the table is whole, whatever the autorefresh switch says.
+  schedule(500);
+  return true;
+}
+
 function render() {
   const page = state.page;
   if (!page) return;
+  if (renderLoading(page.loading)) return;
+  delete document.body.dataset.loading;
   const rows = page.connections;
   const columns = visible(rows);
   // Redraw the header only when it changes, and give focus back to the
@@ -324,6 +345,7 @@ function renderStats() {
   if (!s) return;
   const yes = (b) => (b ? t("stats.on") : t("stats.off"));
   const items = [
+    ...(s.loading ? [[t("stats.loading"), t("stats.loading_value", { loaded: num(s.loading.loaded), expected: num(s.loading.expected) })]] : []),
     [t("stats.table_size"), num(s.table_size)],
     [t("stats.kernel_entries"), num(s.kernel_entries)],
     [t("stats.table_limit"), num(s.table_limit)],
