@@ -12,5 +12,6 @@ mod json_api;
 mod kernel_errors;
 mod login;
 mod overload;
+mod pressure;
 mod stopped;
 mod view;
