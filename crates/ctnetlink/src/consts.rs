@@ -99,6 +99,10 @@ pub const CTA_STATS_DROP: u16 = 10;
 pub const CTA_STATS_EARLY_DROP: u16 = 11;
 pub const CTA_STATS_ERROR: u16 = 12;
 pub const CTA_STATS_SEARCH_RESTART: u16 = 13;
+/// Newer than the others: older kernels do not send it.
+pub const CTA_STATS_CLASH_RESOLVE: u16 = 14;
+/// Since Linux 5.15.
+pub const CTA_STATS_CHAIN_TOOLONG: u16 = 15;
 
 // enum ctattr_stats_global
 pub const CTA_STATS_GLOBAL_ENTRIES: u16 = 1;

@@ -222,6 +222,7 @@ fn serve(
         settings(&config, export_stats),
         auth,
     );
+    watch_pressure(&service);
     let mut limits = config.net.limits;
     limits.max_connections = net::effective_cap(limits.max_connections, nofile);
     let apps = apps(&service, &config, limits.max_connections);
@@ -344,6 +345,32 @@ impl FirstDumpWatch {
     }
 }
 
+/// Judges kernel pressure now, which logs a warning for what is wrong at
+/// start, then again every `SAMPLE_EVERY` in a thread of its own, so a rise
+/// of `chaintoolong` is logged and shown in `stats` even when nobody calls
+/// it. A failed reading is logged and the next one tried.
+fn watch_pressure(service: &Service) {
+    match service.check_pressure() {
+        Ok((_, warnings)) if warnings.is_empty() => {
+            tracing::debug!("kernel pressure: none")
+        }
+        Ok(_) => {} // the tracker logged each warning
+        Err(e) => tracing::warn!(error = %e, "cannot read the kernel's statistics"),
+    }
+    let service = service.clone();
+    let spawned = std::thread::Builder::new()
+        .name("pressure".into())
+        .spawn(move || loop {
+            std::thread::sleep(crate::service::SAMPLE_EVERY);
+            if let Err(e) = service.check_pressure() {
+                tracing::warn!(error = %e, "cannot read the kernel's statistics");
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::warn!("cannot watch kernel pressure ({e}); stats and scrapes still judge it");
+    }
+}
+
 /// What the service takes from `config`, with flow export's counters when
 /// `--export` is on.
 pub fn settings(config: &Config, export: Option<Arc<crate::export::ExportStats>>) -> Settings {
@@ -352,6 +379,7 @@ pub fn settings(config: &Config, export: Option<Arc<crate::export::ExportStats>>
         uid_mask: config.uid_mask,
         max_page: config.max_page,
         export,
+        pressure_ratio: config.pressure_ratio,
     }
 }
 

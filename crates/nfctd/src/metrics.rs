@@ -191,6 +191,15 @@ pub fn encode(service: &Service, access: Access) -> Result<String, ScrapeError> 
         "The kernel table's size limit, nf_conntrack_max (node_nf_conntrack_entries_limit)",
         gauge(stats.table_limit),
     );
+    // Absent rather than 0 when unreadable: a ratio over 0 buckets would
+    // read as infinite and fire the ratio alert.
+    if stats.buckets > 0 {
+        r.register(
+            "conntrack_buckets",
+            "The kernel's conntrack hash table size, nf_conntrack_buckets (global: every namespace shows the same)",
+            gauge(stats.buckets),
+        );
+    }
     let k = stats.kernel;
     for (name, value, help) in [
         (
@@ -227,6 +236,16 @@ pub fn encode(service: &Service, access: Access) -> Result<String, ScrapeError> 
             "conntrack_stat_search_restart",
             k.search_restart,
             "Lookups restarted by a concurrent change (node_nf_conntrack_stat_search_restart)",
+        ),
+        (
+            "conntrack_stat_clash_resolve",
+            k.clash_resolve,
+            "Clashes between new entries for one tuple that were resolved instead of dropping the packet (0 from kernels that do not count them)",
+        ),
+        (
+            "conntrack_stat_chaintoolong",
+            k.chaintoolong,
+            "Inserts refused because the entry's hash chain was too long: too few hash buckets (0 from kernels before 5.15)",
         ),
     ] {
         r.register(name, help, ConstCounter::new(value));

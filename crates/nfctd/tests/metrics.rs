@@ -1,7 +1,8 @@
 //! `/metrics` against the real daemon, read with a real Prometheus text
 //! parser (the `prometheus_client` Python package's OpenMetrics parser):
 //! the counts by protocol equal what the test put in the kernel, the kernel
-//! and mirror gauges are there, API calls are counted; the separate
+//! and mirror gauges are there (the hash table's bucket count and the
+//! `chaintoolong` and `clash_resolve` counters among them), API calls are counted; the separate
 //! `--metrics-listen` listener needs no login while `/metrics` on the main
 //! listener follows `--auth`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -115,6 +116,20 @@ fn metrics_parse_and_match_the_table_the_test_made() {
     assert_eq!(get("nfctd_mirror_live", ""), 1.0);
     assert!(get("nfctd_mirror_resyncs_total", "") >= 1.0);
     assert!(get("nfctd_conntrack_stat_drop_total", "") >= 0.0);
+    // The hash table's size as the namespace shows it (the host's: it is
+    // global), and the namespace's own counters of clashes and refusals on
+    // too-long chains, 0 in a namespace this fresh.
+    let buckets: f64 = bed
+        .sandbox
+        .sysctl("net/netfilter/nf_conntrack_buckets")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(buckets > 0.0);
+    assert_eq!(get("nfctd_conntrack_buckets", ""), buckets);
+    assert_eq!(get("nfctd_conntrack_stat_chaintoolong_total", ""), 0.0);
+    assert_eq!(get("nfctd_conntrack_stat_clash_resolve_total", ""), 0.0);
+    assert_eq!(get("nfctd_conntrack_stat_insert_failed_total", ""), 0.0);
     assert_eq!(
         get(
             "nfctd_api_requests_total",

@@ -244,7 +244,7 @@ fn every_metric_in_the_alerts_and_the_dashboard_exists_in_a_real_scrape() {
         .lines()
         .filter_map(|l| l.trim().strip_prefix("expr:"))
         .collect();
-    assert_eq!(exprs.len(), 5, "one expr per alert");
+    assert_eq!(exprs.len(), 7, "one expr per alert");
     let mut used = BTreeSet::new();
     for expr in &exprs {
         let names = metric_names(expr);

@@ -558,6 +558,79 @@ async fn switch_to_french_and_it_is_remembered() {
     b.close().await;
 }
 
+/// The namespace's `nf_conntrack_max` and `nf_conntrack_buckets` (the
+/// host's: neither can be changed from a child namespace).
+fn max_and_buckets(bed: &Bed) -> (f64, f64) {
+    let read = |name: &str| -> f64 {
+        let text = bed.sandbox.sysctl(&format!("net/netfilter/{name}"));
+        text.unwrap().trim().parse().unwrap()
+    };
+    (read("nf_conntrack_max"), read("nf_conntrack_buckets"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pressure_warning_shows_in_english_and_in_french() {
+    let bed = bed_with(3);
+    // A limit at half the ratio the namespace really has.
+    let (max, buckets) = max_and_buckets(&bed);
+    let limit = (max / buckets / 2.0).to_string();
+    let suggested = (max / (max / buckets / 4.0)).ceil() as u64;
+    let Some((_daemon, b)) = start(&bed, &["--pressure-ratio", &limit], "en-US").await else {
+        return;
+    };
+    b.login("", "").await;
+    b.until(
+        "!document.getElementById('pressure').hidden",
+        "the pressure warning",
+    )
+    .await;
+    let text = b
+        .js("document.getElementById('pressure').textContent")
+        .await;
+    let text = text.as_str().unwrap().to_string();
+    let command = format!("echo {suggested} > /sys/module/nf_conntrack/parameters/hashsize");
+    for want in [
+        "The kernel's connection-tracking hash table is too small",
+        "times nf_conntrack_buckets",
+        "Raise the hash size to",
+        &command,
+        &format!("options nf_conntrack hashsize={suggested}"),
+    ] {
+        assert!(text.contains(want), "{want:?} not in {text:?}");
+    }
+    b.until(
+        "[...document.querySelectorAll('#stats dt')].some(dt => dt.textContent === 'Hash buckets')",
+        "the bucket count",
+    )
+    .await;
+
+    let lang = b
+        .client
+        .find(fantoccini::Locator::Css("#lang"))
+        .await
+        .unwrap();
+    lang.select_by_value("fr").await.unwrap();
+    b.until(
+        "document.getElementById('pressure').textContent.includes('La table de hachage du suivi de connexions du noyau est trop petite')",
+        "the warning in French",
+    )
+    .await;
+    let text = b
+        .js("document.getElementById('pressure').textContent")
+        .await;
+    let text = text.as_str().unwrap().to_string();
+    for want in [
+        "fois nf_conntrack_buckets",
+        "Augmentez la taille de hachage",
+        &command,
+    ] {
+        assert!(text.contains(want), "{want:?} not in {text:?}");
+    }
+    assert!(!text.contains("Raise the hash size"), "{text}");
+    b.screenshot("nfctd-pressure-fr.png").await;
+    b.close().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_french_browser_gets_french() {
     let bed = Bed::new();

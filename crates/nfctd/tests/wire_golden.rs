@@ -356,6 +356,8 @@ const VOLATILE: &[(&str, Shape)] = &[
     ("at_ms", Shape::Integer),
     // nf_conntrack_max: the host's.
     ("table_limit", Shape::Integer),
+    // nf_conntrack_buckets: the host's too (the hash table is global).
+    ("buckets", Shape::Integer),
     // The kernel's per-CPU statistics, which differ between kernel versions.
     ("found", Shape::Integer),
     ("invalid", Shape::Integer),
@@ -364,6 +366,8 @@ const VOLATILE: &[(&str, Shape)] = &[
     ("early_drop", Shape::Integer),
     ("error", Shape::Integer),
     ("search_restart", Shape::Integer),
+    ("clash_resolve", Shape::Integer),
+    ("chaintoolong", Shape::Integer),
     // The OpenAPI document's `info.version`: the crate's version.
     ("version", Shape::Version),
 ];

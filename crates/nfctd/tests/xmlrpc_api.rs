@@ -173,6 +173,8 @@ fn stats_counts_agree_with_the_kernel() {
         "early_drop",
         "error",
         "search_restart",
+        "clash_resolve",
+        "chaintoolong",
     ] {
         assert!(stats["kernel"][key].is_u64(), "kernel.{key}: {stats}");
     }

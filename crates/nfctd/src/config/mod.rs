@@ -113,6 +113,9 @@ pub struct Options {
     /// How XML-RPC sends integers beyond signed 32 bits: i8, double (for PHP ext/xmlrpc) or string (for Frontier::Client, XMLRPC::Lite) [default: i8].
     #[arg(long, value_name = "i8|double|string")]
     pub xmlrpc_wide_int: Option<String>,
+    /// Warn (log, stats, web page) when nf_conntrack_max / nf_conntrack_buckets is above RATIO: the hash table is too small for a full table; 0: never [default: 8].
+    #[arg(long, value_name = "RATIO")]
+    pub pressure_ratio: Option<f64>,
     /// Switch on nf_conntrack_acct and nf_conntrack_timestamp in the served namespace at start: byte/packet counters and start times (a few bytes per entry).
     #[arg(long)]
     #[serde(default)]
@@ -251,6 +254,8 @@ pub struct Config {
     pub log_level: String,
     /// `--enable-accounting`: switch the kernel's counters and timestamps on at start.
     pub accounting: bool,
+    /// `--pressure-ratio`: warn above this `nf_conntrack_max / buckets`; 0: never.
+    pub pressure_ratio: f64,
     /// `--export` and its options, if anything is exported.
     pub export: Option<crate::export::ExportConfig>,
     pub auth: AuthConfig,
@@ -343,6 +348,16 @@ impl Config {
                 ))
             }
         };
+        let pressure_ratio = match o.pressure_ratio {
+            Some(r) if !r.is_finite() || r < 0.0 => {
+                return Err(bad(
+                    "--pressure-ratio",
+                    format!("{r}: must be a number, 0 or above"),
+                ))
+            }
+            Some(r) => r,
+            None => crate::service::DEFAULT_RATIO,
+        };
         let log_level = o.log_level.unwrap_or_else(|| "info".to_string());
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&log_level) {
             return Err(bad("--log-level", format!("{log_level:?}: {e}")));
@@ -362,6 +377,7 @@ impl Config {
             log_format,
             log_level,
             accounting: o.enable_accounting,
+            pressure_ratio,
             export,
             auth,
             net,
@@ -413,6 +429,7 @@ fn merge(high: Options, low: Options) -> Options {
         log_format: high.log_format.or(low.log_format),
         log_level: high.log_level.or(low.log_level),
         enable_accounting: high.enable_accounting || low.enable_accounting,
+        pressure_ratio: high.pressure_ratio.or(low.pressure_ratio),
         export: if high.export.is_empty() {
             low.export
         } else {

@@ -25,6 +25,7 @@ fn defaults_follow_the_spec() {
     assert_eq!(c.ignore.len(), 2);
     assert_eq!(c.source, Source::Own);
     assert_eq!(c.xmlrpc_wide_int, WideInt::I8);
+    assert_eq!(c.pressure_ratio, 8.0);
     let c = parse(&["--xmlrpc-wide-int", "double"]).unwrap();
     assert_eq!(c.xmlrpc_wide_int, WideInt::Double);
 }
@@ -49,6 +50,10 @@ fn errors_name_the_option() {
         (&["--max-connections", "0"], "--max-connections"),
         (&["--export-domain-id", "7"], "--export-domain-id"),
         (&["--export", "ipfix+udp://[::1:4739"], "--export"),
+        (&["--pressure-ratio=-1"], "--pressure-ratio"),
+        (&["--pressure-ratio", "NaN"], "--pressure-ratio"),
+        (&["--pressure-ratio", "inf"], "--pressure-ratio"),
+        (&["--pressure-ratio", "eight"], "--pressure-ratio"),
     ] {
         let err = parse(args).unwrap_err().to_string();
         assert!(err.contains(option), "{args:?}: {err}");
@@ -337,4 +342,28 @@ fn the_example_config_parses_and_its_values_are_the_defaults() {
         format!("{demo_from_file:?}"),
         format!("{:?}", parse(&["demo"]).unwrap())
     );
+}
+
+#[test]
+fn the_pressure_ratio_comes_from_the_command_line_or_the_file() {
+    assert_eq!(
+        parse(&["--pressure-ratio", "0.5"]).unwrap().pressure_ratio,
+        0.5
+    );
+    assert_eq!(
+        parse(&["--pressure-ratio", "0"]).unwrap().pressure_ratio,
+        0.0
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nfctd.toml");
+    // An integer will do.
+    std::fs::write(&path, "pressure-ratio = 16\n").unwrap();
+    let file = path.to_str().unwrap();
+    assert_eq!(parse(&["--config", file]).unwrap().pressure_ratio, 16.0);
+    // The command line wins.
+    let c = parse(&["--config", file, "--pressure-ratio", "4"]).unwrap();
+    assert_eq!(c.pressure_ratio, 4.0);
+    std::fs::write(&path, "pressure-ratio = -2.0\n").unwrap();
+    let err = parse(&["--config", file]).unwrap_err().to_string();
+    assert!(err.contains("--pressure-ratio"), "{err}");
 }

@@ -1,5 +1,5 @@
-//! What the service asks of the kernel itself: deletes, changes and the
-//! statistics; through the pool of ctnetlink sockets (`sockets`) in the
+//! What the service asks of the kernel itself: deletes, changes, the
+//! statistics and the hash table's size; through the pool of ctnetlink sockets (`sockets`) in the
 //! daemon, a recording fake in the in-process tests.
 
 use std::fmt::Debug;
@@ -21,4 +21,8 @@ pub trait Kernel: Send + Sync + Debug {
     fn update(&self, key: &ConnKey, change: Change) -> Result<Option<Conn>, ctnetlink::Error>;
     /// The kernel's table size, limit and counters.
     fn stats(&self) -> Result<Stats, ctnetlink::Error>;
+    /// `nf_conntrack_buckets` as the served namespace shows it (the hash
+    /// table is global: every namespace shows the same), or `None` when it
+    /// cannot be read.
+    fn buckets(&self) -> Option<u32>;
 }

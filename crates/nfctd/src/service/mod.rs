@@ -1,13 +1,14 @@
 //! The API's operations, once for every front, over typed requests and
 //! replies: sessions (login/logout) here; the views (view, refresh,
 //! set_autorefresh) in `view`; what changes the kernel (kill, kill_matching,
-//! change) in `act`; `stats` in `stats`. Argument checks and roles live with
+//! change) in `act`; `stats` in `stats`, with kernel pressure in `pressure`. Argument checks and roles live with
 //! each method. The table and the kernel come in through two traits
 //! (`table`, `kernel`), so the in-process tests can run it without either.
 
 mod act;
 mod error;
 mod kernel;
+mod pressure;
 mod reply;
 mod request;
 mod session;
@@ -28,6 +29,7 @@ use nfctd_table::Snapshot;
 
 pub use error::ApiError;
 pub use kernel::{Delete, Kernel};
+pub use pressure::{Pressure, Reading, Tracker, DEFAULT_RATIO, SAMPLE_EVERY};
 pub use reply::{
     Killed, Loading, MirrorStats, SessionId, SessionInfo, Stats, TableCounts, ViewPage,
 };
@@ -46,6 +48,9 @@ pub struct Settings {
     pub max_page: usize,
     /// Flow export's counters, when `--export` is on (for `/metrics`).
     pub export: Option<Arc<crate::export::ExportStats>>,
+    /// `--pressure-ratio`: above this `nf_conntrack_max / buckets`, `stats`
+    /// warns; 0: never.
+    pub pressure_ratio: f64,
 }
 
 /// The service: a cheap handle shared by every front.
@@ -67,6 +72,8 @@ struct Inner {
     settings: Settings,
     /// Pages of the live snapshot already computed, shared between sessions.
     pages: Pages,
+    /// Kernel pressure, judged over successive readings.
+    pressure: Tracker,
 }
 
 /// The step of the clock live views count timeouts with, ms.
@@ -89,6 +96,7 @@ impl Service {
         auth: Auth,
     ) -> Service {
         let sessions = Sessions::new(settings.session_timeout);
+        let pressure = Tracker::new(settings.pressure_ratio);
         let service = Service {
             inner: Arc::new(Inner {
                 table,
@@ -99,6 +107,7 @@ impl Service {
                 usage: Usage::default(),
                 settings,
                 pages: Pages::default(),
+                pressure,
             }),
         };
         service.inner.auth.start();

@@ -11,6 +11,8 @@ use utoipa::ToSchema;
 
 use nfctd_table::query::Connection;
 
+use super::Pressure;
+
 /// A session id: 128 random bits as 32 hex digits.
 #[derive(Clone, PartialEq, Eq)]
 pub struct SessionId(pub String);
@@ -85,6 +87,8 @@ pub struct Stats {
     /// The kernel's own entry count, hidden entries included.
     pub kernel_entries: u64,
     pub table_limit: u64,
+    /// `nf_conntrack_buckets`, the hash table's size; 0 when it cannot be read.
+    pub buckets: u64,
     pub by_proto: BTreeMap<String, u64>,
     pub by_state: BTreeMap<String, u64>,
     #[serde(with = "KernelCounters")]
@@ -95,6 +99,10 @@ pub struct Stats {
     /// `nf_conntrack_timestamp`: kernel start times for `age`.
     pub timestamps: bool,
     pub mirror: MirrorStats,
+    /// Signs that the hash table is too small (docs/large-tables.md).
+    pub pressure: Pressure,
+    /// The warnings in words, each saying what to do; empty when all is well.
+    pub warnings: Vec<String>,
 }
 
 /// The kernel's per-CPU statistics, summed (node_exporter's
@@ -112,6 +120,10 @@ struct KernelCounters {
     early_drop: u64,
     error: u64,
     search_restart: u64,
+    /// 0 from kernels that do not count it.
+    clash_resolve: u64,
+    /// Inserts refused on too-long hash chains; 0 from kernels before 5.15.
+    chaintoolong: u64,
 }
 
 /// The mirror's own health and counters.

@@ -69,4 +69,19 @@ impl Kernel for Sockets {
     fn stats(&self) -> Result<Stats, ctnetlink::Error> {
         self.with(CtSocket::stats)
     }
+
+    fn buckets(&self) -> Option<u32> {
+        // /proc/sys/net follows the reading thread's namespace: every
+        // thread of the daemon lives in the served one.
+        match netns::sysctl(BUCKETS) {
+            Ok(text) => text.trim().parse().ok(),
+            Err(e) => {
+                tracing::debug!(error = %e, "cannot read {BUCKETS}");
+                None
+            }
+        }
+    }
 }
+
+/// The hash table's bucket count, under `/proc/sys`.
+const BUCKETS: &str = "net/netfilter/nf_conntrack_buckets";

@@ -1,10 +1,12 @@
 //! `stats`: the table's size and limit, counts by protocol and state, the
-//! kernel's counters and switches, and the mirror's own counters.
+//! kernel's counters and switches, the mirror's own counters, and kernel
+//! pressure (`pressure`) with its warnings.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
 
-use super::{ApiError, MirrorStats, Service, Stats, TableCounts};
+use super::{ApiError, MirrorStats, Pressure, Reading, Service, Stats, TableCounts};
 use crate::accounting;
 use nfctd_table::Snapshot;
 
@@ -19,6 +21,8 @@ impl Service {
     /// whose access is decided where it is served (docs/metrics.md).
     pub fn observe(&self) -> Result<Stats, ApiError> {
         let kernel = self.inner.kernel.stats()?;
+        let buckets = self.inner.kernel.buckets().map_or(0, u64::from);
+        let (pressure, warnings) = self.weigh(&kernel, buckets);
         let (snapshot, loading) = self.loading_snapshot();
         let counts = counts(&snapshot);
         let mirror = self.inner.table.counters();
@@ -28,6 +32,7 @@ impl Service {
             loading,
             kernel_entries: u64::from(kernel.entries),
             table_limit: u64::from(kernel.max_entries),
+            buckets,
             by_proto: counts.by_proto,
             by_state: counts.by_state,
             kernel,
@@ -45,7 +50,29 @@ impl Service {
                 malformed: load(&mirror.malformed),
                 sessions: self.inner.sessions.count(),
             },
+            pressure,
+            warnings,
         })
+    }
+
+    /// Reads the kernel's counters and hash size and judges pressure,
+    /// without counting the table: the daemon's periodic reading, and its
+    /// first one at start (which logs what is wrong already).
+    pub fn check_pressure(&self) -> Result<(Pressure, Vec<String>), ApiError> {
+        let kernel = self.inner.kernel.stats()?;
+        let buckets = self.inner.kernel.buckets().map_or(0, u64::from);
+        Ok(self.weigh(&kernel, buckets))
+    }
+
+    fn weigh(&self, kernel: &ctnetlink::Stats, buckets: u64) -> (Pressure, Vec<String>) {
+        self.inner.pressure.observe(
+            Instant::now(),
+            Reading {
+                max: u64::from(kernel.max_entries),
+                buckets,
+                chaintoolong: kernel.chaintoolong,
+            },
+        )
     }
 
     /// The live table's size and counts by protocol and state: what live

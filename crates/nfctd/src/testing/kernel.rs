@@ -18,6 +18,8 @@ pub enum Write {
 
 /// The table size limit the fake reports.
 pub const MAX_ENTRIES: u32 = 262_144;
+/// The bucket count the fake reports, until told otherwise.
+pub const BUCKETS: u32 = 262_144;
 
 #[derive(Debug, Default)]
 pub struct FakeKernel {
@@ -32,6 +34,9 @@ struct State {
     refusal: Option<ctnetlink::Error>,
     holding: bool,
     held: usize,
+    /// `None`: [`BUCKETS`].
+    buckets: Option<Option<u32>>,
+    chaintoolong: u64,
 }
 
 impl FakeKernel {
@@ -43,6 +48,16 @@ impl FakeKernel {
             }),
             released: Condvar::new(),
         }
+    }
+
+    /// From now on the hash table has `buckets` buckets (`None`: unreadable).
+    pub fn set_buckets(&self, buckets: Option<u32>) {
+        self.lock().buckets = Some(buckets);
+    }
+
+    /// The kernel refuses `n` more inserts on too-long hash chains.
+    pub fn refuse_inserts(&self, n: u64) {
+        self.lock().chaintoolong += n;
     }
 
     /// The next request fails with `error`.
@@ -132,7 +147,12 @@ impl Kernel for FakeKernel {
         Ok(Stats {
             entries: u32::try_from(state.conns.len()).unwrap_or(u32::MAX),
             max_entries: MAX_ENTRIES,
+            chaintoolong: state.chaintoolong,
             ..Stats::default()
         })
+    }
+
+    fn buckets(&self) -> Option<u32> {
+        self.lock().buckets.unwrap_or(Some(BUCKETS))
     }
 }

@@ -13,5 +13,6 @@ mod kernel_errors;
 mod loading;
 mod login;
 mod overload;
+mod pressure;
 mod stopped;
 mod view;

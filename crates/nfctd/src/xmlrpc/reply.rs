@@ -94,11 +94,13 @@ pub fn stats(s: &Stats) -> Value {
     };
     let k = &s.kernel;
     let m = &s.mirror;
+    let p = &s.pressure;
     let mut pairs = vec![("table_size", int(s.table_size))];
     pairs.extend(s.loading.as_ref().map(|l| ("loading", loading(l))));
     pairs.extend([
         ("kernel_entries", int(s.kernel_entries)),
         ("table_limit", int(s.table_limit)),
+        ("buckets", int(s.buckets)),
         ("by_proto", counts(&s.by_proto)),
         ("by_state", counts(&s.by_state)),
         (
@@ -111,6 +113,8 @@ pub fn stats(s: &Stats) -> Value {
                 ("early_drop", int(k.early_drop)),
                 ("error", int(k.error)),
                 ("search_restart", int(k.search_restart)),
+                ("clash_resolve", int(k.clash_resolve)),
+                ("chaintoolong", int(k.chaintoolong)),
             ]),
         ),
         ("accounting", Value::Bool(s.accounting)),
@@ -125,6 +129,20 @@ pub fn stats(s: &Stats) -> Value {
                 ("malformed", int(m.malformed)),
                 ("sessions", int(m.sessions)),
             ]),
+        ),
+        (
+            "pressure",
+            members(vec![
+                ("ratio_limit", Value::Double(p.ratio_limit)),
+                ("ratio_high", Value::Bool(p.ratio_high)),
+                ("chaintoolong_recent", int(p.chaintoolong_recent)),
+                ("window_secs", int(p.window_secs)),
+                ("suggested_hashsize", int(p.suggested_hashsize)),
+            ]),
+        ),
+        (
+            "warnings",
+            Value::Array(s.warnings.iter().map(|w| Value::Str(w.clone())).collect()),
         ),
     ]);
     members(pairs)

@@ -155,10 +155,10 @@ step('kill_matching', function () use ($sid, $facts) {
 });
 step('stats', function () use ($sid) {
     $s = value(rpc('stats', [$sid]), 'stats');
-    foreach (['table_size', 'table_limit'] as $k) {
+    foreach (['table_size', 'table_limit', 'buckets'] as $k) {
         if (num($s[$k] ?? null) === null) return "$k " . show($s[$k] ?? 'absent');
     }
-    foreach (['found', 'invalid', 'insert_failed', 'drop', 'early_drop', 'error', 'search_restart'] as $k) {
+    foreach (['found', 'invalid', 'insert_failed', 'drop', 'early_drop', 'error', 'search_restart', 'clash_resolve', 'chaintoolong'] as $k) {
         if (num($s['kernel'][$k] ?? null) === null) return "kernel.$k " . show($s['kernel'][$k] ?? 'absent');
     }
     return is_bool($s['accounting'] ?? null) ? null : 'accounting ' . show($s['accounting'] ?? 'absent');

@@ -106,10 +106,10 @@ step('kill_matching', sub {
 });
 step('stats', sub {
     my $s = value(rpc('stats', $sid), 'stats');
-    for my $k (qw(table_size table_limit)) {
+    for my $k (qw(table_size table_limit buckets)) {
         return "$k " . show($s->{$k}) unless is_num($s->{$k});
     }
-    for my $k (qw(found invalid insert_failed drop early_drop error search_restart)) {
+    for my $k (qw(found invalid insert_failed drop early_drop error search_restart clash_resolve chaintoolong)) {
         return "kernel.$k " . show($s->{kernel}{$k}) unless is_num($s->{kernel}{$k});
     }
     return defined $s->{accounting} ? undef : 'accounting absent';

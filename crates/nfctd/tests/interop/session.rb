@@ -116,9 +116,9 @@ step('kill_matching') do
 end
 step('stats') do
   s = value(rpc('stats', sid), 'stats')
-  bad = %w[table_size table_limit].find { |k| !s[k].is_a?(Integer) }
+  bad = %w[table_size table_limit buckets].find { |k| !s[k].is_a?(Integer) }
   next "#{bad} #{s[bad].inspect}" if bad
-  bad = %w[found invalid insert_failed drop early_drop error search_restart].find do |k|
+  bad = %w[found invalid insert_failed drop early_drop error search_restart clash_resolve chaintoolong].find do |k|
     !s['kernel'][k].is_a?(Integer)
   end
   next "kernel.#{bad} #{s['kernel'][bad].inspect}" if bad

@@ -349,6 +349,7 @@ function renderStats() {
     [t("stats.table_size"), num(s.table_size)],
     [t("stats.kernel_entries"), num(s.kernel_entries)],
     [t("stats.table_limit"), num(s.table_limit)],
+    [t("stats.buckets"), s.buckets ? num(s.buckets) : "—"],
     [t("stats.accounting"), yes(s.accounting)],
     [t("stats.timestamps"), yes(s.timestamps)],
     [t("stats.found"), num(s.kernel.found)],
@@ -358,6 +359,8 @@ function renderStats() {
     [t("stats.early_drop"), num(s.kernel.early_drop)],
     [t("stats.error"), num(s.kernel.error)],
     [t("stats.search_restart"), num(s.kernel.search_restart)],
+    [t("stats.clash_resolve"), num(s.kernel.clash_resolve)],
+    [t("stats.chaintoolong"), num(s.kernel.chaintoolong)],
     [t("stats.events"), num(s.mirror.events)],
     [t("stats.resyncs"), num(s.mirror.resyncs)],
     [t("stats.overflows"), num(s.mirror.overflows)],
@@ -371,6 +374,45 @@ function renderStats() {
     div.append(dt, dd);
     return div;
   }));
+  renderPressure(s);
+}
+
+// The pressure warning, in the page's language, from the fields `stats`
+// gives for machines (its `warnings` say the same in English).
+function renderPressure(s) {
+  const p = s.pressure;
+  const box = $("pressure");
+  const warn = p && (p.ratio_high || p.chaintoolong_recent > 0);
+  show(box, Boolean(warn));
+  if (!warn) {
+    $("pressure-text").replaceChildren();
+    return;
+  }
+  const para = (text) => {
+    const el = document.createElement("p");
+    el.textContent = text;
+    return el;
+  };
+  const parts = [];
+  if (p.ratio_high) {
+    const ratio = new Intl.NumberFormat(i18n.current(), { maximumFractionDigits: 1 }).format(s.table_limit / s.buckets);
+    parts.push(para(t("pressure.ratio", { max: num(s.table_limit), buckets: num(s.buckets), ratio, limit: num(p.ratio_limit) })));
+  }
+  if (p.chaintoolong_recent > 0) {
+    parts.push(para(t("pressure.chaintoolong", { n: num(p.chaintoolong_recent), minutes: Math.round(p.window_secs / 60) })));
+  }
+  // The hash size goes into commands: plain digits, never grouped.
+  const n = String(p.suggested_hashsize);
+  const command = document.createElement("code");
+  command.textContent = `echo ${n} > /sys/module/nf_conntrack/parameters/hashsize`;
+  const advice = para(t("pressure.advice", { n: num(p.suggested_hashsize) }) + " ");
+  advice.append(command);
+  const option = document.createElement("code");
+  option.textContent = `options nf_conntrack hashsize=${n}`;
+  const keep = para(t("pressure.keep") + " ");
+  keep.append(option);
+  parts.push(advice, keep);
+  $("pressure-text").replaceChildren(...parts);
 }
 
 // ---- language ----
