@@ -179,18 +179,12 @@ fn phase(pool: &mut Pool, n: usize, args: &[&str], secs: u64, clients: usize) ->
     let addr = daemon.addr;
     let before = counters(addr);
     let mut ct = CtSocket::open().expect("ctnetlink socket");
-    // The entries to delete, in table order; as many as a fast minute needs.
     let mut doomed = Vec::new();
-    ct.dump(|c| {
-        if doomed.len() < 8_000_000.min(n) {
-            doomed.push(c.key());
-        }
-    })
-    .expect("dump");
+    doom(&mut ct, &mut doomed, n);
     // The driver alone first: the rate the kernel and the daemon allow
     // when no viewer competes for the cores.
     let solo = if clients > 0 {
-        let (events, _, seconds) = drive(&mut ct, &mut pool.0, &mut doomed, 3);
+        let (events, _, seconds) = drive(&mut ct, &mut pool.0, &mut doomed, n, 3);
         events as f64 / seconds
     } else {
         0.0
@@ -203,7 +197,7 @@ fn phase(pool: &mut Pool, n: usize, args: &[&str], secs: u64, clients: usize) ->
             std::thread::spawn(move || viewer(addr, i, &stop, &latencies))
         })
         .collect();
-    let (events, refused, seconds) = drive(&mut ct, &mut pool.0, &mut doomed, secs);
+    let (events, refused, seconds) = drive(&mut ct, &mut pool.0, &mut doomed, n, secs);
     stop.store(true, Ordering::Relaxed);
     let failed_views = viewers
         .into_iter()
@@ -233,19 +227,36 @@ fn phase(pool: &mut Pool, n: usize, args: &[&str], secs: u64, clients: usize) ->
     }
 }
 
+/// The entries to delete, in table order, from a dump (their ids with
+/// them); as many as a fast minute needs at most.
+fn doom(ct: &mut CtSocket, doomed: &mut Vec<ConnKey>, n: usize) {
+    doomed.clear();
+    ct.dump(|c| {
+        if doomed.len() < 4_000_000.min(n) {
+            doomed.push(c.key());
+        }
+    })
+    .expect("dump");
+}
+
 /// Creates and deletes in batches, as fast as the kernel answers, for
-/// `secs`: (events the kernel accepted, refused, seconds).
+/// `secs`: (events the kernel accepted, refused, seconds). When the entries
+/// to delete run out (a small table), a dump names more, in the time counted.
 fn drive(
     ct: &mut CtSocket,
     pool: &mut Gateway,
     doomed: &mut Vec<ConnKey>,
+    n: usize,
     secs: u64,
 ) -> (usize, usize, f64) {
     const BATCH: usize = 256;
     let start = Instant::now();
     let deadline = start + Duration::from_secs(secs);
     let (mut events, mut refused) = (0, 0);
-    while Instant::now() < deadline && doomed.len() >= BATCH {
+    while Instant::now() < deadline {
+        if doomed.len() < BATCH {
+            doom(ct, doomed, n);
+        }
         let new: Vec<_> = pool.by_ref().take(BATCH).collect();
         let (r, _) = ct.create_many(&new).expect("create");
         let keys = doomed.split_off(doomed.len() - BATCH);
