@@ -229,24 +229,36 @@ impl CtSocket {
     /// Creates many entries, pipelining requests; returns how many the kernel refused
     /// and the first refusal.
     pub fn create_many(&mut self, conns: &[Conn]) -> Result<(usize, Option<Error>), Error> {
-        self.pipeline("create", conns, request::create)
+        self.pipeline("create", conns, request::create, |_, _| {})
+    }
+
+    /// Like [`CtSocket::create_many`], also handing each refusal to `refused`:
+    /// the index of the entry in `conns` and the errno (positive).
+    pub fn create_many_each(
+        &mut self,
+        conns: &[Conn],
+        refused: impl FnMut(usize, i32),
+    ) -> Result<(usize, Option<Error>), Error> {
+        self.pipeline("create", conns, request::create, refused)
     }
 
     /// Deletes many entries by key, pipelining requests; returns how many failed and the first failure.
     pub fn delete_many(&mut self, keys: &[ConnKey]) -> Result<(usize, Option<Error>), Error> {
-        self.pipeline("delete", keys, request::delete)
+        self.pipeline("delete", keys, request::delete, |_, _| {})
     }
 
-    /// Sends requests in batches that fit the socket buffer and collects every ACK.
+    /// Sends requests in batches that fit the socket buffer and collects every
+    /// ACK; each failure goes to `failed_at` (index in `items`, errno).
     fn pipeline<T>(
         &mut self,
         op: &'static str,
         items: &[T],
         encode: fn(&T, u32) -> Vec<u8>,
+        mut failed_at: impl FnMut(usize, i32),
     ) -> Result<(usize, Option<Error>), Error> {
         const BATCH: usize = 64;
         let (mut failed, mut first) = (0usize, None);
-        for chunk in items.chunks(BATCH) {
+        for (c, chunk) in items.chunks(BATCH).enumerate() {
             let first_seq = self.seq.wrapping_add(1);
             let mut batch = Vec::with_capacity(chunk.len() * 160);
             for item in chunk {
@@ -259,7 +271,8 @@ impl CtSocket {
                 let n = recv_datagram(&self.sock, &mut self.buf)?;
                 for frame in Frames::new(&self.buf[..n]) {
                     let frame = frame?;
-                    let in_batch = frame.seq.wrapping_sub(first_seq) < chunk.len() as u32;
+                    let at = frame.seq.wrapping_sub(first_seq);
+                    let in_batch = at < chunk.len() as u32;
                     if frame.msg_type != NLMSG_ERROR || !in_batch {
                         continue;
                     }
@@ -267,6 +280,7 @@ impl CtSocket {
                     let code = frame.error_code()?;
                     if code != 0 {
                         failed += 1;
+                        failed_at(c * BATCH + at as usize, code);
                         first.get_or_insert(Error::from_errno(op, code));
                     }
                 }

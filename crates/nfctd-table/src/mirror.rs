@@ -11,9 +11,9 @@ use ctnetlink::{Conn, ConnKey};
 use super::error::MirrorError;
 use super::loading::{FirstDump, Loading};
 use super::row::Millis;
-use super::snapshot::Snapshot;
 use super::rowset::Hidden;
 use super::shared::{lock, Command, MirrorCounters, ResyncReport, Resynced, Shared};
+use super::snapshot::Snapshot;
 use super::worker::{MirrorConfig, Worker};
 
 /// A cheap handle to the mirror; clone it freely.

@@ -15,8 +15,8 @@ use ctnetlink::{Conn, ConnKey};
 use super::error::MirrorError;
 use super::loading::Progress;
 use super::row::Clock;
-use super::snapshot::Snapshot;
 use super::rowset::Hidden;
+use super::snapshot::Snapshot;
 
 /// Counters about the mirror's own work, for `stats` and metrics.
 #[derive(Debug, Default)]

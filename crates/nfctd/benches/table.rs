@@ -1,51 +1,78 @@
 //! nfctd against its peers, measured in one run; prints ratios, not absolute claims.
 //!
-//! Run: `cargo bench -p nfctd --bench table [-- --entries 200000 --runs 5]`
-//! (no root needed: the bench moves itself into a private user+net namespace first,
-//! fills that namespace's conntrack table with synthetic entries through ctnetlink, and
-//! everything it spawns — `conntrack`, `python3`, the `nfctd` binary — lives there too).
+//! Run: `cargo bench -p nfctd --bench table [-- --entries 200000 --runs 5]`;
+//! `--entries 1000000,10000000` runs the whole bench once per size, `--churn 60`
+//! adds the churn run, `--fill-only` fills, counts a dump and stops.
+//! No root needed: the bench moves itself into a private user+net namespace (as root,
+//! a net namespace alone), fills that namespace's conntrack table through ctnetlink
+//! (`table/fill.rs`), and everything it spawns — `conntrack`, `python3`, the `nfctd`
+//! binary — lives there too. As root it first raises the global hash size and
+//! nf_conntrack_max for the size asked and restores them at the end (`table/kernel.rs`).
 //!
-//! What it measures (targets in brackets; docs/benchmarks.md has the results):
+//! What it measures (targets in brackets; the 1M target first, then 10M where they differ;
+//! docs/benchmarks.md has the results):
+//! 0. the fill: entries a dump returns, refusals by errno;
 //! 1. dump + decode into the mirror's `RowSet` vs `conntrack -L > /dev/null` [≤ 0.5×];
 //! 2. heap bytes per entry of a `RowSet` plus one published snapshot, via a
 //!    counting global allocator [≤ 300 B]; the dump's `Vec<Conn>` reported apart, and the
 //!    growth after `Mirror::start` as a cross-check;
+//!    2c/2d. the daemon's resident memory over an empty daemon's, after 3 refreshes and
+//!    after every view shape [≤ 150 B];
+//!    2e. its peak during a refresh over its steady state [≤ 1.25×];
 //! 3. draining a backlog of conntrack events (create then delete a batch) with the
 //!    mirror thread's own `table::drain_events` (read, decode, apply) [≥ 100,000 events/s];
 //! 4. `view` over HTTP from the real daemon, filtered (`tcp`, `orig_dport` 443) and
 //!    unfiltered, ordered by timeout DESC, 100 rows, vs `conntrack -L -p tcp --dport 443`
 //!    [≥ 20× faster];
 //!    4c. every view shape of `table/gateway.rs`, p50 and p99, each call a new
-//!    page so the daemon's page cache cannot answer [p50 ≤ 50 ms, p99 ≤ 100 ms];
-//!    2c. the daemon's resident memory over an empty daemon's, after 3 refreshes [≤ 250 B];
+//!    page so the daemon's page cache cannot answer [≤ 25/50 ms; ≤ 100/200 ms];
+//!    4e. from spawn to the first page served [≤ 1 s; ≤ 2 s];
 //! 5. `refresh(sid)` (a full reconciliation) vs `conntrack -L` [≤ 0.5×];
 //! 6. sequential `system.listMethods` calls/s vs Python's `SimpleXMLRPCServer` serving the
-//!    same list, same client, keep-alive and `Connection: close` [≥ 10×].
+//!    same list, same client, keep-alive and `Connection: close` [≥ 10×];
+//! 7. (to 9.) with `--churn SECS` (`table/churn.rs`): creates and deletes as fast as one thread
+//!    drives them [≥ 50,000 events/s] while 20 clients view [p99 ≤ 300 ms], the mirror
+//!    against a dump once quiet [the same ids and tuples]; the same churn against a
+//!    64 KiB event buffer, for what an overflow's reconciliation costs;
+//! 10. the daemon's memory after the view shapes under glibc malloc settings
+//!     (`table/malloc.rs`) [≤ 150 B].
 //!
 //! `--load` runs the load scenario instead (`table/load.rs`). The table is the gateway-like
-//! set of `table/gateway.rs`; as root the bench first raises the global nf_conntrack_max.
+//! set of `table/gateway.rs`.
 //!
 //! Not a test: `harness = false`, and `cargo test` does not run benches.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark: fail loudly
 
 #[path = "table/alloc.rs"]
 mod alloc;
+#[path = "table/calls.rs"]
+mod calls;
+#[path = "table/churn.rs"]
+mod churn;
 /// The integration tests' bed: the daemon's start-up, the XML-RPC builders and
 /// readers, the HTTP client. Shared by path rather than copied, so the bench
 /// and the tests cannot drift apart.
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "table/events.rs"]
+mod events;
+#[path = "table/fill.rs"]
+mod fill;
 #[path = "table/gateway.rs"]
 mod gateway;
+#[path = "table/kernel.rs"]
+mod kernel;
 #[path = "table/load.rs"]
 mod load;
+#[path = "table/malloc.rs"]
+mod malloc;
 #[path = "shared/percentile.rs"]
 mod percentile;
 #[path = "table/python.rs"]
 mod python;
+#[path = "table/report.rs"]
+mod report;
 
-use std::collections::HashSet;
-use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -53,10 +80,11 @@ use std::time::{Duration, Instant, SystemTime};
 use common::http::Client;
 use common::raw::{self, int, s, strukt};
 use common::Daemon;
-use ctnetlink::{ConnKey, CtSocket, EventSocket};
+use ctnetlink::CtSocket;
 use nfctd_table::query::FilterValue;
-use nfctd_table::{drain_events, Clock, Mirror, MirrorConfig, RowSet};
+use nfctd_table::{Clock, Mirror, MirrorConfig, RowSet};
 use percentile::percentile;
+use report::Report;
 use serde_json::Value as Json;
 
 #[global_allocator]
@@ -64,7 +92,8 @@ static ALLOC: alloc::Counting = alloc::Counting;
 
 #[derive(Debug)]
 pub struct Args {
-    entries: usize,
+    /// Table sizes; with more than one, the bench runs itself once per size.
+    entries: Vec<usize>,
     runs: usize,
     events: usize,
     /// Calls per view shape.
@@ -73,19 +102,26 @@ pub struct Args {
     load: bool,
     load_secs: u64,
     clients: usize,
-    churn: usize,
+    /// Changes per second in the load scenario (`--load-rate`).
+    load_rate: usize,
+    /// Seconds of the churn run (`--churn`), 0 for none.
+    churn: u64,
+    /// Fill, count the dump and stop (`--fill-only`).
+    fill_only: bool,
 }
 
 fn args() -> Args {
     let mut a = Args {
-        entries: 200_000,
+        entries: vec![200_000],
         runs: 5,
         events: 100_000,
         view_runs: 30,
         load: false,
         load_secs: 60,
         clients: 100,
-        churn: 4000,
+        load_rate: 4000,
+        churn: 0,
+        fill_only: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -93,22 +129,27 @@ fn args() -> Args {
             Some((n, v)) => (n.to_string(), Some(v.to_string())),
             None => (arg.clone(), None),
         };
-        let mut value = |name: &str| -> usize {
-            inline
-                .clone()
-                .or_else(|| it.next())
-                .and_then(|v| v.replace('_', "").parse().ok())
-                .unwrap_or_else(|| panic!("{name} needs a number"))
+        let mut text = || inline.clone().or_else(|| it.next()).unwrap_or_default();
+        let number = |name: &str, v: &str| -> usize {
+            v.replace('_', "")
+                .parse()
+                .unwrap_or_else(|_| panic!("{name} needs a number, got {v:?}"))
         };
+        let mut value = |name: &str| number(name, &text());
         match name.as_str() {
-            "--entries" => a.entries = value("--entries"),
+            "--entries" => {
+                let list = text();
+                a.entries = list.split(',').map(|v| number("--entries", v)).collect();
+            }
             "--runs" => a.runs = value("--runs").max(1),
             "--events" => a.events = value("--events").max(2),
             "--view-runs" => a.view_runs = value("--view-runs").max(1),
             "--load" => a.load = true,
             "--load-secs" => a.load_secs = value("--load-secs") as u64,
             "--clients" => a.clients = value("--clients").max(1),
-            "--churn" => a.churn = value("--churn"),
+            "--load-rate" => a.load_rate = value("--load-rate"),
+            "--churn" => a.churn = value("--churn") as u64,
+            "--fill-only" => a.fill_only = true,
             _ => {} // `--bench` from cargo, filters: ignored
         }
     }
@@ -117,38 +158,17 @@ fn args() -> Args {
 
 /// Resident memory of a process, KiB (VmRSS).
 pub fn rss_kib(pid: i32) -> u64 {
+    status_kib(pid, "VmRSS:")
+}
+
+/// A KiB line of /proc/PID/status (`VmRSS:`, `VmHWM:`).
+pub fn status_kib(pid: i32, key: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .unwrap_or_default()
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(key))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0)
-}
-
-/// `nf_conntrack_max` is global: only root in the initial namespace may
-/// raise it, so the bench tries before it enters its own namespace. Without
-/// root the table stops at the limit and the bench says so.
-fn raise_conntrack_max(entries: usize) {
-    let name = "net/netfilter/nf_conntrack_max";
-    let current: usize = netns::sysctl(name)
-        .ok()
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0);
-    let wanted = entries + entries / 4 + 10_000;
-    if current >= wanted {
-        return;
-    }
-    match netns::set_sysctl(name, &wanted.to_string()) {
-        Ok(()) => println!("nf_conntrack_max raised from {current} to {wanted}"),
-        Err(e) => {
-            // The line names the sysctl already: the cause alone.
-            let e =
-                std::error::Error::source(&e).map_or_else(|| e.to_string(), ToString::to_string);
-            println!(
-                "nf_conntrack_max is {current} and cannot be raised here ({e}): run as root, or `sysctl -w net.netfilter.nf_conntrack_max={wanted}` first"
-            )
-        }
-    }
 }
 
 /// Times each call; returns the sorted times and the last answer.
@@ -170,156 +190,21 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-fn time<T>(f: impl FnOnce() -> T) -> (f64, T) {
+pub fn time<T>(f: impl FnOnce() -> T) -> (f64, T) {
     let start = Instant::now();
     let out = f();
     (start.elapsed().as_secs_f64(), out)
 }
 
-fn unix_now() -> u64 {
+pub fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0)
 }
 
-fn ms(s: f64) -> String {
+pub fn ms(s: f64) -> String {
     format!("{:.1} ms", s * 1e3)
-}
-
-/// One line of the result table.
-struct Line {
-    what: String,
-    value: String,
-    peer: String,
-    ratio: String,
-    target: String,
-    verdict: &'static str,
-}
-
-#[derive(Default)]
-struct Report {
-    lines: Vec<Line>,
-}
-
-impl Report {
-    fn info(&mut self, what: &str, value: String, peer: String) {
-        self.push(what, value, peer, "-".into(), "-".into(), "");
-    }
-
-    fn push(
-        &mut self,
-        what: &str,
-        value: String,
-        peer: String,
-        ratio: String,
-        target: String,
-        verdict: &'static str,
-    ) {
-        self.lines.push(Line {
-            what: what.into(),
-            value,
-            peer,
-            ratio,
-            target,
-            verdict,
-        });
-    }
-
-    /// Our time against the peer's time; passes when ours/peer ≤ `max`.
-    fn time_ratio(&mut self, what: &str, ours: f64, peer: Option<f64>, max: f64) {
-        match peer {
-            Some(p) => {
-                let r = ours / p;
-                let ok = if r <= max { "PASS" } else { "FAIL" };
-                self.push(
-                    what,
-                    ms(ours),
-                    ms(p),
-                    format!("{r:.3}×"),
-                    format!("≤ {max}×"),
-                    ok,
-                );
-            }
-            None => self.push(
-                what,
-                ms(ours),
-                "(no conntrack)".into(),
-                "-".into(),
-                format!("≤ {max}×"),
-                "SKIP",
-            ),
-        }
-    }
-
-    /// How many times faster we are than the peer (peer time / our time, or our rate / peer rate).
-    fn speedup(
-        &mut self,
-        what: &str,
-        value: String,
-        peer: Option<String>,
-        speedup: Option<f64>,
-        min: f64,
-    ) {
-        match (peer, speedup) {
-            (Some(p), Some(s)) => {
-                let ok = if s >= min { "PASS" } else { "FAIL" };
-                self.push(
-                    what,
-                    value,
-                    p,
-                    format!("{s:.1}× faster"),
-                    format!("≥ {min}× faster"),
-                    ok,
-                );
-            }
-            _ => self.push(
-                what,
-                value,
-                "(no peer)".into(),
-                "-".into(),
-                format!("≥ {min}× faster"),
-                "SKIP",
-            ),
-        }
-    }
-
-    fn print(&self) {
-        let headers = ["measurement", "nfctd", "peer", "ratio", "target", ""];
-        let rows: Vec<[&str; 6]> = self
-            .lines
-            .iter()
-            .map(|l| {
-                [
-                    l.what.as_str(),
-                    &l.value,
-                    &l.peer,
-                    &l.ratio,
-                    &l.target,
-                    l.verdict,
-                ]
-            })
-            .collect();
-        let mut widths = headers.map(|h| h.chars().count());
-        for r in &rows {
-            for (w, c) in widths.iter_mut().zip(r) {
-                *w = (*w).max(c.chars().count());
-            }
-        }
-        let line = |cells: [&str; 6]| {
-            let text: Vec<String> = cells
-                .iter()
-                .zip(widths)
-                .map(|(c, w)| format!("{c}{}", " ".repeat(w - c.chars().count())))
-                .collect();
-            println!("{}", text.join(" | ").trim_end());
-        };
-        line(headers);
-        println!("{}", widths.map(|w| "-".repeat(w)).join("-+-"));
-        for r in rows {
-            line(r);
-        }
-    }
 }
 
 /// Median wall time of `conntrack ARGS > /dev/null` over `runs`, or None without the tool.
@@ -365,9 +250,31 @@ fn conntrack_count(args: &[&str]) -> Option<usize> {
 
 fn main() {
     let a = args();
-    raise_conntrack_max(a.entries);
-    // Before any thread exists: the kernel refuses a new user namespace to a threaded process.
-    netns::enter_private().expect("private user+net namespace (unshare)");
+    if a.entries.len() > 1 {
+        // One process per size: each its own namespace, table and limits.
+        for entries in &a.entries {
+            let mut argv: Vec<String> = std::env::args().skip(1).collect();
+            for (i, arg) in argv.clone().iter().enumerate() {
+                if arg == "--entries" {
+                    argv[i + 1] = entries.to_string();
+                } else if arg.starts_with("--entries=") {
+                    argv[i] = format!("--entries={entries}");
+                }
+            }
+            let status = Command::new(std::env::current_exe().expect("the bench's path"))
+                .args(argv)
+                .status()
+                .expect("the bench again");
+            assert!(status.success(), "the run with {entries} entries failed");
+            println!();
+        }
+        return;
+    }
+    let entries = a.entries[0];
+    // Before any thread exists: the guard is a fork, and the kernel refuses
+    // a new user namespace to a threaded process.
+    let guard = kernel::raise(entries);
+    let namespace = kernel::enter_namespace();
     let route = socket2::Socket::new(
         socket2::Domain::from(libc::AF_NETLINK),
         socket2::Type::RAW,
@@ -390,11 +297,23 @@ fn main() {
         .unwrap_or_else(|| "missing (apt-get install conntrack)".into());
     println!("nfctd table benchmark");
     println!(
-        "entries: {}   cores: {cores}   kernel: {}   peer: {peer_version}   runs: {}",
-        a.entries,
+        "entries: {entries}   cores: {cores}   kernel: {}   peer: {peer_version}   runs: {}   {namespace}",
         kernel.trim(),
         a.runs
     );
+
+    // Every entry announces its end (DESTROY), as entries made while the
+    // daemon listens do; with the default (2) the fill's entries, made before
+    // any listener, would end silently and only a reconciliation would see it.
+    netns::set_sysctl("net/netfilter/nf_conntrack_events", "1").expect("nf_conntrack_events");
+    let mut ct = CtSocket::open().expect("ctnetlink socket");
+    if a.fill_only {
+        fill::fill(&mut ct, entries);
+        if let Some(guard) = guard {
+            guard.restore();
+        }
+        return;
+    }
 
     // The daemon over an empty table: the base its resident memory grows from.
     let empty_rss = {
@@ -410,33 +329,20 @@ fn main() {
         rss_kib(daemon.pid().as_raw())
     };
 
-    let mut ct = CtSocket::open().expect("ctnetlink socket");
-    let fixtures = gateway::gateway(a.entries);
-    let (t_fill, result) = time(|| ct.create_many(&fixtures).expect("create_many"));
-    let (refused, first) = result;
-    drop(fixtures);
-    let (count, max) = ct.global_counts().expect("conntrack counts");
-    println!(
-        "filled: {count} entries (limit {max}) in {}{}",
-        ms(t_fill),
-        if refused > 0 {
-            format!(", {refused} refused: {first:?}")
-        } else {
-            String::new()
-        }
-    );
-    let n = count as usize;
-    if n < a.entries {
-        println!(
-            "note: the table holds {n} entries, not {}: nf_conntrack_max ({max}) is global and only root in the initial namespace can raise it (sysctl -w net.netfilter.nf_conntrack_max={}); the numbers below are for {n} entries",
-            a.entries, a.entries
-        );
+    let filled = fill::fill(&mut ct, entries);
+    let (n, max) = (filled.entries, filled.max);
+    if n < entries {
+        println!("note: the numbers below are for {n} entries, not {entries}");
     }
     if a.load {
         load::run(&a, n, empty_rss);
+        if let Some(guard) = guard {
+            guard.restore();
+        }
         return;
     }
     let mut report = Report::default();
+    filled.line(&mut report);
     let clock = Clock::new();
     let hidden: nfctd_table::Hidden = Arc::new(|_| false);
 
@@ -512,7 +418,7 @@ fn main() {
     drop(snapshot);
 
     // 3: backlogs of events, drained with decode + apply.
-    match event_backlogs(&mut ct, &mut rows, &clock, n, max as usize, a.events) {
+    match events::event_backlogs(&mut ct, &mut rows, &clock, n, max as usize, a.events) {
         Ok(run) => {
             let rate = run.total() as f64 / run.seconds;
             report.push(
@@ -559,20 +465,56 @@ fn main() {
     // 4-6: the real daemon over HTTP.
     let t_filtered = conntrack(&["-L", "-p", "tcp", "--dport", "443"], a.runs);
     let filtered_count = conntrack_count(&["-L", "-p", "tcp", "--dport", "443"]);
+    // 4e: from spawn to the first page served (the daemon loads the table
+    // before it listens).
+    let spawned = Instant::now();
     let daemon = Daemon::spawn(&["--listen", "127.0.0.1:0", "--resync-interval", "0"]);
+    let listening = spawned.elapsed().as_secs_f64();
     let addr = daemon.addr;
     let mut client = Client::new(addr, true);
     let sid = answer(&client.call(&raw::call("login", &[])).expect("login"));
     let sid = s(sid.as_str().expect("a session id"));
+    let first_page = raw::call(
+        "view",
+        &[
+            sid.clone(),
+            strukt(&[]),
+            s("id"),
+            s("ASC"),
+            int(0),
+            int(100),
+        ],
+    );
+    while client
+        .call(&first_page)
+        .map_or(true, |r| r.contains("<name>faultCode</name>"))
+    {
+        assert!(
+            spawned.elapsed() < Duration::from_secs(300),
+            "no page within 5 minutes of the start"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let t_first = spawned.elapsed().as_secs_f64();
+    let first_max = if n > 1_000_000 { 2.0 } else { 1.0 };
+    report.check(
+        "4e. first page served after spawn",
+        format!("{t_first:.2} s"),
+        format!("listening after {listening:.2} s"),
+        format!("≤ {first_max} s"),
+        t_first <= first_max,
+    );
     // 2c: resident memory of the daemon over the empty one, after refreshes.
     for _ in 0..3 {
         client
             .call(&raw::call("refresh", std::slice::from_ref(&sid)))
             .expect("refresh");
     }
-    let full_rss = rss_kib(daemon.pid().as_raw());
-    let per_entry = (full_rss.saturating_sub(empty_rss) * 1024) as f64 / n as f64;
-    report.push(
+    let pid = daemon.pid().as_raw();
+    let full_rss = rss_kib(pid);
+    let growth = |rss: u64| (rss.saturating_sub(empty_rss) * 1024) as f64 / n as f64;
+    let per_entry = growth(full_rss);
+    report.check(
         "2c. daemon RSS growth per entry (3 refreshes)",
         format!("{per_entry:.0} B"),
         format!(
@@ -580,9 +522,33 @@ fn main() {
             full_rss / 1024,
             empty_rss / 1024
         ),
-        "-".into(),
-        "≤ 250 B".into(),
-        if per_entry <= 250.0 { "PASS" } else { "FAIL" },
+        "≤ 150 B".into(),
+        per_entry <= 150.0,
+    );
+    // 2e: the peak of one reconciliation over the steady state: the kernel's
+    // high-water mark (VmHWM), reset first (clear_refs 5).
+    let steady = rss_kib(pid);
+    let reset = std::fs::write(format!("/proc/{pid}/clear_refs"), "5").is_ok();
+    client
+        .call(&raw::call("refresh", std::slice::from_ref(&sid)))
+        .expect("refresh");
+    let peak = status_kib(pid, "VmHWM:");
+    let over = peak as f64 / steady as f64;
+    report.check(
+        "2e. peak RSS in a refresh over steady",
+        format!("{over:.2}×"),
+        format!(
+            "{} MiB peak, {} MiB steady{}",
+            peak / 1024,
+            steady / 1024,
+            if reset {
+                ""
+            } else {
+                " (VmHWM not reset: since start)"
+            }
+        ),
+        "≤ 1.25×".into(),
+        over <= 1.25,
     );
     let view = |filters: String, order_by: &str, dir: &str, start: i64| {
         raw::call(
@@ -650,21 +616,14 @@ fn main() {
         "-".into(),
     );
     // 4c: every view shape of `gateway`, p50 and p99 over HTTP.
+    let (p50_max, p99_max) = if n > 1_000_000 {
+        (0.100, 0.200)
+    } else {
+        (0.025, 0.050)
+    };
     for shape in gateway::shapes() {
-        let members: Vec<(&str, String)> = shape
-            .filter
-            .iter()
-            .map(|(k, v)| {
-                let value = match v {
-                    FilterValue::Int(i) => int(*i),
-                    FilterValue::Text(t) => s(t),
-                    other => panic!("no such bench filter value {other:?}"),
-                };
-                (*k, value)
-            })
-            .collect();
         let dir = if shape.desc { "DESC" } else { "ASC" };
-        let filter = strukt(&members);
+        let filter = shape_filter(&shape);
         let body = view(filter.clone(), shape.order_by, dir, shape.start as i64);
         timed(&mut client, std::iter::repeat_n(body.clone(), 1)); // warm-up
                                                                   // Each call asks for a page one row further on: a question the
@@ -681,17 +640,15 @@ fn main() {
             }),
         );
         let (p50, p99) = (percentile(&times, 0.5), percentile(&times, 0.99));
-        let ok = p50 <= 0.050 && p99 <= 0.100;
-        report.push(
+        report.check(
             &format!("4c. view {}", shape.name),
             format!("p50 {} p99 {}", ms(p50), ms(p99)),
             format!(
                 "{} rows match",
                 answer(&last)["total"].as_i64().unwrap_or(-1)
             ),
-            "-".into(),
-            "p50 ≤ 50 ms, p99 ≤ 100 ms".into(),
-            if ok { "PASS" } else { "FAIL" },
+            format!("p50 ≤ {}, p99 ≤ {}", ms(p50_max), ms(p99_max)),
+            p50 <= p50_max && p99 <= p99_max,
         );
     }
     // 4d: the same question again and again: answered from the page cache.
@@ -705,10 +662,14 @@ fn main() {
         ),
         "-".into(),
     );
-    report.info(
-        "   daemon RSS after the views above",
-        format!("{} MiB", rss_kib(daemon.pid().as_raw()) / 1024),
-        "-".into(),
+    let viewed_rss = rss_kib(pid);
+    let per_entry = growth(viewed_rss);
+    report.check(
+        "2d. daemon RSS growth per entry after the views",
+        format!("{per_entry:.0} B"),
+        format!("{} MiB", viewed_rss / 1024),
+        "≤ 150 B".into(),
+        per_entry <= 150.0,
     );
     let refresh = raw::call("refresh", std::slice::from_ref(&sid));
     let (times, _) = timed(&mut client, std::iter::repeat_n(refresh.clone(), a.runs));
@@ -735,7 +696,7 @@ fn main() {
         } else {
             "Connection: close"
         };
-        let ours = rate(addr, keep_alive, &list_call);
+        let ours = calls::rate(addr, keep_alive, &list_call);
         let peer = python.as_ref().ok().map(|(_, py)| {
             // A fresh connection, closed at once: the Python server is single-threaded and
             // would otherwise wait on this idle keep-alive connection.
@@ -743,7 +704,7 @@ fn main() {
             let same = method_names(&c.call(&list_call).expect("python listMethods"));
             assert_eq!(same, names, "both servers answer the same document");
             drop(c);
-            rate(*py, keep_alive, &list_call)
+            calls::rate(*py, keep_alive, &list_call)
         });
         report.speedup(
             &format!("6. system.listMethods calls/s, {mode}"),
@@ -757,12 +718,12 @@ fn main() {
     // server in its stdlib default (HTTP/1.0) closes after every call, which
     // is how it serves several clients; nfctd keeps the connections.
     let clients = 8;
-    let ours = rate_concurrent(addr, clients, &list_call);
+    let ours = calls::rate_concurrent(addr, clients, &list_call);
     let python10 = python::start_python(&names, "HTTP/1.0");
     let peer = python10
         .as_ref()
         .ok()
-        .map(|(_, py)| rate_concurrent(*py, clients, &list_call));
+        .map(|(_, py)| calls::rate_concurrent(*py, clients, &list_call));
     drop(python10);
     report.speedup(
         &format!("6c. system.listMethods calls/s, {clients} clients"),
@@ -775,11 +736,11 @@ fn main() {
     // more of the two cores to the servers than the client threads above.
     let python10 = python::start_python(&names, "HTTP/1.0");
     match (
-        wrk_rate(addr, &list_call),
+        calls::wrk_rate(addr, &list_call),
         python10
             .as_ref()
             .ok()
-            .and_then(|(_, py)| wrk_rate(*py, &list_call)),
+            .and_then(|(_, py)| calls::wrk_rate(*py, &list_call)),
     ) {
         (Some(ours), Some(peer)) => report.speedup(
             "6w. system.listMethods calls/s, wrk -c8",
@@ -795,6 +756,12 @@ fn main() {
     drop(python10);
     drop(python);
     drop(daemon);
+
+    // 7-9: churn, overflow recovery; 10: malloc settings and memory after views.
+    if a.churn > 0 {
+        churn::run(&mut report, n, a.churn, &mut churn::Pool::after(entries));
+    }
+    malloc::run(&mut report, n, empty_rss);
 
     // 2b: the real mirror, started in-process (its thread lives until the bench exits).
     let before = alloc::live();
@@ -824,134 +791,26 @@ fn main() {
     report.print();
     println!();
     println!("times are medians ({} runs for conntrack, dump and refresh; 20 for view); heap counted by a global allocator (requested sizes, not malloc overhead)", a.runs);
-}
-
-#[derive(Default)]
-struct EventRun {
-    new: usize,
-    destroyed: usize,
-    updated: usize,
-    malformed: usize,
-    seconds: f64,
-    backlogs: usize,
-    batch: usize,
-    rcvbuf: usize,
-}
-
-impl EventRun {
-    fn total(&self) -> usize {
-        self.new + self.destroyed + self.updated
+    if let Some(guard) = guard {
+        guard.restore();
     }
 }
 
-/// Builds backlogs of events on a subscribed socket without reading (create a batch of
-/// entries, later delete them) and times draining each backlog with the mirror thread's
-/// own `drain_events`,
-/// until `target` events were drained. The batch fits the receive buffer the kernel
-/// granted: SO_RCVBUFFORCE needs CAP_NET_ADMIN in the initial namespace, so inside a
-/// private one the buffer stops at net.core.rmem_max (doubled). Halves on overflow.
-fn event_backlogs(
-    ct: &mut CtSocket,
-    rows: &mut RowSet,
-    clock: &Clock,
-    n: usize,
-    max: usize,
-    target: usize,
-) -> Result<EventRun, String> {
-    let mut events = EventSocket::subscribe(256 << 20).map_err(|e| e.to_string())?;
-    let rcvbuf = socket2::SockRef::from(&events)
-        .recv_buffer_size()
-        .map_err(|e| e.to_string())?;
-    // About 1 KiB of buffer per event (skb overhead included), with a safety margin.
-    let mut batch = (rcvbuf / 2048)
-        .min(target / 2)
-        .min(max.saturating_sub(n + 1000));
-    let pool: Vec<_> = common::synthetic(n + batch).split_off(n);
-    let mut run = EventRun {
-        rcvbuf,
-        ..EventRun::default()
-    };
-    while run.total() < target {
-        if batch < 100 {
-            return Err(format!("overflowed even with {batch}-entry batches"));
-        }
-        let extra = &pool[..batch];
-        let (refused, first) = ct.create_many(extra).map_err(|e| e.to_string())?;
-        if refused > 0 {
-            return Err(format!("{refused} extra entries refused: {first:?}"));
-        }
-        let wanted: HashSet<_> = extra
-            .iter()
-            .map(|c| (c.family, c.l4proto, c.orig))
-            .collect();
-        let created = drain(&mut events, rows, clock, &mut run);
-        let deleted = match created {
-            Ok(()) => {
-                // Untimed: the kernel's ids of the new entries, from the rows they made.
-                let keys: Vec<ConnKey> = rows
-                    .snapshot(0, std::time::SystemTime::now())
-                    .iter()
-                    .filter(|r| wanted.contains(&(r.family(), r.l4proto(), r.orig())))
-                    .map(|r| r.key())
-                    .collect();
-                let (failed, first) = ct.delete_many(&keys).map_err(|e| e.to_string())?;
-                if failed > 0 {
-                    return Err(format!("{failed} deletes refused: {first:?}"));
-                }
-                drain(&mut events, rows, clock, &mut run)
-            }
-            Err(e) => Err(e),
-        };
-        run.backlogs += 2;
-        run.batch = run.batch.max(batch);
-        if let Err(e) = deleted {
-            println!("events: {e} with a batch of {batch}; halving the batch");
-            batch /= 2;
-            // Remove what is left of the batch (by tuple: 32-bit ids may collide) and
-            // settle the rows the lost events left behind.
-            let dump = ct.dump_all().map_err(|e| e.to_string())?;
-            let left: Vec<ConnKey> = dump
-                .iter()
-                .filter(|c| wanted.contains(&(c.family, c.l4proto, c.orig)))
-                .map(|c| c.key())
-                .collect();
-            ct.delete_many(&left).map_err(|e| e.to_string())?;
-            rows.replace(
-                ct.dump_all().map_err(|e| e.to_string())?,
-                clock.now(),
-                unix_now(),
-            );
-            while matches!(events.recv(|_| {}), Ok(n) if n > 0) {}
-        }
-    }
-    Ok(run)
-}
-
-/// Reads every waiting event into `rows` (timed into `run`), batch by batch, with the
-/// function the mirror's thread runs.
-fn drain(
-    events: &mut EventSocket,
-    rows: &mut RowSet,
-    clock: &Clock,
-    run: &mut EventRun,
-) -> Result<(), String> {
-    let start = Instant::now();
-    let result = loop {
-        match drain_events(events, rows, clock) {
-            Ok(batch) => {
-                run.new += batch.new;
-                run.destroyed += batch.destroyed;
-                run.updated += batch.updated;
-                run.malformed += batch.malformed;
-                if !batch.full() {
-                    break Ok(());
-                }
-            }
-            Err(e) => break Err(e.to_string()),
-        }
-    };
-    run.seconds += start.elapsed().as_secs_f64();
-    result
+/// A view shape's filter as an XML-RPC struct.
+pub fn shape_filter(shape: &gateway::Shape) -> String {
+    let members: Vec<(&str, String)> = shape
+        .filter
+        .iter()
+        .map(|(k, v)| {
+            let value = match v {
+                FilterValue::Int(i) => int(*i),
+                FilterValue::Text(t) => s(t),
+                other => panic!("no such bench filter value {other:?}"),
+            };
+            (*k, value)
+        })
+        .collect();
+    strukt(&members)
 }
 
 /// The value of an XML-RPC response (a fault already failed the call).
@@ -967,67 +826,4 @@ fn method_names(body: &str) -> Vec<String> {
         .iter()
         .map(|n| n.as_str().expect("a name").to_string())
         .collect()
-}
-
-/// Sequential calls per second for about two seconds (capped to spare ephemeral ports).
-fn rate(addr: SocketAddr, keep_alive: bool, body: &str) -> f64 {
-    let mut client = Client::new(addr, keep_alive);
-    for _ in 0..50 {
-        client.call(body).expect("warm-up call");
-    }
-    let start = Instant::now();
-    let mut done = 0u32;
-    while start.elapsed() < Duration::from_secs(2) && (keep_alive || done < 25_000) {
-        client.call(body).expect("call");
-        done += 1;
-    }
-    f64::from(done) / start.elapsed().as_secs_f64()
-}
-
-/// Calls per second from `clients` threads asking for keep-alive (the server
-/// may close anyway), for about two seconds.
-fn rate_concurrent(addr: SocketAddr, clients: usize, body: &str) -> f64 {
-    let start = Instant::now();
-    let done: u32 = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..clients)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut client = Client::new(addr, true);
-                    let mut done = 0u32;
-                    while start.elapsed() < Duration::from_secs(2) && done < 100_000 {
-                        client.call(body).expect("call");
-                        done += 1;
-                    }
-                    done
-                })
-            })
-            .collect();
-        workers.into_iter().map(|w| w.join().unwrap_or(0)).sum()
-    });
-    f64::from(done) / start.elapsed().as_secs_f64()
-}
-
-/// Calls per second that `wrk -t2 -c8 -d3s` gets from the server, posting `body`.
-fn wrk_rate(addr: SocketAddr, body: &str) -> Option<f64> {
-    let dir = std::env::temp_dir().join(format!("nfctd-bench-wrk-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).ok()?;
-    let script = dir.join("post.lua");
-    let lua = format!(
-        "wrk.method = \"POST\"\nwrk.headers[\"Content-Type\"] = \"text/xml\"\nwrk.body = [[{body}]]\n"
-    );
-    std::fs::write(&script, lua).ok()?;
-    let out = std::process::Command::new("wrk")
-        .args(["-t2", "-c8", "-d3s", "-s"])
-        .arg(&script)
-        .arg(format!("http://{addr}/RPC2"))
-        .output()
-        .ok()?;
-    let _ = std::fs::remove_dir_all(&dir);
-    let text = String::from_utf8_lossy(&out.stdout);
-    if text.contains("Non-2xx") || text.contains("Socket errors: connect") {
-        println!("note: wrk reported errors against {addr}:\n{text}");
-    }
-    text.lines()
-        .find_map(|l| l.strip_prefix("Requests/sec:"))
-        .and_then(|v| v.trim().parse().ok())
 }

@@ -33,6 +33,7 @@ pub fn run(cli: Cli) -> ExitCode {
         }
         Some(Command::Demo { .. }) | None => {}
     }
+    crate::alloc::tune_malloc();
     // First, while the process has one thread: it edits the environment.
     let notifier = Notifier::from_env();
     let config = match Config::from_cli(cli) {

@@ -5,6 +5,7 @@
 //! docs/architecture.md for the layers.
 
 mod accounting;
+mod alloc;
 mod api;
 mod auth;
 mod config;

@@ -23,12 +23,12 @@ pub fn run(a: &Args, n: usize, empty_rss: u64) {
     let secs = a.load_secs;
     println!(
         "load: {} keep-alive clients, filtered sorted view (100 rows) for {secs} s, {} changes/s on {n} entries",
-        a.clients, a.churn
+        a.clients, a.load_rate
     );
     let stop = Arc::new(AtomicBool::new(false));
     let churn = {
         let stop = Arc::clone(&stop);
-        let rate = a.churn;
+        let rate = a.load_rate;
         std::thread::spawn(move || churn(n, rate, &stop))
     };
     let latencies = Arc::new(Mutex::new(Vec::new()));
