@@ -6,7 +6,7 @@
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::net::UnixStream;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -14,7 +14,7 @@ use ctnetlink::{Conn, ConnKey};
 
 use super::error::MirrorError;
 use super::loading::Progress;
-use super::row::Clock;
+use super::row::{unix_millis, Clock};
 use super::rowset::Hidden;
 use super::snapshot::Snapshot;
 
@@ -41,6 +41,18 @@ pub struct MirrorCounters {
 }
 
 impl MirrorCounters {
+    /// Counts one whole dump (the first load or a reconciliation): its
+    /// undecodable messages, how long it took, and when it ended.
+    pub(super) fn dumped(&self, malformed: usize, took: std::time::Duration) {
+        self.malformed
+            .fetch_add(malformed as u64, Ordering::Relaxed);
+        self.resyncs.fetch_add(1, Ordering::Relaxed);
+        let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+        self.resync_micros.fetch_add(micros, Ordering::Relaxed);
+        self.last_resync_unix_ms
+            .store(unix_millis(), Ordering::Relaxed);
+    }
+
     /// Events applied, of every kind.
     pub fn events(&self) -> u64 {
         [&self.events_new, &self.events_update, &self.events_destroy]

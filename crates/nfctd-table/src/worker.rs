@@ -16,7 +16,7 @@ use super::events::drain_events;
 use super::flows::{EndReason, Observer};
 use super::loading::Outcome;
 use super::merge::MIN_RATE_INTERVAL;
-use super::row::{unix_millis, unix_now, Clock, Millis, Row};
+use super::row::{unix_now, Clock, Millis, Row};
 use super::rowset::{Hidden, RowSet};
 use super::shared::{lock, Command, Inbox, ResyncReport, Shared};
 use super::snapshot::Snapshot;
@@ -210,16 +210,9 @@ impl Worker {
             }
         })?;
         self.shared.progress.read(unchecked as u64);
-        let counters = &self.shared.counters;
-        counters
-            .malformed
-            .fetch_add(summary.malformed as u64, Ordering::Relaxed);
-        counters.resyncs.fetch_add(1, Ordering::Relaxed);
-        let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-        counters.resync_micros.fetch_add(micros, Ordering::Relaxed);
-        counters
-            .last_resync_unix_ms
-            .store(unix_millis(), Ordering::Relaxed);
+        self.shared
+            .counters
+            .dumped(summary.malformed, started.elapsed());
         // As after any full dump: every row's counters are current.
         if let Some(observer) = &self.observer {
             observer.reconciled(&mut self.rows.rows());
@@ -501,16 +494,7 @@ impl Worker {
                     }
                     Ok::<_, ctnetlink::Error>(ending)
                 })?;
-        let counters = &self.shared.counters;
-        counters
-            .malformed
-            .fetch_add(malformed as u64, Ordering::Relaxed);
-        counters.resyncs.fetch_add(1, Ordering::Relaxed);
-        let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-        counters.resync_micros.fetch_add(micros, Ordering::Relaxed);
-        counters
-            .last_resync_unix_ms
-            .store(unix_millis(), Ordering::Relaxed);
+        self.shared.counters.dumped(malformed, started.elapsed());
         self.shared.live.store(true, Ordering::Release);
         self.dirty = true;
         self.publish();
